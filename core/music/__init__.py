@@ -1,0 +1,1 @@
+"""Music: the score type, MIDI writing and reading, audio rendering."""

@@ -1,0 +1,189 @@
+"""The emotion timeline: arousal and valence per step of the musical time grid.
+
+A *timestep* is a 16th note (``15 / bpm`` seconds, so ``fps * 15 / bpm`` frames, as in the seed).
+A *step* is ``16 * step_bars`` timesteps (the seed's ``multiple``: one 4/4 bar by default) and
+carries one (arousal, valence) point, both in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+TIMESTEPS_PER_BAR = 16
+MIN_BPM, MAX_BPM = 30.0, 300.0
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """The musical grid shared by analysis and generation.
+
+    Parameters
+    ----------
+    bpm
+        Quarter notes per minute.
+    step_bars
+        Bars (of 16 timesteps) per emotion step.
+    """
+
+    bpm: float = 120.0
+    step_bars: int = 1
+
+    def __post_init__(self) -> None:
+        if not MIN_BPM <= self.bpm <= MAX_BPM:
+            raise InputError(
+                f"Tempo {self.bpm:g} bpm is outside {MIN_BPM:g}-{MAX_BPM:g}; "
+                "pass --bpm with a value in that range."
+            )
+        if self.step_bars < 1:
+            raise InputError("--step-bars must be a whole number of at least 1.")
+
+    @property
+    def timestep_s(self) -> float:
+        """Length of one 16th-note timestep in seconds."""
+        return 15.0 / self.bpm
+
+    @property
+    def timesteps_per_step(self) -> int:
+        """Timesteps per emotion step (the seed's ``multiple``)."""
+        return TIMESTEPS_PER_BAR * self.step_bars
+
+    @property
+    def step_s(self) -> float:
+        """Length of one emotion step in seconds."""
+        return self.timestep_s * self.timesteps_per_step
+
+    def step_count(self, duration_s: float) -> int:
+        """Steps needed to cover ``duration_s`` (the last one may be partial)."""
+        return max(0, math.ceil(duration_s / self.step_s - 1e-9))
+
+
+@dataclass(frozen=True)
+class EmotionStep:
+    """One step of the timeline.
+
+    ``sources`` holds each analysis source's own reading, e.g. ``{"colour_arousal": 0.4,
+    "colour_valence": 0.6, "face_valence": nan, "motion": 0.1, "faces": 0}``; NaN means the
+    source saw nothing in this step.
+    """
+
+    start_s: float
+    end_s: float
+    arousal: float
+    valence: float
+    sources: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmotionTimeline:
+    """Arousal and valence over time, plus the hard cuts found in the video."""
+
+    grid: TimeGrid
+    duration_s: float
+    steps: tuple[EmotionStep, ...]
+    cuts_s: tuple[float, ...] = ()
+
+    @property
+    def arousal(self) -> np.ndarray:
+        """Arousal per step, shape ``(n_steps,)``."""
+        return np.array([s.arousal for s in self.steps], dtype=np.float64)
+
+    @property
+    def valence(self) -> np.ndarray:
+        """Valence per step, shape ``(n_steps,)``."""
+        return np.array([s.valence for s in self.steps], dtype=np.float64)
+
+    def with_values(self, arousal: np.ndarray, valence: np.ndarray) -> EmotionTimeline:
+        """Return a copy with new per-step arousal and valence (e.g. edited curves)."""
+        if len(arousal) != len(self.steps) or len(valence) != len(self.steps):
+            raise ValueError("arousal and valence need one value per step")
+        steps = tuple(
+            replace(s, arousal=float(a), valence=float(v))
+            for s, a, v in zip(self.steps, arousal, valence, strict=True)
+        )
+        return replace(self, steps=steps)
+
+    @classmethod
+    def from_values(
+        cls,
+        arousal: np.ndarray | list[float],
+        valence: np.ndarray | list[float],
+        grid: TimeGrid | None = None,
+        duration_s: float | None = None,
+        cuts_s: tuple[float, ...] = (),
+    ) -> EmotionTimeline:
+        """Build a timeline from per-step values on ``grid`` (no video needed)."""
+        grid = grid or TimeGrid()
+        n = len(arousal)
+        if duration_s is None:
+            duration_s = n * grid.step_s
+        steps = tuple(
+            EmotionStep(
+                start_s=i * grid.step_s,
+                end_s=min((i + 1) * grid.step_s, duration_s),
+                arousal=float(a),
+                valence=float(v),
+            )
+            for i, (a, v) in enumerate(zip(arousal, valence, strict=True))
+        )
+        return cls(grid=grid, duration_s=float(duration_s), steps=steps, cuts_s=tuple(cuts_s))
+
+
+def format_emotion_text(timeline: EmotionTimeline) -> str:
+    """The seed's emotion file: one ``arousal, valence`` line per step."""
+    return "".join(f"{s.arousal:.6f}, {s.valence:.6f}\n" for s in timeline.steps)
+
+
+def parse_emotion_text(text: str, source: str = "<text>") -> list[tuple[float, float]]:
+    """Parse the seed's emotion format into ``(arousal, valence)`` pairs.
+
+    Raises
+    ------
+    InputError
+        On a malformed line or a value outside [0, 1], naming the line number.
+    """
+    values: list[tuple[float, float]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        parts = [p.strip() for p in stripped.replace(";", ",").split(",")]
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            arousal, valence = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise InputError(
+                f"{source}, line {number}: expected 'arousal, valence' (two numbers), "
+                f"got {stripped!r}; fix that line."
+            ) from None
+        if not (0.0 <= arousal <= 1.0 and 0.0 <= valence <= 1.0) or math.isnan(arousal + valence):
+            raise InputError(
+                f"{source}, line {number}: values must lie in [0, 1], got {stripped!r}; "
+                "fix that line."
+            )
+        values.append((arousal, valence))
+    if not values:
+        raise InputError(f"{source} holds no 'arousal, valence' lines; give a non-empty file.")
+    return values
+
+
+def read_emotion_file(path: str | Path, grid: TimeGrid | None = None) -> EmotionTimeline:
+    """Read a seed-format emotion file into a timeline on ``grid``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"Emotion file {path} does not exist; check the path.")
+    if not path.is_file():
+        raise InputError(f"{path} is a directory, not an emotion file; pass a .txt file.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file; pass a '.emotions.txt' file.") from None
+    pairs = parse_emotion_text(text, source=str(path))
+    arousal, valence = zip(*pairs, strict=True)
+    return EmotionTimeline.from_values(list(arousal), list(valence), grid=grid)

@@ -1,0 +1,1 @@
+"""Video: probing, frame sampling, splitting and muxing (PyAV)."""
