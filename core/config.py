@@ -139,5 +139,3 @@ def _set(config: Any, dotted: str, value: Any) -> None:
     for part in parents:
         node = getattr(node, part)
     setattr(node, leaf, value)
-
-

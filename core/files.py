@@ -26,7 +26,8 @@ def atomic_path(target: str | os.PathLike[str], *, suffix: str | None = None) ->
     """
     target = Path(target)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=suffix if suffix is not None else target.suffix,
+        prefix=f".{target.stem}.",
+        suffix=suffix if suffix is not None else target.suffix,
         dir=target.parent,
     )
     os.close(fd)

@@ -28,7 +28,7 @@ def write_clip(
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"g": str(int(round(fps)))}
+        stream.options = {"g": str(round(fps))}
         audio = container.add_stream("aac", rate=48000) if tone_hz else None
         count = 0
         for frame_rgb in (first, *frames):
@@ -55,7 +55,7 @@ def _write_tone(container: av.container.OutputContainer, stream, hz: float, seco
 
 def render_frames(fn: FrameFn, seconds: float, fps: float) -> Iterable[np.ndarray]:
     """Frames ``fn(index, time_s)`` for ``seconds`` of video at ``fps``."""
-    for i in range(int(round(seconds * fps))):
+    for i in range(round(seconds * fps)):
         yield fn(i, i / fps)
 
 

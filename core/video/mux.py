@@ -18,9 +18,7 @@ log = logging.getLogger(__name__)
 _MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
 
 
-def _aac_packets(
-    wav: Path, stream: av.audio.stream.AudioStream
-) -> Iterator[av.Packet]:
+def _aac_packets(wav: Path, stream: av.audio.stream.AudioStream) -> Iterator[av.Packet]:
     with av.open(str(wav)) as source:
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=stream.rate)
         for frame in source.decode(audio=0):

@@ -1,0 +1,362 @@
+"""The whole chain: video -> emotions -> score -> MIDI, WAV, scored video, manifest.
+
+The CLI and the Blender add-on both call :func:`score_video`; neither re-implements a stage.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import platform
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Config, config_to_dict
+from .errors import Cancelled, InputError
+from .generators import get_composer, resolve_name
+from .outputs import (
+    ALL_OUTPUTS,
+    Staging,
+    check_writable,
+    output_paths,
+    prepare_out_dir,
+    staged_outputs,
+)
+from .timeline import EmotionTimeline, TimeGrid, format_emotion_text
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+#: Share of the overall progress bar each stage takes (analysis dominates).
+_STAGE_SPANS = {
+    "analysis": (0.0, 0.55),
+    "compose": (0.55, 0.6),
+    "render": (0.6, 0.85),
+    "mux": (0.85, 1.0),
+}
+
+
+@dataclass
+class ScoreResult:
+    """What a run produced."""
+
+    out_dir: Path
+    outputs: dict[str, Path]
+    timeline: EmotionTimeline
+    duration_s: float
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def default_out_dir(source: Path) -> Path:
+    """``<stem>_moodscore/`` beside the input file."""
+    return source.parent / f"{_stem_of(source)}_moodscore"
+
+
+def _stem_of(source: Path) -> str:
+    name = source.name
+    for suffix in (".emotions.txt", ".txt"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return source.stem
+
+
+def _stage_reporter(progress: Progress | None, stage: str) -> Callable[[float], None]:
+    low, high = _STAGE_SPANS[stage]
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress(stage, low + (high - low) * min(max(fraction, 0.0), 1.0))
+
+    return report
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("Scoring was cancelled; no output was written.")
+
+
+def score_video(
+    video: str | Path,
+    out_dir: str | Path | None,
+    config: Config,
+    *,
+    force: bool = False,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    outputs: Collection[str] = ALL_OUTPUTS,
+    timeline: EmotionTimeline | None = None,
+    stem: str | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ScoreResult:
+    """Score a video (or the part ``start_s``-``end_s`` of it, in file seconds).
+
+    Parameters
+    ----------
+    video
+        The input video file.
+    out_dir
+        Folder for the outputs; ``None`` means ``<stem>_moodscore/`` beside the video.
+    config
+        Every option; ``config.music.generator`` and ``config.music.seed`` pick the music.
+    force
+        Overwrite existing outputs; without it an existing output is refused up front.
+    outputs
+        Output kinds to write (keys of :data:`core.outputs.OUTPUT_NAMES`).
+    timeline
+        A ready timeline (e.g. edited curves): skips video analysis.
+    stem
+        Stem of the output file names (default: the video's stem).
+    progress
+        Called with (stage, overall fraction 0-1).
+    cancel
+        When set, the run stops with :class:`~core.errors.Cancelled` and leaves no file.
+
+    Returns
+    -------
+    ScoreResult
+        Output paths, the timeline used, the scored duration and the manifest.
+    """
+    from .video.probe import probe
+
+    video = Path(video)
+    info = probe(video)
+    if "video" in outputs and (start_s > 0 or end_s is not None):
+        raise InputError("A scored video can only be made of the whole file; leave out the range.")
+    out = Path(out_dir) if out_dir is not None else default_out_dir(video)
+    targets = output_paths(out, stem or video.stem, outputs)
+    check_writable(targets, force=force, protected=[video])
+    resolve_name(config.music.generator)
+    created = prepare_out_dir(out)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    with staged_outputs(targets, out, created) as staging:
+        if timeline is None:
+            from .emotion import analyze
+
+            tick = time.perf_counter()
+            timeline = analyze(
+                video,
+                config,
+                start_s=start_s,
+                end_s=end_s,
+                progress=_stage_reporter(progress, "analysis"),
+                cancel=cancel,
+            )
+            timings["analysis_s"] = time.perf_counter() - tick
+        _compose_and_write(timeline, config, staging, timings, progress, cancel)
+        if "video" in targets:
+            from .video.mux import mux
+
+            tick = time.perf_counter()
+            mux(
+                video,
+                staging.path("wav"),
+                staging.path("video"),
+                keep_original_audio=config.video.keep_original_audio,
+                audio_bitrate=config.video.audio_bitrate,
+                progress=_stage_reporter(progress, "mux"),
+                cancel=cancel,
+            )
+            timings["mux_s"] = time.perf_counter() - tick
+        timings["total_s"] = time.perf_counter() - started
+        manifest = build_manifest(
+            config,
+            targets,
+            timeline,
+            timings,
+            inputs={
+                "video": str(video.resolve()),
+                "video_duration_s": info.duration_s,
+                "fps": info.fps,
+                "width": info.width,
+                "height": info.height,
+                "start_s": start_s,
+                "end_s": end_s,
+            },
+        )
+        if "manifest" in targets:
+            staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
+    if progress is not None:
+        progress("done", 1.0)
+    return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
+
+
+def score_timeline(
+    timeline: EmotionTimeline,
+    out_dir: str | Path,
+    config: Config,
+    *,
+    stem: str,
+    force: bool = False,
+    outputs: Collection[str] = ("midi", "wav", "manifest"),
+    source: Path | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ScoreResult:
+    """Compose and render music for a timeline with no video (``moodscore compose``)."""
+    out = Path(out_dir)
+    targets = output_paths(out, stem, outputs)
+    check_writable(targets, force=force, protected=[source] if source else [])
+    resolve_name(config.music.generator)
+    created = prepare_out_dir(out)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with staged_outputs(targets, out, created) as staging:
+        _compose_and_write(timeline, config, staging, timings, progress, cancel)
+        timings["total_s"] = time.perf_counter() - started
+        manifest = build_manifest(
+            config,
+            targets,
+            timeline,
+            timings,
+            inputs={"emotions": str(source.resolve()) if source else None},
+        )
+        if "manifest" in targets:
+            staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
+    return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
+
+
+def write_emotion_outputs(
+    timeline: EmotionTimeline, out_dir: Path, stem: str, *, force: bool, source: Path
+) -> dict[str, Path]:
+    """Write the emotion text, CSVs and plot for ``moodscore emotions``."""
+    from .outputs import EMOTION_OUTPUTS
+
+    targets = output_paths(out_dir, stem, EMOTION_OUTPUTS)
+    check_writable(targets, force=force, protected=[source])
+    created = prepare_out_dir(out_dir)
+    with staged_outputs(targets, out_dir, created) as staging:
+        _write_emotion_files(timeline, staging, title=stem)
+    return targets
+
+
+def analyze_only(
+    video: str | Path,
+    config: Config,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> EmotionTimeline:
+    """Read the emotion timeline of a whole video (the seed's ``video_to_emotion_as_file``)."""
+    from .emotion import analyze
+    from .video.probe import probe
+
+    probe(Path(video))
+    return analyze(video, config, progress=_stage_reporter(progress, "analysis"), cancel=cancel)
+
+
+def _compose_and_write(
+    timeline: EmotionTimeline,
+    config: Config,
+    staging: Staging,
+    timings: dict[str, float],
+    progress: Progress | None,
+    cancel: threading.Event | None,
+) -> None:
+    from .music.midi import write_midi
+    from .music.render import find_soundfont, render_wav
+
+    targets = staging.targets
+    _check_cancel(cancel)
+    tick = time.perf_counter()
+    compose = get_composer(config.music.generator)
+    score = compose(timeline, config, config.music.seed)
+    timings["compose_s"] = time.perf_counter() - tick
+    _stage_reporter(progress, "compose")(1.0)
+    _check_cancel(cancel)
+    if "midi" in targets:
+        write_midi(score, staging.path("midi"))
+    if "wav" in targets or "video" in targets:
+        tick = time.perf_counter()
+        soundfont = find_soundfont(None, config.render.soundfont)
+        render_wav(
+            score,
+            staging.path("wav"),
+            config.render,
+            timeline.duration_s,
+            soundfont=soundfont,
+            progress=_stage_reporter(progress, "render"),
+            cancel=cancel,
+        )
+        timings["render_s"] = time.perf_counter() - tick
+        timings["soundfont"] = str(soundfont)  # type: ignore[assignment]
+    _write_emotion_files(timeline, staging, title=targets.get("midi", Path("score")).stem)
+
+
+def _write_emotion_files(timeline: EmotionTimeline, staging: Staging, *, title: str) -> None:
+    """Write whichever of the emotion text, CSVs and plot the run asked for."""
+    targets = staging.targets
+    if "emotions_txt" in targets:
+        staging.path("emotions_txt").write_text(format_emotion_text(timeline))
+    if not {"emotions_csv", "cuts_csv", "plot"} & set(targets):
+        return
+    from .emotion.export import plot_timeline, write_csv, write_cuts_csv
+
+    if "emotions_csv" in targets:
+        write_csv(timeline, staging.path("emotions_csv"))
+    if "cuts_csv" in targets:
+        write_cuts_csv(timeline, staging.path("cuts_csv"))
+    if "plot" in targets:
+        plot_timeline(timeline, staging.path("plot"), title=title)
+
+
+def build_manifest(
+    config: Config,
+    targets: dict[str, Path],
+    timeline: EmotionTimeline,
+    timings: dict[str, Any],
+    *,
+    inputs: dict[str, Any],
+) -> dict[str, Any]:
+    """``score.json``: inputs, options, generator, seed, durations, outputs, versions.
+
+    Secrets (the cloud API key) are left out by :func:`core.config.config_to_dict`.
+    """
+    generator = resolve_name(config.music.generator)
+    manifest: dict[str, Any] = {
+        "moodscore": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "inputs": inputs,
+        "generator": generator,
+        "seed": config.music.seed,
+        "grid": {
+            "bpm": timeline.grid.bpm,
+            "step_bars": timeline.grid.step_bars,
+            "step_s": timeline.grid.step_s,
+            "steps": len(timeline.steps),
+        },
+        "duration_s": timeline.duration_s,
+        "cuts": len(timeline.cuts_s),
+        "timings": timings,
+        "options": config_to_dict(config),
+        "outputs": {kind: path.name for kind, path in targets.items()},
+        "versions": package_versions(),
+    }
+    if generator.startswith("rbm"):
+        from .rbm.model import resolve_model
+
+        model_path, digest = resolve_model(config)
+        manifest["model"] = {"path": str(model_path), "sha256": digest}
+    return manifest
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape the output."""
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "av", "opencv-python-headless", "mido", "pyfluidsynth", "PyYAML"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+__all__ = ["ScoreResult", "TimeGrid", "analyze_only", "score_timeline", "score_video"]
