@@ -1,0 +1,283 @@
+"""The ``moodscore`` command line: score, emotions, compose, split, plot, train."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Config, load_config, merge
+from .errors import Cancelled, InputError, MoodscoreError
+from .generators import GENERATORS, resolve_name
+from .timeline import TimeGrid
+
+#: CLI option -> dotted config key it overrides (when given).
+_OVERRIDES = {
+    "bpm": "bpm",
+    "step_bars": "step_bars",
+    "seed": "music.seed",
+    "generator": "music.generator",
+    "preset": "music.preset",
+    "soundfont": "render.soundfont",
+    "sources": "analysis.sources",
+    "keep_original_audio": "video.keep_original_audio",
+    "model": "rbm.model",
+}
+
+
+def _add_common(parser: argparse.ArgumentParser, *, music: bool) -> None:
+    parser.add_argument("--out", type=Path, help="output folder (default: <stem>_moodscore/)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    parser.add_argument("--config", type=Path, help="YAML file with any option")
+    parser.add_argument("--bpm", type=float, help="tempo of the time grid (30-300, default 120)")
+    parser.add_argument("--step-bars", type=int, help="bars per emotion step (default 1)")
+    if not music:
+        return
+    names = ", ".join(f"{name}={i}" for i, name in enumerate(GENERATORS, start=1))
+    parser.add_argument("--generator", "-g", help=f"music generator: {names} (default chords)")
+    parser.add_argument("--seed", type=int, help="random seed; same seed, same MIDI bytes")
+    parser.add_argument("--preset", help="instrument preset (piano, strings, ...)")
+    parser.add_argument("--soundfont", help="General MIDI SoundFont (.sf2) for the WAV")
+    parser.add_argument("--model", help="RBM model (.npz) for the rbm generators")
+
+
+def _add_sources(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sources",
+        help="emotion sources, comma-separated from colour,face,motion,cloud "
+        "(default colour,face,motion)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="moodscore",
+        description="Read the emotional arc of a video and compose music that follows it.",
+    )
+    parser.add_argument("--version", action="version", version=f"moodscore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    score = sub.add_parser("score", help="score a video: emotions, MIDI, WAV and a scored MP4")
+    score.add_argument("video", type=Path)
+    score.add_argument(
+        "generator_number",
+        nargs="?",
+        metavar="GENERATOR",
+        help="generator name or the seed's number (1-4), as an alternative to --generator",
+    )
+    _add_common(score, music=True)
+    _add_sources(score)
+    score.add_argument(
+        "--keep-original-audio",
+        action="store_true",
+        default=None,
+        help="keep the source audio as a second track",
+    )
+    score.set_defaults(run=_run_score)
+
+    emotions = sub.add_parser("emotions", help="write only the emotion files of a video")
+    emotions.add_argument("video", type=Path)
+    _add_common(emotions, music=False)
+    _add_sources(emotions)
+    emotions.set_defaults(run=_run_emotions)
+
+    compose = sub.add_parser("compose", help="music from an emotion file, no video")
+    compose.add_argument("emotions", type=Path, help="emotion file: 'arousal, valence' per line")
+    _add_common(compose, music=True)
+    compose.set_defaults(run=_run_compose)
+
+    split = sub.add_parser("split", help="cut a video into segments without re-encoding")
+    split.add_argument("video", type=Path)
+    split.add_argument("--seconds", type=float, default=30.0, help="segment length (default 30)")
+    split.add_argument("--out", type=Path, help="folder for the segments (default: beside it)")
+    split.add_argument("--force", action="store_true", help="overwrite existing segments")
+    split.add_argument("--quiet", action="store_true")
+    split.set_defaults(run=_run_split)
+
+    plot = sub.add_parser("plot", help="draw an emotion file or a MIDI file to PNG")
+    plot.add_argument("file", type=Path, help="an .emotions.txt or a .mid file")
+    plot.add_argument("--output", "-o", type=Path, help="PNG path (default: <file>.png)")
+    plot.add_argument("--force", action="store_true", help="overwrite an existing PNG")
+    plot.add_argument("--bpm", type=float, help="tempo of the emotion file's grid (default 120)")
+    plot.add_argument("--step-bars", type=int, help="bars per emotion step (default 1)")
+    plot.add_argument("--quiet", action="store_true")
+    plot.set_defaults(run=_run_plot)
+
+    train = sub.add_parser("train", help="train the RBM on MIDI files (needs TensorFlow)")
+    from .rbm.cli import add_train_arguments, run_train
+
+    add_train_arguments(train)
+    train.set_defaults(run=lambda args: run_train(args))
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> Config:
+    """The config file (if any) with the options given on the command line on top."""
+    config = load_config(args.config) if getattr(args, "config", None) else Config()
+    if getattr(args, "generator_number", None):
+        if getattr(args, "generator", None):
+            raise InputError("Give the generator once: as a number/name or with --generator.")
+        args.generator = args.generator_number
+    overrides: dict[str, Any] = {}
+    for option, key in _OVERRIDES.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            overrides[key] = value
+    if "music.generator" in overrides:
+        overrides["music.generator"] = resolve_name(overrides["music.generator"])
+    config = merge(config, overrides) if overrides else config
+    TimeGrid(config.bpm, config.step_bars)  # validates bpm and step_bars up front
+    return config
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr fed by the pipeline's (stage, fraction) callbacks."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=100,
+                file=sys.stderr,
+                unit="%",
+                leave=False,
+                bar_format="{desc:<9} {bar} {percentage:3.0f}% {elapsed}",
+            )
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.bar is None:
+            return
+        self.bar.set_description_str(stage, refresh=False)
+        self.bar.n = round(fraction * 100, 1)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _with_progress(args: argparse.Namespace, work: Callable[[_ProgressBar], Any]) -> Any:
+    bar = _ProgressBar(enabled=not args.quiet)
+    try:
+        return work(bar)
+    finally:
+        bar.close()
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from .pipeline import score_video
+
+    config = resolve_config(args)
+    result = _with_progress(
+        args, lambda bar: score_video(args.video, args.out, config, force=args.force, progress=bar)
+    )
+    _summary(result.out_dir, result.outputs.values(), result.duration_s, config.music.generator)
+    return 0
+
+
+def _run_emotions(args: argparse.Namespace) -> int:
+    from .outputs import EMOTION_OUTPUTS, check_writable, output_paths
+    from .pipeline import analyze_only, default_out_dir, write_emotion_outputs
+
+    config = resolve_config(args)
+    out = args.out or default_out_dir(args.video)
+    # Refuse existing outputs before the (long) analysis, not after it.
+    check_writable(
+        output_paths(out, args.video.stem, EMOTION_OUTPUTS),
+        force=args.force,
+        protected=[args.video],
+    )
+    timeline = _with_progress(args, lambda bar: analyze_only(args.video, config, progress=bar))
+    paths = write_emotion_outputs(
+        timeline, out, args.video.stem, force=args.force, source=args.video
+    )
+    _summary(out, paths.values(), timeline.duration_s, None)
+    return 0
+
+
+def _run_compose(args: argparse.Namespace) -> int:
+    from .pipeline import _stem_of, default_out_dir, score_timeline
+    from .timeline import read_emotion_file
+
+    config = resolve_config(args)
+    timeline = read_emotion_file(args.emotions, TimeGrid(config.bpm, config.step_bars))
+    out = args.out or default_out_dir(args.emotions)
+    result = _with_progress(
+        args,
+        lambda bar: score_timeline(
+            timeline,
+            out,
+            config,
+            stem=_stem_of(args.emotions),
+            force=args.force,
+            source=args.emotions,
+            progress=bar,
+        ),
+    )
+    _summary(result.out_dir, result.outputs.values(), result.duration_s, config.music.generator)
+    return 0
+
+
+def _run_split(args: argparse.Namespace) -> int:
+    from .video.probe import probe
+    from .video.split import split_video
+
+    probe(args.video)
+    out = args.out or args.video.parent
+    parts = split_video(args.video, out, args.seconds, force=args.force)
+    _summary(out, parts, None, None)
+    return 0
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    source: Path = args.file
+    if not source.is_file():
+        raise InputError(f"{source} is not a file; pass an .emotions.txt or a .mid file.")
+    output = args.output or source.with_name(source.name + ".png")
+    if output.exists() and not args.force:
+        raise InputError(f"{output} already exists; pass --force to overwrite it.")
+    if source.suffix.lower() in (".mid", ".midi"):
+        from .music.plot import plot_piano_roll
+
+        plot_piano_roll(source, output)
+    else:
+        from .emotion.export import plot_timeline
+        from .timeline import read_emotion_file
+
+        grid = TimeGrid(args.bpm or 120.0, args.step_bars or 1)
+        plot_timeline(read_emotion_file(source, grid), output, title=source.name)
+    _summary(output.parent, [output], None, None)
+    return 0
+
+
+def _summary(out: Path, paths: Any, duration_s: float | None, generator: str | None) -> None:
+    names = ", ".join(sorted(Path(p).name for p in paths))
+    detail = f" ({duration_s:.1f} s, {generator})" if duration_s and generator else ""
+    print(f"moodscore: wrote {names}{detail} to {out}/")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for usage and input errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="moodscore: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("moodscore: interrupted; no partial output was left.", file=sys.stderr)
+        return Cancelled.exit_code
+    except MoodscoreError as exc:
+        print(f"moodscore: error: {exc}", file=sys.stderr)
+        return exc.exit_code
