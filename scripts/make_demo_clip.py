@@ -10,6 +10,7 @@ Usage: ``python scripts/make_demo_clip.py [--out examples/demo.mp4]``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -33,7 +34,12 @@ def _photo(name: str) -> np.ndarray:
 
 
 def _ken_burns(
-    image: np.ndarray, t: float, zoom: tuple[float, float], pan: float, anchor_y: float
+    image: np.ndarray,
+    t: float,
+    zoom: tuple[float, float],
+    pan: float,
+    anchor_y: float,
+    size: tuple[int, int],
 ) -> np.ndarray:
     """A 16:9 window over ``image`` that zooms from zoom[0] to zoom[1] and pans sideways.
 
@@ -48,7 +54,7 @@ def _ken_burns(
     x0 = int(np.clip(cx - win_w / 2, 0, w - win_w))
     y0 = int(np.clip(cy - win_h / 2, 0, h - win_h))
     crop = image[y0 : y0 + int(win_h), x0 : x0 + int(win_w)]
-    return cv2.resize(crop, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
 
 
 def _grade(frame: np.ndarray, brightness: float, saturation: float) -> np.ndarray:
@@ -67,30 +73,46 @@ SHOTS = (
 )
 
 
-def frames() -> np.ndarray:
-    """Yield every frame of the demo clip."""
-    per_shot = int(SHOT_S * FPS)
-    for photo, zoom, pan, anchor_y, brightness, saturation in SHOTS:
-        image = _photo(photo)
-        for i in range(per_shot):
-            frame = _ken_burns(image, i / per_shot, zoom, pan, anchor_y)
-            yield _grade(frame, brightness, saturation)
+def frames(
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+    fps: float = FPS,
+    shot_s: float = SHOT_S,
+    total_s: float | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield the demo clip's frames; ``total_s`` longer than the four shots repeats them."""
+    per_shot = int(shot_s * fps)
+    total = int((total_s or shot_s * len(SHOTS)) * fps)
+    images = {photo: _photo(photo) for photo, *_ in SHOTS}
+    for index in range(total):
+        photo, zoom, pan, anchor_y, brightness, saturation = SHOTS[(index // per_shot) % len(SHOTS)]
+        t = (index % per_shot) / per_shot
+        frame = _ken_burns(images[photo], t, zoom, pan, anchor_y, size)
+        yield _grade(frame, brightness, saturation)
+
+
+def write_h264(path: Path, frames: Iterable[np.ndarray], fps: float, **options: str) -> None:
+    """Encode RGB frames as H.264 in ``path``; ``options`` go to libx264 (e.g. crf, preset)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = None
+        for frame in frames:
+            if stream is None:
+                stream = container.add_stream("libx264", rate=round(fps))
+                stream.height, stream.width = frame.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"g": str(2 * round(fps)), **options}
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        if stream is not None:
+            container.mux(stream.encode())
 
 
 def main() -> None:
     """Write the demo clip."""
-    import av
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("examples/demo.mp4"))
     args = parser.parse_args()
-    with av.open(str(args.out), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"crf": "26", "preset": "slow", "g": str(2 * FPS)}
-        for frame in frames():
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
+    write_h264(args.out, frames(), FPS, crf="26", preset="slow")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""Engine benchmark (issue 2): analysis and whole run against decode-only; render speed; memory.
+
+Every number comes from one run on this machine, side by side:
+
+- decode-only: PyAV decodes every frame of the clip, nothing else (the floor any analysis pays);
+- analysis: ``core.emotion.analyze`` with the default sources;
+- whole run: ``moodscore score`` (analysis, composition, FluidSynth render, mux) as a child process,
+  whose peak resident memory is read from the kernel (``wait4``), for a 60 s and a 240 s clip.
+
+Usage: ``python benchmarks/bench_engine.py [--seconds 60] [--long-seconds 240] [--height 1080]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import WORK, footage, markdown_table, python_child, run_measured
+
+DECODE = """
+import av, sys
+with av.open(sys.argv[1]) as c:
+    s = c.streams.video[0]; s.thread_type = "AUTO"
+    n = sum(1 for _ in c.decode(s))
+"""
+
+ANALYZE = """
+import sys
+from core.config import Config
+from core.emotion import analyze
+analyze(sys.argv[1], Config())
+"""
+
+
+def _child(code: str, *args: str) -> tuple[float, float]:
+    return run_measured([*python_child(code), *args])
+
+
+def _score(clip: Path) -> tuple[float, float, dict]:
+    out = WORK / f"scored_{clip.stem}"
+    shutil.rmtree(out, ignore_errors=True)
+    seconds, peak_mb = run_measured(
+        [sys.executable, "-m", "core", "score", str(clip), "--out", str(out), "--quiet", "--force"]
+    )
+    manifest = json.loads((out / "score.json").read_text())
+    return seconds, peak_mb, manifest
+
+
+def main() -> None:
+    """Run the benchmark and print a markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--long-seconds", type=float, default=240.0)
+    parser.add_argument("--height", type=int, default=1080)
+    args = parser.parse_args()
+
+    clip = footage(args.seconds, args.height)
+    long_clip = footage(args.long_seconds, args.height)
+    decode_s, _ = _child(DECODE, str(clip))
+    analysis_s, _ = _child(ANALYZE, str(clip))
+    score_s, score_mb, manifest = _score(clip)
+    long_score_s, long_mb, _ = _score(long_clip)
+    render_s = manifest["timings"]["render_s"]
+    rows = [
+        ("decode-only (PyAV, every frame)", f"{decode_s:.1f} s", "1.00", "—"),
+        ("emotion analysis", f"{analysis_s:.1f} s", f"{analysis_s / decode_s:.2f}", "≤ 1.5"),
+        ("whole `moodscore score`", f"{score_s:.1f} s", f"{score_s / decode_s:.2f}", "≤ 2.5"),
+        (
+            "WAV render speed",
+            f"{render_s:.2f} s",
+            f"{args.seconds / render_s:.0f}× real time",
+            "≥ 100×",
+        ),
+        (f"peak memory, {args.seconds:.0f} s clip", f"{score_mb:.0f} MB", "", "< 500 MB"),
+        (
+            f"peak memory, {args.long_seconds:.0f} s clip",
+            f"{long_mb:.0f} MB",
+            f"{long_mb / score_mb:.2f}× the {args.seconds:.0f} s run",
+            "flat",
+        ),
+    ]
+    print(
+        f"Clip: {args.seconds:.0f} s {args.height}p30 H.264 ({clip.stat().st_size >> 20} MB); "
+        f"{args.long_seconds:.0f} s run took {long_score_s:.1f} s.\n"
+    )
+    print(markdown_table(("measure", "value", "ratio", "target"), rows))
+
+
+if __name__ == "__main__":
+    main()
