@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
 class MusicConfig:
-    """Which generator and instrument preset compose the score."""
+    """Which generator and instrument preset compose the score.
+
+    ``programs`` overrides the preset's General MIDI program (0-127) per role, e.g.
+    ``{"melody": 73}``; roles are melody, figure, harmony and bass.
+    """
 
     generator: str = "chords"
     preset: str = "piano"
     seed: int = 0
+    programs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

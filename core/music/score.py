@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 TICKS_PER_BEAT = 480
@@ -47,7 +48,43 @@ class Score:
         """Convert ticks to seconds at the score's tempo."""
         return ticks * 60.0 / (self.bpm * self.ticks_per_beat)
 
+    def ticks(self, seconds: float) -> int:
+        """Nearest tick to ``seconds`` at the score's tempo."""
+        return round(seconds * self.bpm * self.ticks_per_beat / 60.0)
+
     @property
     def duration_s(self) -> float:
         """Length of the piece in seconds."""
         return self.seconds(self.length_ticks)
+
+
+def tidy_notes(notes: Iterable[Note], end_tick: int) -> list[Note]:
+    """Sorted notes that fit ``[0, end_tick)`` and never overlap themselves.
+
+    A note that is still sounding when the same pitch starts again is shortened to end there
+    (a synthesizer would otherwise cut it at the second note-off, or hang it). Notes clipped to
+    nothing are dropped. Velocities are clamped to 1-127.
+
+    Parameters
+    ----------
+    notes
+        Notes of one track (one channel).
+    end_tick
+        Length of the piece; nothing sounds past it.
+    """
+    ordered = sorted(n for n in notes if 0 <= n.start < end_tick and n.duration > 0)
+    last_by_pitch: dict[int, int] = {}
+    tidy: list[Note] = []
+    for note in ordered:
+        previous = last_by_pitch.get(note.pitch)
+        if previous is not None and tidy[previous].end > note.start:
+            earlier = tidy[previous]
+            tidy[previous] = Note(
+                earlier.start, note.start - earlier.start, earlier.pitch, earlier.velocity
+            )
+        end = min(note.end, end_tick)
+        last_by_pitch[note.pitch] = len(tidy)
+        tidy.append(
+            Note(note.start, end - note.start, note.pitch, int(min(127, max(1, note.velocity))))
+        )
+    return [n for n in tidy if n.duration > 0]

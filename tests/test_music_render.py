@@ -1,0 +1,144 @@
+"""WAV rendering with the real FluidSynth and the real General MIDI SoundFont."""
+
+from __future__ import annotations
+
+import threading
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import Config
+from core.errors import Cancelled, InputError
+from core.generators import get_composer
+from core.music.config import RenderConfig
+from core.music.render import RenderError, find_soundfont, render_wav
+from core.music.score import Score, Track
+from core.timeline import EmotionTimeline
+
+RATE = 48000
+
+
+def read_wav(path: Path) -> tuple[wave._wave_params, np.ndarray]:
+    with wave.open(str(path), "rb") as wav:
+        params = wav.getparams()
+        frames = np.frombuffer(wav.readframes(params.nframes), dtype="<i2")
+    return params, frames.reshape(-1, params.nchannels).astype(np.int32)
+
+
+@pytest.fixture(scope="module")
+def score() -> Score:
+    # 4 bars at 120 bpm = 8 s of loud, busy music: the notes still sound at the cut-off.
+    timeline = EmotionTimeline.from_values([0.9, 0.7, 0.8, 0.95], [0.8, 0.3, 0.6, 0.9])
+    config = Config()
+    config.music.preset = "strings"
+    return get_composer("chords")(timeline, config, 1)
+
+
+@pytest.fixture(scope="module")
+def trimmed(score: Score, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("render") / "trimmed.wav"
+    render_wav(score, path, RenderConfig(), 5.3)  # cut mid-bar while notes sound
+    return path
+
+
+def test_wav_format_and_exact_length(trimmed: Path) -> None:
+    params, _ = read_wav(trimmed)
+    assert (params.framerate, params.nchannels, params.sampwidth) == (RATE, 2, 2)
+    assert params.nframes == round(5.3 * RATE)
+
+
+def test_peak_is_normalised_to_minus_one_dbfs_and_not_silent(trimmed: Path) -> None:
+    _, frames = read_wav(trimmed)
+    peak_dbfs = 20 * np.log10(np.abs(frames).max() / 32768)
+    assert peak_dbfs == pytest.approx(-1.0, abs=0.05)
+    rms_dbfs = 20 * np.log10(np.sqrt(np.mean(frames.astype(float) ** 2)) / 32768)
+    assert rms_dbfs > -30
+
+
+def test_end_fades_to_zero_without_a_click(score: Score, trimmed: Path, tmp_path: Path) -> None:
+    # The same music rendered past the cut-off is the reference: up to the fade the trimmed
+    # file must equal it (up to the normalisation gain), and in the fade it must only ever be
+    # turned down, smoothly, to silence.
+    longer = tmp_path / "longer.wav"
+    render_wav(score, longer, RenderConfig(), 6.3)
+    _, faded = read_wav(trimmed)
+    _, reference = read_wav(longer)
+    fade = round(RenderConfig().fade_s * RATE)
+    reference = reference[: len(faded)].astype(float)
+    body = slice(0, len(faded) - fade)
+    ratio = np.sum(faded[body] * reference[body]) / np.sum(reference[body] ** 2)
+    expected = reference * ratio
+    assert np.abs(faded[body] - expected[body]).max() <= 2
+    window = 240  # 5 ms
+    tail_faded = faded[-fade:].astype(float).reshape(-1, window, 2)
+    tail_expected = expected[-fade:].reshape(-1, window, 2)
+    envelope = np.sqrt((tail_faded**2).sum(axis=(1, 2)) / (tail_expected**2).sum(axis=(1, 2)))
+    assert np.all(np.diff(envelope) <= 0.01)
+    assert envelope[0] > 0.9 and envelope[-1] < 0.1
+    assert np.abs(faded[-1]).max() <= 1
+
+
+def test_padding_a_short_score_to_a_longer_duration(score: Score, tmp_path: Path) -> None:
+    path = tmp_path / "padded.wav"
+    render_wav(score, path, RenderConfig(), score.duration_s + 1.25)
+    params, frames = read_wav(path)
+    assert params.nframes == round((score.duration_s + 1.25) * RATE)
+    assert np.abs(frames[-1]).max() <= 1
+
+
+def test_progress_runs_to_one(score: Score, tmp_path: Path) -> None:
+    seen: list[float] = []
+    render_wav(score, tmp_path / "p.wav", RenderConfig(), 2.0, progress=seen.append)
+    assert seen == sorted(seen)
+    assert seen[-1] == pytest.approx(1.0)
+    assert 0.0 <= seen[0] < 0.5
+
+
+def test_cancel_raises_and_leaves_no_file(score: Score, tmp_path: Path) -> None:
+    cancel = threading.Event()
+
+    def cancel_halfway(fraction: float) -> None:
+        if fraction > 0.3:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        render_wav(
+            score, tmp_path / "c.wav", RenderConfig(), 8.0, progress=cancel_halfway, cancel=cancel
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_silent_render_is_an_error_and_leaves_no_file(tmp_path: Path) -> None:
+    silent = Score(bpm=120.0, tracks=[Track("Empty", 0, 0, [])], length_ticks=1920)
+    with pytest.raises(RenderError, match="silent"):
+        render_wav(silent, tmp_path / "s.wav", RenderConfig(), 1.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_soundfont_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    explicit, configured, from_env, system = (tmp_path / f"{n}.sf2" for n in "abcd")
+    for path in (explicit, configured, from_env, system):
+        path.write_bytes(b"RIFF")
+    monkeypatch.setenv("MOODSCORE_SOUNDFONT", str(from_env))
+    paths = (tmp_path / "missing.sf2", system)
+    assert find_soundfont(str(explicit), str(configured), search_paths=paths) == explicit
+    assert find_soundfont(None, str(configured), search_paths=paths) == configured
+    assert find_soundfont(None, "", search_paths=paths) == from_env
+    monkeypatch.delenv("MOODSCORE_SOUNDFONT")
+    assert find_soundfont(None, "", search_paths=paths) == system
+
+
+def test_missing_soundfont_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOODSCORE_SOUNDFONT", raising=False)
+    with pytest.raises(InputError) as error:
+        find_soundfont(None, "", search_paths=(tmp_path / "none.sf2",))
+    assert "apt-get install fluid-soundfont-gm" in str(error.value)
+    assert "--soundfont" in str(error.value)
+    with pytest.raises(InputError, match=r"gone\.sf2 \(from --soundfont\) does not exist"):
+        find_soundfont(str(tmp_path / "gone.sf2"), "")
+
+
+def test_system_soundfont_is_found() -> None:
+    assert find_soundfont().suffix == ".sf2"
