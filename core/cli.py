@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--quiet", action="store_true")
     plot.set_defaults(run=_run_plot)
 
+    show = sub.add_parser("config", help="print the effective configuration as YAML")
+    show.add_argument("--config", type=Path, help="YAML file to start from")
+    show.add_argument("--bpm", type=float)
+    show.add_argument("--step-bars", type=int)
+    show.add_argument("--quiet", action="store_true")
+    show.set_defaults(run=_run_config)
+
     train = sub.add_parser("train", help="train the RBM on MIDI files (needs TensorFlow)")
     from .rbm.cli import add_train_arguments, run_train
 
@@ -255,6 +262,13 @@ def _run_plot(args: argparse.Namespace) -> int:
         grid = TimeGrid(args.bpm or 120.0, args.step_bars or 1)
         plot_timeline(read_emotion_file(source, grid), output, title=source.name)
     _summary(output.parent, [output], None, None)
+    return 0
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    from .config import dump_yaml
+
+    sys.stdout.write(dump_yaml(resolve_config(args)))
     return 0
 
 

@@ -46,6 +46,10 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, list | tuple):
             raise InputError(f"Config key '{key}' must be a list.")
         return list(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise InputError(f"Config key '{key}' must be a mapping.")
+        return dict(value)
     if annotation is bool:
         if not isinstance(value, bool):
             raise InputError(f"Config key '{key}' must be true or false.")
@@ -103,6 +107,11 @@ def config_to_dict(config: Any) -> dict[str, Any]:
         value = getattr(config, f.name)
         out[f.name] = config_to_dict(value) if dataclasses.is_dataclass(value) else value
     return out
+
+
+def dump_yaml(config: Config) -> str:
+    """The configuration as YAML that :func:`load_config` reads back (secrets left out)."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
 
 
 def merge(config: Config, overrides: dict[str, Any]) -> Config:
