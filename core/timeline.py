@@ -108,6 +108,24 @@ class EmotionTimeline:
         )
         return replace(self, steps=steps)
 
+    def stretched(self, duration_s: float) -> EmotionTimeline:
+        """The same arc played over ``duration_s`` instead of its own length, on the same grid.
+
+        Each new step takes the value the old curves have at the matching moment, so the arc
+        keeps its shape (e.g. 25 fps footage playing frame by frame in a 24 fps scene).
+        """
+        scale = self.duration_s / duration_s
+        count = max(1, self.grid.step_count(duration_s))
+        new_mids = np.minimum((np.arange(count) + 0.5) * self.grid.step_s, duration_s) * scale
+        old_mids = np.array([(s.start_s + s.end_s) / 2 for s in self.steps])
+        return EmotionTimeline.from_values(
+            np.interp(new_mids, old_mids, self.arousal),
+            np.interp(new_mids, old_mids, self.valence),
+            grid=self.grid,
+            duration_s=duration_s,
+            cuts_s=tuple(cut / scale for cut in self.cuts_s),
+        )
+
     @classmethod
     def from_values(
         cls,

@@ -1,0 +1,80 @@
+"""Differences between the Blender versions the add-on supports (3.4 to 5.x), found by feature.
+
+Blender 5.0 renamed ``sequence_editor.sequences*`` to ``strips*`` (and 4.4 renamed the RNA type
+``Sequence`` to ``Strip``); Blender 5.0 also dropped ``Action.fcurves`` for layered actions.
+Everything version-specific lives here so the rest of the add-on reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import bpy
+
+#: The RNA type of every VSE strip: ``Strip`` from 4.4, ``Sequence`` before.
+STRIP_TYPE: type = getattr(bpy.types, "Strip", None) or bpy.types.Sequence
+
+
+def strips_in(container: Any) -> Any:
+    """The strip collection of a sequence editor or meta strip (``strips`` or ``sequences``)."""
+    return container.strips if hasattr(container, "strips") else container.sequences
+
+
+def all_strips(scene: bpy.types.Scene) -> Iterable[Any]:
+    """Every strip of the scene, including those inside meta strips."""
+    editor = scene.sequence_editor
+    if editor is None:
+        return ()
+    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+
+
+def find_strip(scene: bpy.types.Scene, name: str) -> Any | None:
+    """The strip called ``name`` in ``scene``, or ``None``."""
+    for strip in all_strips(scene):
+        if strip.name == name:
+            return strip
+    return None
+
+
+def parent_collection(scene: bpy.types.Scene, strip: Any) -> Any:
+    """The collection holding ``strip``: its meta strip's, or the editor's top level."""
+    meta = strip.parent_meta() if hasattr(strip, "parent_meta") else None
+    return strips_in(meta if meta is not None else scene.sequence_editor)
+
+
+def scene_fcurves(scene: bpy.types.Scene) -> Any:
+    """The F-curve collection that animates ``scene``, or ``None`` without animation."""
+    anim = scene.animation_data
+    if anim is None or anim.action is None:
+        return None
+    action = anim.action
+    if hasattr(action, "fcurves"):  # up to 4.5 (4.4-4.5: the first slot's channels)
+        return action.fcurves
+    from bpy_extras import anim_utils
+
+    channelbag = anim_utils.action_get_channelbag_for_slot(action, anim.action_slot)
+    return channelbag.fcurves if channelbag is not None else None
+
+
+def find_fcurve(scene: bpy.types.Scene, data_path: str) -> Any | None:
+    """The scene F-curve animating ``data_path``, or ``None``."""
+    fcurves = scene_fcurves(scene)
+    if fcurves is None:
+        return None
+    return next((fc for fc in fcurves if fc.data_path == data_path), None)
+
+
+def remove_fcurve(scene: bpy.types.Scene, data_path: str) -> None:
+    """Drop the scene F-curve animating ``data_path`` (e.g. before re-keying it)."""
+    fcurve = find_fcurve(scene, data_path)
+    if fcurve is not None:
+        scene_fcurves(scene).remove(fcurve)
+
+
+def draw_progress(layout: Any, fraction: float, text: str) -> None:
+    """A progress bar (4.0+) or, on older versions, a label with the percentage."""
+    if hasattr(layout, "progress"):
+        layout.progress(factor=fraction, type="BAR", text=text)
+    else:
+        layout.label(text=f"{text} ({fraction:.0%})", icon="TIME")

@@ -1,0 +1,259 @@
+"""Score strips and re-score from edited curves, without freezing the UI.
+
+Both operators share :class:`_JobOperator`: called from a button (``invoke``) they start a
+worker thread and poll it from a modal timer (Esc cancels); called from a script
+(``execute``) or with ``bpy.app.background`` they run to completion before returning.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import bpy
+from bpy.props import StringProperty
+
+from .. import compat, engine
+from ..engine import ScoreRequest, ScoringJob, core_module
+from ..geometry import StripError, file_stem, strip_span
+from . import strips as strip_ops
+
+log = logging.getLogger(__name__)
+
+_TIMER_INTERVAL_S = 0.2
+
+
+def redraw_progress(context: bpy.types.Context) -> None:
+    """Redraw the places that show the job's progress: sequencer sidebars and status bars."""
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type in {"SEQUENCE_EDITOR", "STATUSBAR"}:
+                area.tag_redraw()
+
+
+class _JobOperator:
+    """Runs a :class:`ScoringJob` made by :meth:`prepare`, then applies it with :meth:`apply`."""
+
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    strip: StringProperty(
+        name="Strip",
+        description="Name of the strip to work on (empty: the selected strips)",
+        options={"SKIP_SAVE", "HIDDEN"},
+    )
+
+    # Per run (set on the instance): the job and the modal timer.
+    _job = None
+    _timer = None
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None and context.scene.sequence_editor is not None
+
+    def prepare(self, context: bpy.types.Context) -> ScoringJob:
+        """Build the job from bpy data (main thread); raise ``StripError``/``InputError``."""
+        raise NotImplementedError
+
+    def apply(self, context: bpy.types.Context, job: ScoringJob) -> None:
+        """Turn the finished job into bpy data (main thread)."""
+        raise NotImplementedError
+
+    def target_strips(self, context: bpy.types.Context) -> list[Any]:
+        """The strip named by the ``strip`` property, else the selected strips."""
+        scene = context.scene
+        if self.strip:
+            strip = compat.find_strip(scene, self.strip)
+            if strip is None:
+                raise StripError(f"There is no strip called '{self.strip}' in this scene.")
+            return [strip]
+        return [strip for strip in compat.all_strips(scene) if strip.select]
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not self._begin(context):
+            return {"CANCELLED"}
+        self._job.run()
+        return self._end(context)
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if bpy.app.background:
+            return self.execute(context)
+        if not self._begin(context):
+            return {"CANCELLED"}
+        self._job.start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(_TIMER_INTERVAL_S, window=context.window)
+        wm.modal_handler_add(self)
+        redraw_progress(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if event.type == "ESC" and event.value == "PRESS":
+            self._job.cancel()
+            return {"RUNNING_MODAL"}
+        if event.type == "TIMER":
+            redraw_progress(context)
+            if self._job.done:
+                context.window_manager.event_timer_remove(self._timer)
+                return self._end(context)
+        return {"PASS_THROUGH"}  # the user keeps editing while the job runs
+
+    def _begin(self, context: bpy.types.Context) -> bool:
+        if engine.active_job() is not None:
+            self.report({"ERROR"}, "Moodscore is already scoring; wait for it or press Cancel.")
+            return False
+        errors = core_module("errors")
+        try:
+            self._job = self.prepare(context)
+        except (StripError, errors.MoodscoreError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        engine.claim(self._job)
+        return True
+
+    def _end(self, context: bpy.types.Context) -> set[str]:
+        job = self._job
+        engine.release(job)
+        if not bpy.app.background:
+            redraw_progress(context)
+        errors = core_module("errors")
+        if job.cancelled or isinstance(job.error, errors.Cancelled):
+            job.discard()
+            self.report({"INFO"}, "Moodscore cancelled; nothing was written.")
+            return {"CANCELLED"}
+        if job.error is not None:
+            message = str(job.error)
+            if not isinstance(job.error, errors.MoodscoreError):
+                message = f"Scoring failed ({type(job.error).__name__}: {job.error})."
+            self.report({"ERROR"}, message)
+            return {"CANCELLED"}
+        try:
+            self.apply(context, job)
+        except (StripError, errors.MoodscoreError) as exc:
+            job.discard()
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 (Blender naming)
+    """Score the selected movie strips: analyse their visible part and add a music strip"""
+
+    bl_idname = "moodscore.score_strip"
+    bl_label = "Score Selected Strip"
+
+    def prepare(self, context: bpy.types.Context) -> ScoringJob:
+        scene = context.scene
+        candidates = [s for s in self.target_strips(context) if s.moodscore.role != "SCORE"]
+        if not candidates:
+            raise StripError("Select a movie strip to score.")
+        config = strip_ops.build_config(context)
+        base, beside_blend = strip_ops.output_base()
+        requests, refusals, taken = [], [], set()
+        self._spans, self._scene_name = {}, scene.name
+        for strip in candidates:
+            try:
+                span = strip_span(scene, strip)
+            except StripError as exc:
+                refusals.append(str(exc))
+                continue
+            self._spans[strip.name] = span
+            requests.append(
+                ScoreRequest(
+                    key=strip.name,
+                    video=span.video,
+                    out_dir=strip_ops.choose_out_dir(scene, strip, base, taken),
+                    stem=file_stem(strip.name),
+                    config=config,
+                    start_s=span.file_start_s,
+                    end_s=span.file_end_s,
+                    stretch_to_s=span.edit_duration_s if span.needs_stretch else None,
+                )
+            )
+        if not requests:
+            raise StripError(refusals[0])
+        for refusal in refusals:
+            self.report({"WARNING"}, refusal)
+        if not beside_blend:
+            self.report(
+                {"WARNING"},
+                f"The .blend is not saved, so the scores go to {base}; "
+                "save it first to keep them beside it.",
+            )
+        return ScoringJob(requests)
+
+    def apply(self, context: bpy.types.Context, job: ScoringJob) -> None:
+        scene = bpy.data.scenes.get(self._scene_name)
+        made = []
+        for outcome in job.outcomes:
+            source = compat.find_strip(scene, outcome.request.key) if scene else None
+            if source is None:
+                outcome.discard()
+                self.report({"WARNING"}, f"Strip '{outcome.request.key}' went away; not scored.")
+                continue
+            published = outcome.publish()
+            span = self._spans[outcome.request.key]
+            made.append(strip_ops.place_score_strip(scene, source, span, outcome, published))
+        if made:
+            names = ", ".join(f"'{strip.name}' (channel {strip.channel})" for strip in made)
+            folder = Path(job.outcomes[0].request.out_dir).parent
+            self.report({"INFO"}, f"Added {names}; files in {strip_ops.stored_path(folder)}.")
+
+
+class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noqa: N801 (Blender naming)
+    """New music from the edited arousal and valence curves (no video analysis)"""
+
+    bl_idname = "moodscore.rescore_from_curves"
+    bl_label = "Re-score from Curves"
+
+    def prepare(self, context: bpy.types.Context) -> ScoringJob:
+        scene = context.scene
+        self._scene_name = scene.name
+        scores: dict[str, Any] = {}
+        for strip in self.target_strips(context):
+            found = (
+                [strip]
+                if strip.moodscore.role == "SCORE"
+                else (strip_ops.score_strips_of(scene, strip.name))
+            )
+            scores.update((score.name, score) for score in found)
+        if not scores:
+            raise StripError(
+                "Select a score strip made by Moodscore (or its movie strip); score it first."
+            )
+        requests = []
+        for score in scores.values():
+            info = score.moodscore
+            arousal, valence = strip_ops.read_curves(scene, score)
+            timeline = engine.timeline_from_curves(
+                arousal,
+                valence,
+                bpm=info.bpm,
+                step_bars=info.step_bars,
+                duration_s=info.duration_s,
+                cuts_s=strip_ops.stored_cuts(score),
+            )
+            requests.append(
+                ScoreRequest(
+                    key=score.name,
+                    video=Path(bpy.path.abspath(info.video)),
+                    out_dir=Path(bpy.path.abspath(info.out_dir)),
+                    stem=info.stem,
+                    config=strip_ops.build_config(context, bpm=info.bpm, step_bars=info.step_bars),
+                    start_s=info.start_s,
+                    end_s=info.end_s,
+                    timeline=timeline,
+                )
+            )
+        return ScoringJob(requests)
+
+    def apply(self, context: bpy.types.Context, job: ScoringJob) -> None:
+        scene = bpy.data.scenes.get(self._scene_name)
+        for outcome in job.outcomes:
+            score = compat.find_strip(scene, outcome.request.key) if scene else None
+            outcome.publish()  # the strip's own files: replacing them is the point
+            if score is not None:
+                score.moodscore.generator = outcome.request.config.music.generator
+                strip_ops.reload_sound(score)
+        self.report({"INFO"}, f"Re-scored {len(job.outcomes)} strip(s) from their curves.")
+
+
+CLASSES = (MOODSCORE_OT_score_strip, MOODSCORE_OT_rescore_from_curves)

@@ -1,0 +1,61 @@
+"""Add-on preferences: files and the secret cloud key live here, never in a .blend."""
+
+from typing import Any
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+
+from .properties import generator_items
+
+#: The add-on's package (``moodscore``, ``bl_ext.<repo>.moodscore`` or ``blender_addon``).
+ADDON_ID = __package__
+
+
+class MoodscorePreferences(bpy.types.AddonPreferences):
+    """SoundFont, RBM model, default generator and the optional cloud key."""
+
+    bl_idname = ADDON_ID
+
+    soundfont: StringProperty(
+        name="SoundFont",
+        description="General MIDI .sf2 file that plays the score (empty: look in system folders)",
+        subtype="FILE_PATH",
+    )
+    model: StringProperty(
+        name="RBM Model",
+        description="Trained model (.npz) for the RBM generators (empty: the bundled one)",
+        subtype="FILE_PATH",
+    )
+    default_generator: EnumProperty(
+        name="Default Generator", items=generator_items(with_default=False), default="chords"
+    )
+    cloud_api_key: StringProperty(
+        name="Cloud Vision API Key",
+        description="Only for the Cloud emotion source; kept in the preferences, never in a .blend",
+        subtype="PASSWORD",
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "soundfont")
+        note = layout.column(align=True)
+        note.scale_y = 0.8
+        note.label(
+            text="No SoundFont is bundled (size and licence). Any General MIDI .sf2 works,",
+            icon="INFO",
+        )
+        note.label(text="e.g. FluidR3_GM.sf2 (MIT) from Debian/Ubuntu 'fluid-soundfont-gm'.")
+        note.label(text="Left empty, the engine looks in the usual system SoundFont folders.")
+        layout.prop(self, "model")
+        layout.prop(self, "default_generator")
+        layout.prop(self, "cloud_api_key")
+
+
+def addon_preferences(context: Any = None) -> MoodscorePreferences | None:
+    """The preferences, or ``None`` when the add-on was registered without being enabled."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON_ID)
+    return addon.preferences if addon is not None else None
+
+
+CLASSES = (MoodscorePreferences,)
