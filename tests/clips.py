@@ -74,3 +74,10 @@ def dark_to_bright(width: int = 320, height: int = 180) -> FrameFn:
         return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
     return frame
+
+
+def write_audio_only(path: Path, seconds: float = 1.0, hz: float = 440.0) -> Path:
+    """An AAC file (e.g. ``.m4a``) with a sine tone and no video stream."""
+    with av.open(str(path), "w") as container:
+        _write_tone(container, container.add_stream("aac", rate=48000), hz, seconds)
+    return path

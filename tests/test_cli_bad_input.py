@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from tests.clips import render_frames, write_clip
+from tests.clips import render_frames, write_audio_only, write_clip
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -74,26 +74,13 @@ def _no_decodable_frames(tmp: Path, clip: Path) -> Path:
     return path
 
 
-def _audio_only(tmp: Path) -> Path:
-    path = tmp / "song.m4a"
-    with av.open(str(path), "w") as sink:
-        stream = sink.add_stream("aac", rate=48000)
-        tone = (0.1 * np.sin(np.arange(48000) / 10)).astype(np.float32)
-        for start in range(0, len(tone), 1024):
-            frame = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], layout="mono")
-            frame.sample_rate = 48000
-            sink.mux(stream.encode(frame))
-        sink.mux(stream.encode())
-    return path
-
-
 VIDEO_CASES: dict[str, tuple[Callable[[Path, Path], Path], tuple[str, ...]]] = {
     "missing": (lambda tmp, clip: tmp / "nope.mp4", ("does not exist",)),
     "directory": (lambda tmp, clip: tmp, ("directory",)),
     "text named mp4": (lambda tmp, clip: _text_as_mp4(tmp), ("not a readable video",)),
     "truncated": (_truncated, ("video",)),
     "no decodable frame": (_no_decodable_frames, ("decodable",)),
-    "audio only": (lambda tmp, clip: _audio_only(tmp), ("audio-only",)),
+    "audio only": (lambda tmp, clip: write_audio_only(tmp / "song.m4a"), ("audio-only",)),
 }
 
 
