@@ -1,0 +1,20 @@
+"""RBM-Feedback (generator 3): each 64-step window's Gibbs chain starts from the previous output.
+
+See :mod:`core.rbm.compose` for the shared method and post-processing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..rbm.compose import compose_rbm
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..music.score import Score
+    from ..timeline import EmotionTimeline
+
+
+def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
+    """Compose with window-to-window feedback, emotion units clamped to ``timeline``."""
+    return compose_rbm(timeline, config, seed, feedback=True)

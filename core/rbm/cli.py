@@ -1,0 +1,213 @@
+"""The ``train`` command: options and runner shared by ``scripts/train.py`` and ``moodscore train``.
+
+TensorFlow is imported only when :func:`run_train` actually trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..errors import InputError
+from .data import build_windows, load_corpus, load_folder, split_holdout
+from .model import CHECKPOINT_DIR
+from .roll import Layout
+
+log = logging.getLogger(__name__)
+
+SEED_DATA_DIR = "Midi_Files"  # the seed's default training folder, looked up in the cwd
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the training options to ``parser``."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        help="folder of MIDI files, each with a same-stem emotion .txt "
+        f"(default: ./{SEED_DATA_DIR} if it exists)",
+    )
+    source.add_argument(
+        "--corpus",
+        metavar="NAME",
+        help="music21 bundled corpus (e.g. bach) with proxy emotion labels",
+    )
+    parser.add_argument(
+        "--corpus-limit",
+        metavar="N",
+        type=int,
+        default=0,
+        help="use only the first N scores of the corpus (0 = all)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path(CHECKPOINT_DIR),
+        help=f"checkpoint and model folder (default: ./{CHECKPOINT_DIR}, "
+        "which the RBM generators pick up from the working directory)",
+    )
+    parser.add_argument(
+        "--epochs",
+        metavar="N",
+        type=int,
+        default=30,
+        help="total epochs (a resumed run continues up to N)",
+    )
+    parser.add_argument("--seed", metavar="N", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    model = parser.add_argument_group("model and optimisation")
+    model.add_argument("--hidden", metavar="N", type=int, default=128, help="hidden units")
+    model.add_argument("--batch-size", metavar="N", type=int, default=64)
+    model.add_argument(
+        "--learning-rate",
+        metavar="LR",
+        type=float,
+        default=0.05,
+        help="initial rate; cosine decay to a tenth",
+    )
+    model.add_argument("--cd-steps", metavar="K", type=int, default=1, help="k of CD-k")
+    model.add_argument("--momentum", type=float, default=0.5)
+    model.add_argument("--weight-decay", type=float, default=1e-4, help="L2 on the weights")
+    model.add_argument(
+        "--checkpoint-every",
+        metavar="N",
+        type=int,
+        default=5,
+        help="write epoch_<n> every N epochs",
+    )
+    model.add_argument(
+        "--conditional",
+        action="store_true",
+        help="keep the emotion units clamped in the negative phase too "
+        "(default: reconstruct them, the seed's joint RBM)",
+    )
+    model.add_argument(
+        "--holdout",
+        metavar="FRACTION",
+        type=float,
+        default=0.0,
+        help="leave out about this fraction of the pieces (by name hash) for "
+        "benchmarks/bench_rbm.py; their names go into the model",
+    )
+    model.add_argument(
+        "--hop", metavar="STEPS", type=int, default=16, help="timesteps between training windows"
+    )
+    layout = parser.add_argument_group("representation (the seed's values by default)")
+    layout.add_argument("--lowest-pitch", type=int, default=Layout.lowest_pitch)
+    layout.add_argument("--pitch-count", type=int, default=Layout.pitch_count)
+    layout.add_argument(
+        "--window",
+        metavar="STEPS",
+        type=int,
+        default=Layout.window_steps,
+        help="16th-note timesteps per visible vector",
+    )
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    positive = {
+        "--epochs": args.epochs,
+        "--hidden": args.hidden,
+        "--batch-size": args.batch_size,
+        "--cd-steps": args.cd_steps,
+        "--checkpoint-every": args.checkpoint_every,
+        "--hop": args.hop,
+    }
+    for flag, value in positive.items():
+        if value < 1:
+            raise InputError(f"{flag} must be at least 1, got {value}.")
+    if not 0 <= args.holdout < 1:
+        raise InputError(f"--holdout must be a fraction in [0, 1), got {args.holdout}.")
+    if args.learning_rate <= 0 or not 0 <= args.momentum < 1 or args.weight_decay < 0:
+        raise InputError("--learning-rate must be > 0, --momentum in [0, 1), --weight-decay >= 0.")
+
+
+def _source(args: argparse.Namespace) -> dict[str, object]:
+    if args.corpus:
+        return {"corpus": args.corpus, "limit": args.corpus_limit}
+    if args.data:
+        return {"data": str(args.data)}
+    if args.resume:
+        from .train import read_state
+
+        state = read_state(Path(args.out))
+        if state and state.get("source"):
+            return dict(state["source"])
+    if Path(SEED_DATA_DIR).is_dir():
+        return {"data": SEED_DATA_DIR}
+    raise InputError(
+        "Give the training data: --data DIR (MIDI + emotion files) or "
+        "--corpus NAME (e.g. --corpus bach)."
+    )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train an RBM from parsed :func:`add_train_arguments` options; return the exit status.
+
+    Raises
+    ------
+    core.errors.MoodscoreError
+        ``InputError`` (exit 2) for bad data, options or checkpoints; ``Cancelled`` (130) on
+        Ctrl-C after saving. Callers map ``exc.exit_code`` to the process status.
+    """
+    if args.quiet:
+        logging.getLogger(__package__).setLevel(logging.WARNING)
+    _check_numbers(args)
+    layout = Layout(args.lowest_pitch, args.pitch_count, args.window)
+    source = _source(args)
+    if "corpus" in source:
+        pieces, report = load_corpus(
+            str(source["corpus"]), layout, int(source["limit"]) or None, progress=not args.quiet
+        )
+    else:
+        pieces, report = load_folder(Path(str(source["data"])), layout)
+    pieces, held_out = split_holdout(pieces, args.holdout)
+    notes, emotions = build_windows(pieces, layout, args.hop)
+    log.info(
+        "Training data: %s; %d held out; %d windows of %d visible units.",
+        report.summary(),
+        len(held_out),
+        len(notes),
+        layout.visible_units,
+    )
+
+    from .train import TrainOptions, train
+
+    options = TrainOptions(
+        out=Path(args.out),
+        epochs=args.epochs,
+        seed=args.seed,
+        hidden=args.hidden,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        cd_steps=args.cd_steps,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        checkpoint_every=args.checkpoint_every,
+        joint=not args.conditional,
+        resume=args.resume,
+        quiet=args.quiet,
+        source={**source, "hop": args.hop, "holdout": args.holdout},
+        info={"holdout_pieces": ",".join(p.name for p in held_out)},
+    )
+    summary = train(notes, emotions, layout, options)
+    log.info(
+        "Trained %d epoch(s) (%d of %d done) on %d windows in %.1f s, %.0f examples/s; "
+        "reconstruction error %.5f; data: %s; model: %s",
+        summary.epochs_run,
+        summary.epochs_done,
+        args.epochs,
+        summary.examples,
+        summary.seconds,
+        summary.examples_per_s,
+        summary.reconstruction_error,
+        report.summary(),
+        summary.model_path,
+    )
+    return 0

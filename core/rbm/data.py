@@ -1,0 +1,260 @@
+"""Training pieces: a folder of MIDI + emotion text pairs, or a music21 corpus with proxy labels.
+
+**Proxy labels** (``--corpus``): a corpus has no video, so each bar's emotion is derived from the
+music itself, as the well-established emotion -> music mappings suggest:
+
+- *valence* from mode: the Krumhansl-Kessler key profiles (:mod:`core.music.analysis`) are
+  correlated with the pitch-class durations of the four bars around the bar;
+  ``valence = 0.5 + 0.5 tanh(6 (r_major - r_minor))`` with ``r_major``/``r_minor`` the best
+  major/minor key correlation, so clearly major music is near 1 and clearly minor music near 0;
+- *arousal* from note density and tempo: onsets per second (onsets per bar x tempo), expressed
+  as its percentile among all bars of the corpus, so the corpus spans arousal 0-1.
+
+These are proxies for what a video's emotion would ask of the music, not human annotations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..music.analysis import key_correlations
+from ..timeline import parse_emotion_text
+from .roll import (
+    ARTICULATE,
+    PLAY,
+    STEPS_PER_EMOTION_LINE,
+    Layout,
+    emotion_per_step,
+    midi_to_roll,
+    notes_to_roll,
+    windows,
+)
+
+log = logging.getLogger(__name__)
+
+MIDI_SUFFIXES = (".mid", ".midi")
+EMOTION_SUFFIXES = (".txt", ".emotions.txt")
+CORPUS_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".mid", ".midi", ".abc")
+DEFAULT_CORPUS_BPM = 100.0  # chorales rarely carry a metronome mark
+MODE_SHARPNESS = 6.0
+
+
+@dataclass
+class Piece:
+    """One training piece: its roll ``(steps, pitches, 2)`` and emotions ``(steps, 2)``."""
+
+    name: str
+    roll: np.ndarray
+    emotions: np.ndarray
+
+
+@dataclass
+class DataReport:
+    """What happened to each input file."""
+
+    used: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, name: str, reason: str, detail: str) -> None:
+        """Count a skipped file and warn about it."""
+        self.skipped[reason] += 1
+        log.warning("Skipping %s: %s.", name, detail)
+
+    def summary(self) -> str:
+        """One line: used files and skip counts by reason."""
+        parts = [f"{self.used} pieces used"]
+        parts += [f"{count} skipped ({reason})" for reason, count in sorted(self.skipped.items())]
+        return ", ".join(parts)
+
+
+def _emotion_partner(midi: Path) -> Path | None:
+    for suffix in EMOTION_SUFFIXES:
+        candidate = midi.with_name(midi.stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_folder(folder: str | Path, layout: Layout) -> tuple[list[Piece], DataReport]:
+    """Pieces from MIDI files with same-stem emotion files (``song.mid`` + ``song.txt`` or
+    ``song.emotions.txt``, one ``arousal, valence`` line per 16 timesteps; one line more or less
+    than the MIDI needs is tolerated, as a trailing partial bar).
+
+    Raises
+    ------
+    InputError
+        If the folder is missing, holds no MIDI file, or no file forms a valid pair.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"Training data folder {folder} does not exist; check --data.")
+    midis = sorted(p for p in folder.iterdir() if p.suffix.lower() in MIDI_SUFFIXES)
+    if not midis:
+        raise InputError(
+            f"{folder} holds no MIDI files (.mid/.midi); add MIDI files with emotion text files."
+        )
+    pieces, report = [], DataReport()
+    for midi in midis:
+        partner = _emotion_partner(midi)
+        if partner is None:
+            report.skip(midi.name, "no emotion file", f"no {midi.stem}.txt beside it")
+            continue
+        try:
+            roll = midi_to_roll(midi, layout)
+        except InputError as exc:
+            report.skip(midi.name, "unreadable MIDI", str(exc).rstrip("."))
+            continue
+        try:
+            lines = parse_emotion_text(partner.read_text(encoding="utf-8"), str(partner))
+        except (InputError, UnicodeDecodeError) as exc:
+            report.skip(midi.name, "unreadable emotion file", str(exc).rstrip("."))
+            continue
+        needed = math.ceil(len(roll) / STEPS_PER_EMOTION_LINE)
+        if len(roll) == 0 or abs(len(lines) - needed) > 1:
+            report.skip(
+                midi.name,
+                "length mismatch",
+                f"{partner.name} has {len(lines)} lines but the MIDI needs {needed}",
+            )
+            continue
+        steps = min(len(roll), len(lines) * STEPS_PER_EMOTION_LINE)
+        pieces.append(Piece(midi.stem, roll[:steps], emotion_per_step(np.array(lines), steps)))
+        report.used += 1
+    if not pieces:
+        raise InputError(
+            f"No valid MIDI + emotion pair in {folder} ({report.summary()}); give each MIDI "
+            "a same-stem .txt with one 'arousal, valence' line per bar."
+        )
+    return pieces, report
+
+
+def mode_valence(roll: np.ndarray, context_bars: int = 4) -> np.ndarray:
+    """Proxy valence per bar from key-profile mode of the surrounding bars, shape (bars,)."""
+    steps, pitches = roll.shape[:2]
+    bars = math.ceil(steps / STEPS_PER_EMOTION_LINE)
+    sounding = roll[..., PLAY].astype(np.float64)
+    padded = np.zeros((bars * STEPS_PER_EMOTION_LINE, pitches))
+    padded[:steps] = sounding
+    per_bar = padded.reshape(bars, STEPS_PER_EMOTION_LINE, pitches).sum(axis=1)
+    valence = np.full(bars, 0.5)
+    for bar in range(bars):
+        lo = max(0, bar - (context_bars - 1) // 2)
+        weights = per_bar[lo : lo + context_bars].sum(axis=0)
+        profile = np.zeros(12)
+        np.add.at(profile, np.arange(pitches) % 12, weights)
+        major_minor = key_correlations(profile)
+        margin = major_minor[0].max() - major_minor[1].max()
+        valence[bar] = 0.5 + 0.5 * math.tanh(MODE_SHARPNESS * margin)
+    return valence
+
+
+def onsets_per_second(roll: np.ndarray, bpm: float) -> np.ndarray:
+    """Note onsets per second in each bar, shape (bars,)."""
+    steps = len(roll)
+    bars = math.ceil(steps / STEPS_PER_EMOTION_LINE)
+    onsets = np.zeros(bars * STEPS_PER_EMOTION_LINE)
+    onsets[:steps] = roll[..., ARTICULATE].sum(axis=1)
+    bar_seconds = STEPS_PER_EMOTION_LINE * 15.0 / bpm
+    return onsets.reshape(bars, STEPS_PER_EMOTION_LINE).sum(axis=1) / bar_seconds
+
+
+def _parse_corpus_piece(path: Path, layout: Layout) -> tuple[np.ndarray, float]:
+    from music21 import corpus, tempo
+
+    score = corpus.parse(path).stripTies()
+    marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
+    bpm = float(marks[0].getQuarterBPM() or DEFAULT_CORPUS_BPM) if marks else DEFAULT_CORPUS_BPM
+    spans = []
+    for element in score.flatten().notes:
+        if element.duration.isGrace or element.quarterLength <= 0:
+            continue
+        start = round(float(element.offset) * 4)
+        end = round(float(element.offset + element.quarterLength) * 4)
+        spans += [(start, end, p.midi) for p in element.pitches]
+    return notes_to_roll(spans, layout), bpm
+
+
+def corpus_paths(name: str) -> list[Path]:
+    """Score files of a music21 bundled corpus, by composer (``bach``) or search term."""
+    from music21 import corpus
+
+    paths = [Path(p) for p in corpus.getComposer(name)]
+    if not paths:
+        paths = [Path(r.sourcePath) for r in corpus.search(name)]
+        root = Path(corpus.__file__).parent
+        paths = [p if p.is_absolute() else root / p for p in paths]
+    return sorted(p for p in paths if p.suffix.lower() in CORPUS_SUFFIXES)
+
+
+def load_corpus(
+    name: str, layout: Layout, limit: int | None = None, *, progress: bool = False
+) -> tuple[list[Piece], DataReport]:
+    """Pieces from a music21 bundled corpus with proxy emotion labels (see module doc).
+
+    Raises
+    ------
+    InputError
+        If music21 is missing, or the corpus name matches nothing usable.
+    """
+    try:
+        import music21  # noqa: F401
+    except ImportError:
+        raise InputError(
+            "--corpus needs the music21 package; install Moodscore with the 'train' extra."
+        ) from None
+    paths = corpus_paths(name)[: limit or None]
+    if not paths:
+        raise InputError(f"music21's corpus has no scores for {name!r}; try --corpus bach.")
+    report, parsed = DataReport(), []
+    for path in tqdm(
+        paths, desc=f"reading {name}", unit="score", leave=False, disable=not progress
+    ):
+        try:
+            roll, bpm = _parse_corpus_piece(path, layout)
+        except Exception as exc:
+            report.skip(path.name, "unreadable score", f"music21 could not read it ({exc})")
+            continue
+        if roll[..., PLAY].sum() == 0:
+            report.skip(path.name, "no notes", "it holds no pitched notes")
+            continue
+        parsed.append((path.stem, roll, bpm))
+    if not parsed:
+        raise InputError(f"No score of the music21 corpus {name!r} could be read.")
+    densities = [onsets_per_second(roll, bpm) for _, roll, bpm in parsed]
+    ranked = np.sort(np.concatenate(densities))
+    pieces = []
+    for (stem, roll, _), density in zip(parsed, densities, strict=True):
+        arousal = np.searchsorted(ranked, density, side="right") / len(ranked)
+        lines = np.stack([arousal, mode_valence(roll)], axis=1)
+        pieces.append(Piece(stem, roll, emotion_per_step(lines, len(roll))))
+        report.used += 1
+    return pieces, report
+
+
+def split_holdout(pieces: list[Piece], fraction: float) -> tuple[list[Piece], list[Piece]]:
+    """Split off about ``fraction`` of the pieces for evaluation, chosen by a hash of the name
+    (stable across runs, seeds and corpus order)."""
+
+    def held(piece: Piece) -> bool:
+        digest = hashlib.sha1(piece.name.encode("utf-8")).hexdigest()
+        return int(digest, 16) % 1000 < fraction * 1000
+
+    kept = [p for p in pieces if not held(p)]
+    if not kept:
+        raise InputError(f"--holdout {fraction:g} leaves no piece to train on; lower it.")
+    return kept, [p for p in pieces if held(p)]
+
+
+def build_windows(pieces: list[Piece], layout: Layout, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """All training windows of ``pieces``: ``uint8`` notes and ``float32`` emotions."""
+    parts = [windows(p.roll, p.emotions, layout, hop) for p in pieces]
+    return np.concatenate([n for n, _ in parts]), np.concatenate([e for _, e in parts])

@@ -1,0 +1,236 @@
+"""The exported RBM (``.npz``), Gibbs sampling in numpy, and which model file to use.
+
+Sampling never needs TensorFlow: training exports the weights with :func:`save_model` and the
+generators read them back with :func:`load_model` (``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import InputError
+from ..files import write_bytes_atomic
+from .roll import Layout
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CHECKPOINT_DIR = "parameter_checkpoints"  # the seed's folder name, looked up in the cwd
+FINAL_NAME = "trained_system"  # the seed's name of the final checkpoint
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "rbm_default.npz"
+_EPOCH_NPZ = re.compile(r"^epoch_(\d+)\.npz$")
+
+
+@dataclass
+class RbmModel:
+    """A Bernoulli RBM over ``layout.visible_units`` visible and ``hidden`` hidden units.
+
+    ``visible_mean`` is the training data's mean of every visible unit: the noise that
+    RBM-Sampling starts from and the per-note-frequency baseline of the benchmark.
+    """
+
+    weights: np.ndarray
+    visible_bias: np.ndarray
+    hidden_bias: np.ndarray
+    visible_mean: np.ndarray
+    layout: Layout
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hidden(self) -> int:
+        """Number of hidden units."""
+        return int(self.weights.shape[1])
+
+    def emotion_mask(self) -> np.ndarray:
+        """Boolean mask of the emotion units within a visible vector."""
+        per_step = np.zeros(self.layout.units_per_step, dtype=bool)
+        per_step[self.layout.note_units :] = True
+        return np.tile(per_step, self.layout.window_steps)
+
+
+def save_model(path: str | Path, model: RbmModel) -> None:
+    """Write ``model`` as a compressed ``.npz`` atomically (float16 weights keep it small)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        format_version=np.int64(FORMAT_VERSION),
+        weights=model.weights.astype(np.float16),
+        visible_bias=model.visible_bias.astype(np.float32),
+        hidden_bias=model.hidden_bias.astype(np.float32),
+        visible_mean=model.visible_mean.astype(np.float32),
+        layout=np.array(
+            [model.layout.lowest_pitch, model.layout.pitch_count, model.layout.window_steps],
+            dtype=np.int64,
+        ),
+        info_keys=np.array(list(model.info), dtype=np.str_),
+        info_values=np.array([str(v) for v in model.info.values()], dtype=np.str_),
+    )
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_model(path: str | Path) -> RbmModel:
+    """Load a model written by :func:`save_model`.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not an ``.npz`` or not a consistent RBM model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"RBM model {path} does not exist; check --model or rbm.model.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"RBM model {path} is not a readable .npz file ({exc}).") from None
+    required = {
+        "format_version",
+        "weights",
+        "visible_bias",
+        "hidden_bias",
+        "visible_mean",
+        "layout",
+    }
+    missing = sorted(required - set(arrays))
+    if missing:
+        raise InputError(f"{path} is not a Moodscore RBM model (missing {', '.join(missing)}).")
+    if int(arrays["format_version"]) > FORMAT_VERSION:
+        raise InputError(f"RBM model {path} was written by a newer Moodscore; update Moodscore.")
+    lowest, count, window = (int(x) for x in arrays["layout"])
+    layout = Layout(lowest, count, window)
+    weights = arrays["weights"].astype(np.float32)
+    visible, hidden = layout.visible_units, weights.shape[1] if weights.ndim == 2 else 0
+    shapes_ok = (
+        weights.shape == (visible, hidden)
+        and arrays["visible_bias"].shape == (visible,)
+        and arrays["visible_mean"].shape == (visible,)
+        and arrays["hidden_bias"].shape == (hidden,)
+    )
+    if not shapes_ok or not np.all(np.isfinite(weights)):
+        raise InputError(f"RBM model {path} is damaged (array shapes or values are inconsistent).")
+    info = dict(zip(arrays.get("info_keys", []), arrays.get("info_values", []), strict=True))
+    return RbmModel(
+        weights=weights,
+        visible_bias=arrays["visible_bias"].astype(np.float32),
+        hidden_bias=arrays["hidden_bias"].astype(np.float32),
+        visible_mean=arrays["visible_mean"].astype(np.float32),
+        layout=layout,
+        info={str(k): str(v) for k, v in info.items()},
+    )
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_folder_model(folder: Path) -> Path | None:
+    """The model to use from a training output folder: ``trained_system.npz``, else the latest
+    ``epoch_<n>.npz``; ``None`` if it holds neither."""
+    final = folder / f"{FINAL_NAME}.npz"
+    if final.is_file():
+        return final
+    epochs = [
+        (int(m.group(1)), p) for p in folder.glob("epoch_*.npz") if (m := _EPOCH_NPZ.match(p.name))
+    ]
+    return max(epochs)[1] if epochs else None
+
+
+def resolve_model(config: Config, cwd: str | Path | None = None) -> tuple[Path, str]:
+    """Which model file the RBM generators use, and its sha256 (for ``score.json``).
+
+    Order, as in the seed: ``config.rbm.model`` (``--model PATH``; a file, or a training output
+    folder), then ``parameter_checkpoints/`` in the working directory, then the shipped
+    ``core/data/rbm_default.npz``.
+    """
+    chosen: Path | None = None
+    if config.rbm.model:
+        given = Path(config.rbm.model).expanduser()
+        chosen = checkpoint_folder_model(given) if given.is_dir() else given
+        if chosen is None or not chosen.is_file():
+            raise InputError(
+                f"RBM model {given} does not exist or holds no exported .npz; check --model."
+            )
+    else:
+        folder = Path(cwd or Path.cwd()) / CHECKPOINT_DIR
+        if folder.is_dir():
+            chosen = checkpoint_folder_model(folder)
+            if chosen is None:
+                log.warning("%s holds no exported .npz model; using the shipped model.", folder)
+        chosen = chosen or SHIPPED_MODEL
+        if not chosen.is_file():
+            raise InputError(
+                f"The shipped RBM model {chosen} is missing; reinstall Moodscore or pass --model."
+            )
+    return chosen.resolve(), file_sha256(chosen)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # tanh form: no overflow warnings for large |x|
+
+
+def sample_window(
+    model: RbmModel,
+    start_notes: np.ndarray,
+    emotions: np.ndarray,
+    gibbs_steps: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Run a Gibbs chain with the emotion units clamped; return the sampled note units.
+
+    Parameters
+    ----------
+    model
+        The RBM.
+    start_notes
+        Initial note units, shape ``(window_steps, note_units)``, values in {0, 1}.
+    emotions
+        Clamped ``(arousal, valence)`` per timestep, shape ``(window_steps, 2)``.
+    gibbs_steps
+        Number of alternating hidden/visible updates (the seed's k = 10).
+    rng
+        Source of randomness (seeded by the caller for reproducible output).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` note units, shape ``(window_steps, note_units)``.
+    """
+    layout = model.layout
+    emotion = model.emotion_mask()
+    w_notes, w_emotion = model.weights[~emotion], model.weights[emotion]
+    notes_bias = model.visible_bias[~emotion]
+    # Clamped units add the same input to the hidden layer at every Gibbs step.
+    hidden_drive = model.hidden_bias + emotions.reshape(-1).astype(np.float32) @ w_emotion
+    notes = start_notes.reshape(-1).astype(np.float32)
+    for _ in range(max(1, gibbs_steps)):
+        hidden_p = sigmoid(hidden_drive + notes @ w_notes)
+        hidden = (rng.random(hidden_p.shape) < hidden_p).astype(np.float32)
+        notes_p = sigmoid(notes_bias + w_notes @ hidden)
+        notes = (rng.random(notes_p.shape) < notes_p).astype(np.float32)
+    return notes.astype(np.uint8).reshape(layout.window_steps, layout.note_units)
+
+
+def noise_notes(model: RbmModel, rng: np.random.Generator) -> np.ndarray:
+    """Random note units drawn from the training data's per-unit frequencies."""
+    mean = model.visible_mean[~model.emotion_mask()]
+    notes = (rng.random(mean.shape) < mean).astype(np.uint8)
+    return notes.reshape(model.layout.window_steps, model.layout.note_units)

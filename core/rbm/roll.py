@@ -1,0 +1,225 @@
+"""Piano roll on the 16th-note grid and the RBM's visible-unit layout.
+
+Per timestep the roll holds, for each of ``pitch_count`` pitches from ``lowest_pitch``, two binary
+states as in the seed: *play* (the pitch sounds) and *articulate* (it is struck at this step).
+The RBM sees ``window_steps`` timesteps at once; each timestep contributes the ``2 * pitch_count``
+note units followed by the emotion units (arousal, valence), so the seed's layout of 78 pitches
+and 64 steps is ``64 * (156 + 2) = 10,112`` visible units.
+
+MIDI is read in musical time (ticks -> 16ths via ``ticks_per_beat``), so tempo changes do not
+move notes off the grid; drums (channel 10) are skipped; pitches outside the range are folded by
+octaves into it so harmony survives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+DRUM_CHANNEL = 9  # MIDI channel 10, zero-based
+PLAY, ARTICULATE = 0, 1
+EMOTION_UNITS = 2  # arousal, valence
+STEPS_PER_EMOTION_LINE = 16  # the seed's ``multiple``: one emotion line per 4/4 bar
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Shape of the RBM's visible layer.
+
+    Parameters
+    ----------
+    lowest_pitch
+        MIDI pitch of the lowest roll row (seed: 24).
+    pitch_count
+        Number of pitches (seed: 78, i.e. MIDI 24-101).
+    window_steps
+        Timesteps per visible vector (seed: 64, four 4/4 bars).
+    """
+
+    lowest_pitch: int = 24
+    pitch_count: int = 78
+    window_steps: int = 64
+
+    def __post_init__(self) -> None:
+        top = self.lowest_pitch + self.pitch_count - 1
+        if self.lowest_pitch < 0 or top > 127 or self.pitch_count < 12:
+            raise InputError(
+                f"Note range {self.lowest_pitch}-{top} must lie within MIDI 0-127 and span "
+                "at least an octave; change --lowest-pitch or --pitch-count."
+            )
+        if self.window_steps < 1:
+            raise InputError("--window must be at least one timestep.")
+
+    @property
+    def note_units(self) -> int:
+        """Note units per timestep (two states per pitch)."""
+        return 2 * self.pitch_count
+
+    @property
+    def units_per_step(self) -> int:
+        """Visible units per timestep, emotion units included."""
+        return self.note_units + EMOTION_UNITS
+
+    @property
+    def visible_units(self) -> int:
+        """Length of one visible vector."""
+        return self.window_steps * self.units_per_step
+
+    def describe(self) -> str:
+        """Human-readable shape, used in error messages."""
+        top = self.lowest_pitch + self.pitch_count - 1
+        return f"MIDI {self.lowest_pitch}-{top}, {self.window_steps}-step window"
+
+
+def fold_pitch(pitch: int, layout: Layout) -> int:
+    """Move ``pitch`` by whole octaves into the layout's range."""
+    top = layout.lowest_pitch + layout.pitch_count - 1
+    while pitch < layout.lowest_pitch:
+        pitch += 12
+    while pitch > top:
+        pitch -= 12
+    return pitch
+
+
+def notes_to_roll(
+    notes: Iterable[tuple[int, int, int]], layout: Layout, length_steps: int | None = None
+) -> np.ndarray:
+    """Piano roll from ``(start_step, end_step, pitch)`` triples.
+
+    A note shorter than one step still lasts one step; a note struck while the same pitch sounds
+    re-articulates it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array of shape ``(steps, pitch_count, 2)``.
+    """
+    notes = [(int(s), max(int(e), int(s) + 1), int(p)) for s, e, p in notes]
+    steps = length_steps if length_steps is not None else max((e for _, e, _ in notes), default=0)
+    roll = np.zeros((steps, layout.pitch_count, 2), dtype=np.uint8)
+    for start, end, pitch in notes:
+        if start >= steps or start < 0:
+            continue
+        row = fold_pitch(pitch, layout) - layout.lowest_pitch
+        roll[start:end, row, PLAY] = 1
+        roll[start, row, ARTICULATE] = 1
+    return roll
+
+
+def roll_to_notes(roll: np.ndarray, lowest_pitch: int) -> list[tuple[int, int, int]]:
+    """Decode a roll into ``(start_step, length_steps, pitch)`` notes.
+
+    A note begins where a pitch starts playing or is re-articulated while playing, and lasts
+    while it keeps playing without a new articulation. Articulation without play is ignored.
+    """
+    play = roll[..., PLAY].astype(bool)
+    articulate = roll[..., ARTICULATE].astype(bool) & play
+    steps = play.shape[0]
+    previous = np.vstack([np.zeros((1, play.shape[1]), bool), play[:-1]])
+    onset = play & (articulate | ~previous)
+    notes = []
+    for row in range(play.shape[1]):
+        starts = np.flatnonzero(onset[:, row])
+        for i, start in enumerate(starts):
+            limit = starts[i + 1] if i + 1 < len(starts) else steps
+            silent = np.flatnonzero(~play[start:limit, row])
+            length = int(silent[0]) if len(silent) else int(limit - start)
+            notes.append((int(start), length, lowest_pitch + row))
+    notes.sort()
+    return notes
+
+
+def midi_note_spans(path: Path) -> tuple[list[tuple[int, int, int]], int]:
+    """Read a MIDI file into ``(start_tick, end_tick, pitch)`` spans, drums skipped.
+
+    Returns the spans and the file's ticks per beat. Overlapping notes of the same pitch and
+    channel end the earlier note where the later one starts.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be parsed as MIDI.
+    """
+    import mido
+
+    try:
+        midi = mido.MidiFile(str(path))
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise InputError(f"{path} is not a readable MIDI file ({exc}).") from None
+    if midi.ticks_per_beat <= 0:
+        raise InputError(f"{path} is not a readable MIDI file (ticks per beat is 0).")
+    spans: list[tuple[int, int, int]] = []
+    for track in midi.tracks:
+        tick = 0
+        sounding: dict[tuple[int, int], int] = {}
+        for message in track:
+            tick += message.time
+            if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
+                continue
+            key = (message.channel, message.note)
+            if key in sounding:
+                spans.append((sounding.pop(key), tick, message.note))
+            if message.type == "note_on" and message.velocity > 0:
+                sounding[key] = tick
+        spans.extend((start, tick, pitch) for (_, pitch), start in sounding.items())
+    return spans, midi.ticks_per_beat
+
+
+def midi_to_roll(path: Path, layout: Layout) -> np.ndarray:
+    """Piano roll of a MIDI file on the 16th-note grid (see :func:`notes_to_roll`)."""
+    spans, ticks_per_beat = midi_note_spans(path)
+    ticks_per_step = ticks_per_beat / 4
+    steps = [
+        (round(start / ticks_per_step), round(end / ticks_per_step), pitch)
+        for start, end, pitch in spans
+    ]
+    return notes_to_roll(steps, layout)
+
+
+def emotion_per_step(lines: np.ndarray, steps: int) -> np.ndarray:
+    """Expand one ``(arousal, valence)`` line per 16 steps to one row per step, shape (steps, 2)."""
+    lines = np.asarray(lines, dtype=np.float32).reshape(-1, EMOTION_UNITS)
+    expanded = np.repeat(lines, STEPS_PER_EMOTION_LINE, axis=0)
+    if len(expanded) < steps:
+        expanded = np.vstack([expanded, np.repeat(expanded[-1:], steps - len(expanded), axis=0)])
+    return expanded[:steps]
+
+
+def windows(
+    roll: np.ndarray, emotions: np.ndarray, layout: Layout, hop: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a piece into overlapping windows; a piece shorter than a window is padded with rests.
+
+    Returns
+    -------
+    notes, emotions
+        ``uint8`` note units ``(n, window_steps * note_units)`` and ``float32`` emotions
+        ``(n, window_steps, 2)``; kept apart so a large corpus stays small in memory.
+    """
+    size = layout.window_steps
+    if len(roll) < size:
+        pad = size - len(roll)
+        roll = np.concatenate([roll, np.zeros((pad, *roll.shape[1:]), roll.dtype)])
+        emotions = np.concatenate([emotions, np.repeat(emotions[-1:], pad, axis=0)])
+    starts = range(0, len(roll) - size + 1, max(1, hop))
+    note_windows = np.stack([roll[s : s + size].reshape(-1) for s in starts]).astype(np.uint8)
+    emotion_windows = np.stack([emotions[s : s + size] for s in starts]).astype(np.float32)
+    return note_windows, emotion_windows
+
+
+def assemble_visible(notes: np.ndarray, emotions: np.ndarray, layout: Layout) -> np.ndarray:
+    """Full visible vectors ``(n, visible_units)`` from :func:`windows` output."""
+    n = len(notes)
+    rows = np.concatenate(
+        [
+            notes.reshape(n, layout.window_steps, layout.note_units).astype(np.float32),
+            emotions.reshape(n, layout.window_steps, EMOTION_UNITS).astype(np.float32),
+        ],
+        axis=2,
+    )
+    return rows.reshape(n, layout.visible_units)

@@ -1,0 +1,243 @@
+"""RBM representation, data loading, exported model and generators (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from core.config import Config
+from core.errors import InputError
+from core.generators import get_composer
+from core.music.midi import midi_bytes, write_midi
+from core.music.score import TICKS_PER_TIMESTEP, Note, Score, Track
+from core.rbm.data import load_folder, mode_valence
+from core.rbm.evaluate import score_frames
+from core.rbm.model import (
+    CHECKPOINT_DIR,
+    SHIPPED_MODEL,
+    RbmModel,
+    load_model,
+    resolve_model,
+    save_model,
+)
+from core.rbm.roll import Layout, midi_to_roll, notes_to_roll, roll_to_notes
+from core.timeline import EmotionTimeline
+
+REPO = Path(__file__).resolve().parents[1]
+#: A small layout keeps the tests fast: two octaves from C3, one-bar windows.
+TINY = Layout(lowest_pitch=48, pitch_count=24, window_steps=16)
+MAJOR_TRIADS = ((60, 64, 67), (65, 69, 72), (67, 71, 62), (60, 64, 67))
+MINOR_TRIADS = ((60, 63, 67), (65, 68, 72), (67, 70, 62), (60, 63, 67))
+
+
+def chord_piece(triads, note_steps: int, bars: int = 8) -> Score:
+    """Block chords, one triad per bar, re-struck every ``note_steps`` 16ths."""
+    notes = []
+    for bar in range(bars):
+        for start in range(bar * 16, bar * 16 + 16, note_steps):
+            notes += [
+                Note(start * TICKS_PER_TIMESTEP, note_steps * TICKS_PER_TIMESTEP, p, 80)
+                for p in triads[bar % len(triads)]
+            ]
+    return Score(bpm=100, tracks=[Track("piano", 0, 0, notes)], length_ticks=bars * 16 * 120)
+
+
+def write_synthetic_folder(folder: Path, copies: int = 3) -> Path:
+    """MIDI + emotion pairs: major = high valence, minor = low; 16ths = high arousal."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for copy in range(copies):
+        for name, triads, valence in (("major", MAJOR_TRIADS, 0.9), ("minor", MINOR_TRIADS, 0.1)):
+            for rate, arousal in ((8, 0.1), (2, 0.9)):
+                stem = f"{name}_{rate}_{copy}"
+                write_midi(
+                    chord_piece(triads[copy % 2 :] + triads[: copy % 2], rate),
+                    folder / f"{stem}.mid",
+                )
+                (folder / f"{stem}.txt").write_text(f"{arousal}, {valence}\n" * 8)
+    return folder
+
+
+def random_model(layout: Layout = TINY, hidden: int = 8, seed: int = 0) -> RbmModel:
+    """An untrained model of the right shape (enough to exercise sampling)."""
+    rng = np.random.default_rng(seed)
+    visible = layout.visible_units
+    return RbmModel(
+        weights=rng.normal(0, 0.1, (visible, hidden)).astype(np.float32),
+        visible_bias=np.full(visible, -2.0, np.float32),
+        hidden_bias=np.zeros(hidden, np.float32),
+        visible_mean=np.full(visible, 0.05, np.float32),
+        layout=layout,
+        info={"note": "random"},
+    )
+
+
+def test_roll_round_trip_and_rearticulation() -> None:
+    notes = [(0, 4, 60), (4, 6, 60), (2, 3, 70), (8, 9, 50)]
+    roll = notes_to_roll(notes, TINY, length_steps=12)
+    assert roll.shape == (12, 24, 2)
+    assert roll_to_notes(roll, TINY.lowest_pitch) == [
+        (0, 4, 60),
+        (2, 1, 70),
+        (4, 2, 60),
+        (8, 1, 50),
+    ]
+
+
+def test_out_of_range_pitches_fold_by_octaves() -> None:
+    roll = notes_to_roll([(0, 1, 30), (0, 1, 100)], TINY)
+    assert roll_to_notes(roll, TINY.lowest_pitch) == [(0, 1, 54), (0, 1, 64)]
+
+
+def test_midi_quirks_tempo_tracks_drums_overlaps(tmp_path: Path) -> None:
+    midi = mido.MidiFile(ticks_per_beat=96)
+    conductor = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=500000, time=0),
+            mido.MetaMessage("set_tempo", tempo=300000, time=96),
+        ]
+    )
+    melody = mido.MidiTrack(
+        [
+            mido.Message("note_on", note=60, velocity=80, time=0),
+            mido.Message("note_on", note=60, velocity=80, time=48),  # overlapping re-strike
+            mido.Message("note_off", note=60, velocity=0, time=48),
+            mido.Message("note_on", note=64, velocity=80, time=0),
+            mido.Message("note_on", note=64, velocity=0, time=24),  # note_on vel 0 = off
+        ]
+    )
+    drums = mido.MidiTrack(
+        [
+            mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
+            mido.Message("note_off", channel=9, note=36, time=96),
+        ]
+    )
+    midi.tracks += [conductor, melody, drums]
+    path = tmp_path / "quirks.mid"
+    midi.save(path)
+    notes = roll_to_notes(midi_to_roll(path, TINY), TINY.lowest_pitch)
+    # 96 ticks per beat = 24 ticks per 16th; the tempo change does not move notes off the grid.
+    assert notes == [(0, 2, 60), (2, 2, 60), (4, 1, 64)]
+
+
+def test_load_folder_skips_and_counts(tmp_path: Path, caplog) -> None:
+    folder = write_synthetic_folder(tmp_path / "data", copies=1)
+    (folder / "orphan.mid").write_bytes((folder / "major_8_0.mid").read_bytes())
+    (folder / "broken.mid").write_bytes(b"MThd garbage")
+    (folder / "broken.txt").write_text("0.5, 0.5\n")
+    (folder / "short.mid").write_bytes((folder / "major_8_0.mid").read_bytes())
+    (folder / "short.txt").write_text("0.5, 0.5\n" * 3)
+    pieces, report = load_folder(folder, TINY)
+    assert report.used == len(pieces) == 4
+    assert report.skipped == {"no emotion file": 1, "unreadable MIDI": 1, "length mismatch": 1}
+    assert "orphan.mid" in caplog.text
+    assert pieces[0].emotions.shape == (len(pieces[0].roll), 2)
+
+
+def test_load_folder_bad_input_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="holds no MIDI files"):
+        load_folder(tmp_path, TINY)
+    (tmp_path / "a.mid").write_bytes(b"not midi")
+    with pytest.raises(InputError, match="No valid MIDI"):
+        load_folder(tmp_path, TINY)
+
+
+def test_proxy_valence_follows_mode() -> None:
+    layout = Layout()
+
+    def roll_of(triads):
+        score = chord_piece(triads, 4)
+        return notes_to_roll(
+            [(n.start // 120, n.end // 120, n.pitch) for n in score.tracks[0].notes], layout
+        )
+
+    assert mode_valence(roll_of(MAJOR_TRIADS)).mean() > 0.7
+    assert mode_valence(roll_of(MINOR_TRIADS)).mean() < 0.3
+
+
+def test_model_round_trip_and_damaged_files(tmp_path: Path) -> None:
+    model = random_model()
+    save_model(tmp_path / "m.npz", model)
+    loaded = load_model(tmp_path / "m.npz")
+    assert loaded.layout == TINY and loaded.info == {"note": "random"}
+    np.testing.assert_allclose(loaded.weights, model.weights, atol=1e-3)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(InputError, match="not a readable"):
+        load_model(tmp_path / "bad.npz")
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    with pytest.raises(InputError, match="not a Moodscore RBM model"):
+        load_model(tmp_path / "other.npz")
+
+
+def test_resolve_model_order(tmp_path: Path) -> None:
+    config = Config()
+    folder = tmp_path / CHECKPOINT_DIR
+    folder.mkdir()
+    save_model(folder / "epoch_5.npz", random_model(seed=5))
+    save_model(folder / "epoch_10.npz", random_model(seed=10))
+    assert resolve_model(config, cwd=tmp_path)[0].name == "epoch_10.npz"
+    save_model(folder / "trained_system.npz", random_model(seed=1))
+    path, digest = resolve_model(config, cwd=tmp_path)
+    assert path.name == "trained_system.npz" and len(digest) == 64
+    config.rbm.model = str(folder / "epoch_5.npz")
+    assert resolve_model(config, cwd=tmp_path)[0].name == "epoch_5.npz"
+    config.rbm.model = str(tmp_path / "missing.npz")
+    with pytest.raises(InputError, match="does not exist"):
+        resolve_model(config, cwd=tmp_path)
+    if SHIPPED_MODEL.exists():
+        assert resolve_model(Config(), cwd=tmp_path / "elsewhere")[0] == SHIPPED_MODEL
+
+
+@pytest.mark.parametrize("generator", ["rbm-feedback", "rbm-sampling"])
+def test_generators_are_seeded_and_tidy(tmp_path: Path, generator: str) -> None:
+    save_model(tmp_path / "m.npz", random_model())
+    config = Config()
+    config.rbm.model = str(tmp_path / "m.npz")
+    config.music.preset = "strings"
+    timeline = EmotionTimeline.from_values([0.1, 0.9, 0.5], [0.2, 0.8, 0.5], duration_s=5.3)
+    compose = get_composer(generator)
+    score = compose(timeline, config, 7)
+    assert midi_bytes(score) == midi_bytes(compose(timeline, config, 7))
+    assert midi_bytes(score) != midi_bytes(compose(timeline, config, 8))
+    assert score.duration_s == pytest.approx(5.3, abs=1e-3)
+    notes = score.tracks[0].notes
+    assert notes and score.tracks[0].program == 48  # the strings preset's harmony program
+    assert all(
+        n.duration >= TICKS_PER_TIMESTEP and n.start % TICKS_PER_TIMESTEP == 0 for n in notes
+    )
+    assert all(n.end <= score.length_ticks and n.duration <= 64 * TICKS_PER_TIMESTEP for n in notes)
+    quiet = [n.velocity for n in notes if n.start < 16 * 120 and n.start % 960]
+    loud = [n.velocity for n in notes if 16 * 120 <= n.start < 32 * 120 and n.start % 960]
+    assert max(quiet) < min(loud)  # velocity follows arousal (0.1 then 0.9)
+
+
+def test_feedback_chains_windows_and_sampling_does_not(tmp_path: Path) -> None:
+    save_model(tmp_path / "m.npz", random_model())
+    config = Config()
+    config.rbm.model = str(tmp_path / "m.npz")
+    timeline = EmotionTimeline.from_values([0.5] * 4, [0.5] * 4)
+    feedback = get_composer("rbm-feedback")(timeline, config, 3)
+    sampling = get_composer("rbm-sampling")(timeline, config, 3)
+    assert feedback.tracks[0].notes[:3] == sampling.tracks[0].notes[:3]  # same first window
+    assert midi_bytes(feedback) != midi_bytes(sampling)
+
+
+def test_frame_scores() -> None:
+    truth = np.array([[1, 1, 0, 0, 1, 0]])  # pitch 0 and 2 play
+    perfect = score_frames(truth.astype(float), truth)
+    assert perfect.accuracy == 1.0
+    assert score_frames(np.array([[0.1, 0, 0.9, 0, 0.2, 0]]), truth).accuracy == pytest.approx(
+        1 / 3
+    )
+
+
+def test_generators_import_without_tensorflow() -> None:
+    code = (
+        "import sys, core.generators.rbm_feedback, core.generators.rbm_sampling, core.rbm.cli;"
+        "assert 'tensorflow' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
