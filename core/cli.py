@@ -156,15 +156,17 @@ class _ProgressBar:
                 file=sys.stderr,
                 unit="%",
                 leave=False,
+                mininterval=0.25,
                 bar_format="{desc:<9} {bar} {percentage:3.0f}% {elapsed}",
             )
 
     def __call__(self, stage: str, fraction: float) -> None:
         if self.bar is None:
             return
-        self.bar.set_description_str(stage, refresh=False)
-        self.bar.n = round(fraction * 100, 1)
-        self.bar.refresh()
+        if self.bar.desc != stage:
+            self.bar.set_description_str(stage, refresh=False)
+        # update() redraws at most every mininterval, unlike refresh().
+        self.bar.update(round(fraction * 100, 1) - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -172,9 +174,12 @@ class _ProgressBar:
 
 
 def _with_progress(args: argparse.Namespace, work: Callable[[_ProgressBar], Any]) -> Any:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     bar = _ProgressBar(enabled=not args.quiet)
     try:
-        return work(bar)
+        with logging_redirect_tqdm():
+            return work(bar)
     finally:
         bar.close()
 
