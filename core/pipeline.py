@@ -167,23 +167,16 @@ def score_video(
             )
             timings["mux_s"] = time.perf_counter() - tick
         timings["total_s"] = time.perf_counter() - started
-        manifest = build_manifest(
-            config,
-            targets,
-            timeline,
-            timings,
-            inputs={
-                "video": str(video.resolve()),
-                "video_duration_s": info.duration_s,
-                "fps": info.fps,
-                "width": info.width,
-                "height": info.height,
-                "start_s": start_s,
-                "end_s": end_s,
-            },
-        )
-        if "manifest" in targets:
-            staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
+        inputs = {
+            "video": str(video.resolve()),
+            "video_duration_s": info.duration_s,
+            "fps": info.fps,
+            "width": info.width,
+            "height": info.height,
+            "start_s": start_s,
+            "end_s": end_s,
+        }
+        manifest = _write_manifest(staging, config, timeline, timings, inputs)
     if progress is not None:
         progress("done", 1.0)
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
@@ -212,15 +205,8 @@ def score_timeline(
     with staged_outputs(targets, out, created) as staging:
         _compose_and_write(timeline, config, staging, timings, progress, cancel)
         timings["total_s"] = time.perf_counter() - started
-        manifest = build_manifest(
-            config,
-            targets,
-            timeline,
-            timings,
-            inputs={"emotions": str(source.resolve()) if source else None},
-        )
-        if "manifest" in targets:
-            staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
+        inputs = {"emotions": str(source.resolve()) if source else None}
+        manifest = _write_manifest(staging, config, timeline, timings, inputs)
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
 
 
@@ -306,6 +292,20 @@ def _write_emotion_files(timeline: EmotionTimeline, staging: Staging, *, title: 
         write_cuts_csv(timeline, staging.path("cuts_csv"))
     if "plot" in targets:
         plot_timeline(timeline, staging.path("plot"), title=title)
+
+
+def _write_manifest(
+    staging: Staging,
+    config: Config,
+    timeline: EmotionTimeline,
+    timings: dict[str, Any],
+    inputs: dict[str, Any],
+) -> dict[str, Any]:
+    """Build the manifest and stage ``score.json`` when the run asked for it."""
+    manifest = build_manifest(config, staging.targets, timeline, timings, inputs=inputs)
+    if "manifest" in staging.targets:
+        staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
 
 
 def build_manifest(

@@ -16,13 +16,9 @@ import numpy as np
 from ..music.score import TICKS_PER_TIMESTEP, Note, Score
 from .harmony import (
     Segment,
-    assemble_score,
-    bass_line,
-    plan_harmony,
-    sustained_chords,
-    voice_lead,
+    compose_over_harmony,
 )
-from .mapping import AROUSAL_TABLE, programs_for, register_centre
+from .mapping import AROUSAL_TABLE, register_centre
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -49,16 +45,7 @@ def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
     seed
         Varies tonic, progressions, voicings and arpeggio patterns; same seed, same bytes.
     """
-    programs = programs_for(config.music.preset, config.music.programs)
-    rng = np.random.default_rng(seed)
-    plan = plan_harmony(timeline, rng)
-    voicings = voice_lead(plan.segments, rng)
-    parts = {
-        "figure": arpeggios(plan.segments, voicings, rng),
-        "harmony": sustained_chords(plan.segments, voicings),
-        "bass": bass_line(plan.segments),
-    }
-    return assemble_score(timeline.grid.bpm, plan.length_ticks, parts, programs)
+    return compose_over_harmony(timeline, config, seed, "figure", arpeggios)
 
 
 def _lift_to_register(voicing: tuple[int, ...], centre: int) -> list[int]:

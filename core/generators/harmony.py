@@ -10,8 +10,9 @@ figuration over the layers built here: voice-led chord voicings and a bass line.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,9 +27,13 @@ from .mapping import (
     VALENCE_TABLE,
     ArousalBand,
     arousal_band,
+    programs_for,
     valence_band,
     velocity_for,
 )
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 TICKS_PER_BAR = TIMESTEPS_PER_BAR * TICKS_PER_TIMESTEP
 TICKS_PER_HALF_BAR = TICKS_PER_BAR // 2
@@ -293,6 +298,32 @@ def bass_line(segments: Sequence[Segment]) -> list[Note]:
             notes.append(Note(start, duration, pattern[index % len(pattern)], velocity))
         previous = root
     return notes
+
+
+#: A generator's own part: notes from the harmonic segments, their voicings and the seeded rng.
+LeadPart = Callable[
+    [Sequence["Segment"], Sequence[tuple[int, ...]], np.random.Generator], list[Note]
+]
+
+
+def compose_over_harmony(
+    timeline: EmotionTimeline, config: Config, seed: int, lead_role: str, lead: LeadPart
+) -> Score:
+    """A lead part over voice-led sustained chords and a bass: the deterministic generators' frame.
+
+    The random draws happen in a fixed order (plan, voicings, lead part), so the same seed
+    gives the same bytes.
+    """
+    programs = programs_for(config.music.preset, config.music.programs)
+    rng = np.random.default_rng(seed)
+    plan = plan_harmony(timeline, rng)
+    voicings = voice_lead(plan.segments, rng)
+    parts = {
+        lead_role: lead(plan.segments, voicings, rng),
+        "harmony": sustained_chords(plan.segments, voicings),
+        "bass": bass_line(plan.segments),
+    }
+    return assemble_score(timeline.grid.bpm, plan.length_ticks, parts, programs)
 
 
 def assemble_score(

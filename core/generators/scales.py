@@ -16,13 +16,9 @@ from ..music.score import TICKS_PER_TIMESTEP, Note, Score
 from .harmony import (
     TICKS_PER_HALF_BAR,
     Segment,
-    assemble_score,
-    bass_line,
-    plan_harmony,
-    sustained_chords,
-    voice_lead,
+    compose_over_harmony,
 )
-from .mapping import programs_for, register_centre
+from .mapping import register_centre
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -48,16 +44,13 @@ def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
     seed
         Varies tonic, progressions, voicings and the melody's turns; same seed, same bytes.
     """
-    programs = programs_for(config.music.preset, config.music.programs)
-    rng = np.random.default_rng(seed)
-    plan = plan_harmony(timeline, rng)
-    voicings = voice_lead(plan.segments, rng)
-    parts = {
-        "melody": scale_melody(plan.segments, rng),
-        "harmony": sustained_chords(plan.segments, voicings),
-        "bass": bass_line(plan.segments),
-    }
-    return assemble_score(timeline.grid.bpm, plan.length_ticks, parts, programs)
+    return compose_over_harmony(
+        timeline,
+        config,
+        seed,
+        "melody",
+        lambda segments, _voicings, rng: scale_melody(segments, rng),
+    )
 
 
 def _scale_pitches(segment: Segment) -> list[int]:
