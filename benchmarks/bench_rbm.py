@@ -225,7 +225,13 @@ def main() -> None:
     held = set(filter(None, model.info.get("holdout_pieces", "").split(",")))
     pieces, _ = load_corpus("bach", model.layout)
     held_pieces = [p for p in pieces if p.name in held]
-    print(f"Model {args.model} ({model.hidden} hidden); {len(held_pieces)} held-out pieces\n")
+    rbm_config = Config().rbm
+    print(
+        f"Model {args.model} ({model.hidden} hidden, {model.layout.units_per_step} units per "
+        f"timestep: {model.layout.emotion_copies} emotion copies); {len(held_pieces)} held-out "
+        f"pieces; sampling with {rbm_config.gibbs_steps} Gibbs steps, +{rbm_config.burn_in} "
+        "from noise\n"
+    )
 
     if held_pieces:
         parts = [windows(p.roll, p.emotions, model.layout, 16) for p in held_pieces]

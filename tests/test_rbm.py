@@ -13,9 +13,19 @@ import pytest
 from core.config import Config
 from core.errors import InputError
 from core.generators import get_composer
+from core.music.analysis import estimate_key, pitch_class_histogram
 from core.music.midi import midi_bytes, write_midi
 from core.music.score import TICKS_PER_TIMESTEP, Note, Score, Track
-from core.rbm.data import load_folder, mode_valence
+from core.rbm.data import (
+    augmented_versions,
+    load_folder,
+    mode_valence,
+    parallel_mode,
+    restrike,
+    split_holdout,
+    stretch,
+    transpose,
+)
 from core.rbm.evaluate import score_frames
 from core.rbm.model import (
     CHECKPOINT_DIR,
@@ -25,7 +35,14 @@ from core.rbm.model import (
     resolve_model,
     save_model,
 )
-from core.rbm.roll import Layout, midi_to_roll, notes_to_roll, roll_to_notes
+from core.rbm.roll import (
+    ARTICULATE,
+    Layout,
+    assemble_visible,
+    midi_to_roll,
+    notes_to_roll,
+    roll_to_notes,
+)
 from core.timeline import EmotionTimeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,6 +174,103 @@ def test_proxy_valence_follows_mode() -> None:
 
     assert mode_valence(roll_of(MAJOR_TRIADS)).mean() > 0.7
     assert mode_valence(roll_of(MINOR_TRIADS)).mean() < 0.3
+
+
+C_MAJOR_SCALE = (60, 62, 64, 65, 67, 69, 71, 72)
+
+
+def scale_and_cadence_roll(layout: Layout) -> np.ndarray:
+    """A C-major scale up and down in quarters, then a I-IV-V-I cadence in half notes."""
+    melody = [*C_MAJOR_SCALE, *C_MAJOR_SCALE[::-1]]
+    spans = [(4 * i, 4 * i + 4, p) for i, p in enumerate(melody)]
+    start = 4 * len(melody)
+    for chord in ((48, 60, 64, 67), (53, 60, 65, 69), (55, 59, 62, 67), (48, 60, 64, 67)):
+        spans += [(start, start + 8, p) for p in chord]
+        start += 8
+    return notes_to_roll(spans, layout)
+
+
+def roll_key_of(roll: np.ndarray, layout: Layout):
+    """Key of a roll judged by ``core.music.analysis`` on its notes (independent of data.py)."""
+    notes = [
+        Note(s * TICKS_PER_TIMESTEP, n * TICKS_PER_TIMESTEP, p, 80)
+        for s, n, p in roll_to_notes(roll, layout.lowest_pitch)
+    ]
+    return estimate_key(pitch_class_histogram(notes))
+
+
+def test_parallel_mode_turns_major_into_minor_and_back() -> None:
+    layout = Layout()
+    major = scale_and_cadence_roll(layout)
+    assert (roll_key_of(major, layout).tonic, roll_key_of(major, layout).mode) == (0, "major")
+    minor = parallel_mode(major, layout)
+    key = roll_key_of(minor, layout)
+    assert (key.tonic, key.mode) == (0, "minor")
+    pitches = {p % 12 for _, _, p in roll_to_notes(minor, layout.lowest_pitch)}
+    assert pitches == {0, 2, 3, 5, 7, 8, 10}  # C natural minor
+    np.testing.assert_array_equal(  # rhythm untouched
+        minor[..., ARTICULATE].sum(axis=1), major[..., ARTICULATE].sum(axis=1)
+    )
+    back = roll_key_of(parallel_mode(minor, layout), layout)
+    assert (back.tonic, back.mode) == (0, "major")
+    assert mode_valence(minor).mean() < 0.3 < 0.7 < mode_valence(major).mean()
+
+
+def test_rhythm_and_transposition_augmentation() -> None:
+    layout = Layout()
+    roll = scale_and_cadence_roll(layout)
+    onsets = int(roll[..., ARTICULATE].sum())
+    slow = stretch(roll, layout)
+    assert len(slow) == 2 * len(roll) and int(slow[..., ARTICULATE].sum()) == onsets
+    assert roll_to_notes(slow, 24)[:2] == [(0, 8, 60), (8, 8, 62)]
+    fast = restrike(roll, layout)
+    assert len(fast) == len(roll) and int(fast[..., ARTICULATE].sum()) > 1.9 * onsets
+    np.testing.assert_array_equal(fast[..., 0], roll[..., 0])  # same pitches sound
+    up = roll_key_of(transpose(roll, layout, 3), layout)
+    assert (up.tonic, up.mode) == (3, "major")
+    names = [name for name, _ in augmented_versions("piece", roll, layout)]
+    assert names[0] == "piece" and len(names) == 6 and len(set(names)) == 6
+
+
+def test_holdout_keeps_augmented_versions_with_their_origin() -> None:
+    from core.rbm.data import Piece
+
+    empty = np.zeros((16, 2), np.float32)
+    pieces = [
+        Piece(f"p{i}{suffix}", np.zeros((16, 78, 2), np.uint8), empty, f"p{i}" if suffix else "")
+        for i in range(40)
+        for suffix in ("", "+parallel+3")
+    ]
+    kept, held = split_holdout(pieces, 0.3)
+    assert held and kept
+    held_origins = {p.origin or p.name for p in held}
+    assert not held_origins & {p.origin or p.name for p in kept}
+
+
+def test_emotion_copies_layout_and_old_models_load(tmp_path: Path) -> None:
+    layout = Layout(48, 24, 16, emotion_copies=3)
+    assert layout.units_per_step == 48 + 6 and layout.visible_units == 16 * 54
+    visible = assemble_visible(
+        np.zeros((1, 16 * 48), np.uint8), np.tile([0.2, 0.7], (1, 16, 1)), layout
+    )
+    per_step = visible.reshape(16, 54)
+    np.testing.assert_allclose(per_step[:, 48:], np.tile([0.2, 0.7, 0.2, 0.7, 0.2, 0.7], (16, 1)))
+    model = random_model(layout)
+    save_model(tmp_path / "k3.npz", model)
+    assert load_model(tmp_path / "k3.npz").layout == layout
+    # A model written before emotion copies existed stores a 3-value layout.
+    old = random_model()
+    save_model(tmp_path / "old.npz", old)
+    with np.load(tmp_path / "old.npz") as data:
+        arrays = dict(data)
+    arrays["layout"] = arrays["layout"][:3]
+    np.savez(tmp_path / "old3.npz", **arrays)
+    assert load_model(tmp_path / "old3.npz").layout == TINY
+    config = Config()
+    config.rbm.model = str(tmp_path / "k3.npz")
+    timeline = EmotionTimeline.from_values([0.5] * 2, [0.2] * 2)
+    score = get_composer("rbm-sampling")(timeline, config, 1)
+    assert midi_bytes(score) == midi_bytes(get_composer("rbm-sampling")(timeline, config, 1))
 
 
 def test_model_round_trip_and_damaged_files(tmp_path: Path) -> None:

@@ -96,6 +96,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "benchmarks/bench_rbm.py; their names go into the model",
     )
     model.add_argument(
+        "--augment",
+        action="store_true",
+        help="with --corpus: also train on each score's parallel mode, rhythmic augmentation "
+        "and diminution, transposed (labels from the transformed music)",
+    )
+    model.add_argument(
         "--hop", metavar="STEPS", type=int, default=16, help="timesteps between training windows"
     )
     layout = parser.add_argument_group("representation (the seed's values by default)")
@@ -107,6 +113,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=Layout.window_steps,
         help="16th-note timesteps per visible vector",
+    )
+    layout.add_argument(
+        "--emotion-copies",
+        metavar="K",
+        type=int,
+        default=Layout.emotion_copies,
+        help="copies of the (arousal, valence) units per timestep, all clamped alike "
+        "(seed: 1; more copies strengthen the conditioning)",
     )
 
 
@@ -159,20 +173,32 @@ def run_train(args: argparse.Namespace) -> int:
     if args.quiet:
         logging.getLogger(__package__).setLevel(logging.WARNING)
     _check_numbers(args)
-    layout = Layout(args.lowest_pitch, args.pitch_count, args.window)
+    layout = Layout(args.lowest_pitch, args.pitch_count, args.window, args.emotion_copies)
     source = _source(args)
+    augment = bool(args.augment or source.get("augment"))
     if "corpus" in source:
         pieces, report = load_corpus(
-            str(source["corpus"]), layout, int(source["limit"]) or None, progress=not args.quiet
+            str(source["corpus"]),
+            layout,
+            int(source["limit"]) or None,
+            progress=not args.quiet,
+            augment=augment,
         )
     else:
+        if augment:
+            raise InputError(
+                "--augment works with --corpus only (a --data folder's labels are its own)."
+            )
         pieces, report = load_folder(Path(str(source["data"])), layout)
     pieces, held_out = split_holdout(pieces, args.holdout)
     notes, emotions = build_windows(pieces, layout, args.hop)
+    held_names = sorted({p.origin or p.name for p in held_out})
     log.info(
-        "Training data: %s; %d held out; %d windows of %d visible units.",
+        "Training data: %s; %d held out; %d training pieces%s; %d windows of %d visible units.",
         report.summary(),
-        len(held_out),
+        len(held_names),
+        len(pieces),
+        " (with augmented versions)" if augment else "",
         len(notes),
         layout.visible_units,
     )
@@ -193,8 +219,8 @@ def run_train(args: argparse.Namespace) -> int:
         joint=not args.conditional,
         resume=args.resume,
         quiet=args.quiet,
-        source={**source, "hop": args.hop, "holdout": args.holdout},
-        info={"holdout_pieces": ",".join(p.name for p in held_out)},
+        source={**source, "hop": args.hop, "holdout": args.holdout, "augment": augment},
+        info={"holdout_pieces": ",".join(held_names)},
     )
     summary = train(notes, emotions, layout, options)
     log.info(

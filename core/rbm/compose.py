@@ -4,7 +4,9 @@ The timeline is cut into windows of the model's ``window_steps`` 16th notes. In 
 the emotion units are clamped to the timeline's (arousal, valence) at each timestep during
 ``config.rbm.gibbs_steps`` Gibbs steps. *Feedback* starts each window's chain from the previous
 window's output (the first from noise); *Sampling* starts every window from noise drawn from
-the training data's note frequencies.
+the training data's note frequencies. A chain that starts from noise first runs
+``config.rbm.burn_in`` extra steps (the noise holds far more onsets than music, and ten steps
+do not wash them out, which drowned the arousal -> density signal).
 
 Post-processing keeps the sampled notes and only does what a player would: a pitch sounding on
 both sides of a window seam without a new articulation is one tied note; nothing is shorter
@@ -45,9 +47,18 @@ def timestep_emotions(timeline: EmotionTimeline) -> np.ndarray:
 
 
 def sample_roll(
-    model: RbmModel, emotions: np.ndarray, gibbs_steps: int, seed: int, *, feedback: bool
+    model: RbmModel,
+    emotions: np.ndarray,
+    gibbs_steps: int,
+    seed: int,
+    *,
+    feedback: bool,
+    burn_in: int = 0,
 ) -> np.ndarray:
-    """Sampled note units for every timestep of ``emotions``, shape ``(n, pitches, 2)``."""
+    """Sampled note units for every timestep of ``emotions``, shape ``(n, pitches, 2)``.
+
+    Chains that start from noise run ``burn_in`` steps more than ``gibbs_steps``.
+    """
     layout = model.layout
     size = layout.window_steps
     rng = np.random.default_rng(seed)
@@ -57,8 +68,11 @@ def sample_roll(
         chunk = emotions[start : start + size]
         if len(chunk) < size:  # the last window: hold the final emotion to the window's end
             chunk = np.vstack([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
-        initial = previous if feedback and previous is not None else noise_notes(model, rng)
-        previous = sample_window(model, initial, chunk, gibbs_steps, rng)
+        if feedback and previous is not None:
+            initial, steps = previous, gibbs_steps
+        else:
+            initial, steps = noise_notes(model, rng), gibbs_steps + max(0, burn_in)
+        previous = sample_window(model, initial, chunk, steps, rng)
         windows.append(previous)
     if not windows:
         return np.zeros((0, layout.pitch_count, 2), dtype=np.uint8)
@@ -110,7 +124,14 @@ def compose_rbm(timeline: EmotionTimeline, config: Config, seed: int, *, feedbac
     path, _ = resolve_model(config)
     model = load_model(path)
     emotions = timestep_emotions(timeline)
-    roll = sample_roll(model, emotions, config.rbm.gibbs_steps, seed, feedback=feedback)
+    roll = sample_roll(
+        model,
+        emotions,
+        config.rbm.gibbs_steps,
+        seed,
+        feedback=feedback,
+        burn_in=config.rbm.burn_in,
+    )
     bpm = timeline.grid.bpm
     length_ticks = round(timeline.duration_s * bpm / 60.0 * 4 * TICKS_PER_TIMESTEP)
     track = roll_to_track(

@@ -11,3 +11,6 @@ class RbmConfig:
 
     model: str = ""
     gibbs_steps: int = 10
+    #: Extra Gibbs steps for a chain that starts from noise (every RBM-Sampling window, the
+    #: first RBM-Feedback window): ten steps from noise leave about twice the corpus's onsets.
+    burn_in: int = 90

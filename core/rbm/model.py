@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..files import write_bytes_atomic
-from .roll import Layout
+from .roll import Layout, tile_emotions
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -70,10 +70,7 @@ def save_model(path: str | Path, model: RbmModel) -> None:
         visible_bias=model.visible_bias.astype(np.float32),
         hidden_bias=model.hidden_bias.astype(np.float32),
         visible_mean=model.visible_mean.astype(np.float32),
-        layout=np.array(
-            [model.layout.lowest_pitch, model.layout.pitch_count, model.layout.window_steps],
-            dtype=np.int64,
-        ),
+        layout=model.layout.as_array(),
         info_keys=np.array(list(model.info), dtype=np.str_),
         info_values=np.array([str(v) for v in model.info.values()], dtype=np.str_),
     )
@@ -109,8 +106,14 @@ def load_model(path: str | Path) -> RbmModel:
         raise InputError(f"{path} is not a Moodscore RBM model (missing {', '.join(missing)}).")
     if int(arrays["format_version"]) > FORMAT_VERSION:
         raise InputError(f"RBM model {path} was written by a newer Moodscore; update Moodscore.")
-    lowest, count, window = (int(x) for x in arrays["layout"])
-    layout = Layout(lowest, count, window)
+    # Older models store (lowest, count, window); newer ones add the emotion copies.
+    stored = [int(x) for x in np.ravel(arrays["layout"])]
+    if len(stored) not in (3, 4):
+        raise InputError(f"RBM model {path} is damaged (its layout has {len(stored)} values).")
+    try:
+        layout = Layout(*stored)
+    except InputError:
+        raise InputError(f"RBM model {path} is damaged (its layout is out of range).") from None
     weights = arrays["weights"].astype(np.float32)
     visible, hidden = layout.visible_units, weights.shape[1] if weights.ndim == 2 else 0
     shapes_ok = (
@@ -218,8 +221,9 @@ def sample_window(
     emotion = model.emotion_mask()
     w_notes, w_emotion = model.weights[~emotion], model.weights[emotion]
     notes_bias = model.visible_bias[~emotion]
-    # Clamped units add the same input to the hidden layer at every Gibbs step.
-    hidden_drive = model.hidden_bias + emotions.reshape(-1).astype(np.float32) @ w_emotion
+    # Clamped units (every copy) add the same input to the hidden layer at every Gibbs step.
+    clamped = tile_emotions(emotions, layout).reshape(-1)
+    hidden_drive = model.hidden_bias + clamped @ w_emotion
     notes = start_notes.reshape(-1).astype(np.float32)
     for _ in range(max(1, gibbs_steps)):
         hidden_p = sigmoid(hidden_drive + notes @ w_notes)

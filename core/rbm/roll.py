@@ -4,7 +4,9 @@ Per timestep the roll holds, for each of ``pitch_count`` pitches from ``lowest_p
 states as in the seed: *play* (the pitch sounds) and *articulate* (it is struck at this step).
 The RBM sees ``window_steps`` timesteps at once; each timestep contributes the ``2 * pitch_count``
 note units followed by the emotion units (arousal, valence), so the seed's layout of 78 pitches
-and 64 steps is ``64 * (156 + 2) = 10,112`` visible units.
+and 64 steps is ``64 * (156 + 2) = 10,112`` visible units. ``emotion_copies = K`` repeats the
+(arousal, valence) pair K times per timestep (``156 + 2K`` units), all clamped alike, to give
+the emotions more weight in the hidden layer (the seed's layout is ``K = 1``).
 
 MIDI is read in musical time (ticks -> 16ths via ``ticks_per_beat``), so tempo changes do not
 move notes off the grid; drums (channel 10) are skipped; pitches outside the range are folded by
@@ -39,11 +41,16 @@ class Layout:
         Number of pitches (seed: 78, i.e. MIDI 24-101).
     window_steps
         Timesteps per visible vector (seed: 64, four 4/4 bars).
+    emotion_copies
+        Copies of the (arousal, valence) pair per timestep (seed: 1). Every copy is clamped to the
+        same value at generation, so ``K`` copies give the emotions ``K`` times the say in the
+        hidden layer's input; the note units and their order are unchanged.
     """
 
     lowest_pitch: int = 24
     pitch_count: int = 78
     window_steps: int = 64
+    emotion_copies: int = 1
 
     def __post_init__(self) -> None:
         top = self.lowest_pitch + self.pitch_count - 1
@@ -54,6 +61,8 @@ class Layout:
             )
         if self.window_steps < 1:
             raise InputError("--window must be at least one timestep.")
+        if self.emotion_copies < 1:
+            raise InputError("--emotion-copies must be at least 1.")
 
     @property
     def note_units(self) -> int:
@@ -61,9 +70,14 @@ class Layout:
         return 2 * self.pitch_count
 
     @property
+    def emotion_units(self) -> int:
+        """Emotion units per timestep (all copies of arousal, valence)."""
+        return EMOTION_UNITS * self.emotion_copies
+
+    @property
     def units_per_step(self) -> int:
         """Visible units per timestep, emotion units included."""
-        return self.note_units + EMOTION_UNITS
+        return self.note_units + self.emotion_units
 
     @property
     def visible_units(self) -> int:
@@ -73,7 +87,24 @@ class Layout:
     def describe(self) -> str:
         """Human-readable shape, used in error messages."""
         top = self.lowest_pitch + self.pitch_count - 1
-        return f"MIDI {self.lowest_pitch}-{top}, {self.window_steps}-step window"
+        copies = f", {self.emotion_copies} emotion copies" if self.emotion_copies > 1 else ""
+        return f"MIDI {self.lowest_pitch}-{top}, {self.window_steps}-step window{copies}"
+
+    def as_array(self) -> np.ndarray:
+        """The layout as stored in a model file."""
+        return np.array(
+            [self.lowest_pitch, self.pitch_count, self.window_steps, self.emotion_copies],
+            dtype=np.int64,
+        )
+
+
+def tile_emotions(emotions: np.ndarray, layout: Layout) -> np.ndarray:
+    """Emotion units of every timestep, ``(..., 2)`` -> ``(..., 2 * emotion_copies)``.
+
+    The copies follow each other: arousal, valence, arousal, valence, ...
+    """
+    reps = (1,) * (np.ndim(emotions) - 1) + (layout.emotion_copies,)
+    return np.tile(np.asarray(emotions, dtype=np.float32), reps)
 
 
 def fold_pitch(pitch: int, layout: Layout) -> int:
@@ -218,7 +249,7 @@ def assemble_visible(notes: np.ndarray, emotions: np.ndarray, layout: Layout) ->
     rows = np.concatenate(
         [
             notes.reshape(n, layout.window_steps, layout.note_units).astype(np.float32),
-            emotions.reshape(n, layout.window_steps, EMOTION_UNITS).astype(np.float32),
+            tile_emotions(emotions.reshape(n, layout.window_steps, EMOTION_UNITS), layout),
         ],
         axis=2,
     )

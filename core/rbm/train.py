@@ -49,7 +49,7 @@ from tqdm import tqdm
 from ..errors import Cancelled, InputError
 from ..files import write_text_atomic
 from .model import FINAL_NAME, RbmModel, save_model
-from .roll import EMOTION_UNITS, Layout
+from .roll import EMOTION_UNITS, Layout, tile_emotions
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,10 @@ def make_train_step(
             tf.concat(
                 [
                     tf.reshape(tf.cast(notes, tf.float32), [batch, layout.window_steps, -1]),
-                    tf.reshape(emotions, [batch, layout.window_steps, EMOTION_UNITS]),
+                    tf.tile(
+                        tf.reshape(emotions, [batch, layout.window_steps, EMOTION_UNITS]),
+                        [1, 1, layout.emotion_copies],
+                    ),
                 ],
                 axis=2,
             ),
@@ -360,7 +363,7 @@ def train(
         np.concatenate(
             [
                 notes.reshape(count, layout.window_steps, layout.note_units).mean(axis=0),
-                emotions.mean(axis=0),
+                tile_emotions(emotions.mean(axis=0), layout),
             ],
             axis=1,
         )
