@@ -75,8 +75,9 @@ def portrait(photo: np.ndarray, width: int, height: int, t: float) -> np.ndarray
     return canvas
 
 
-def make_clip(path: Path, seconds: float, height: int, fps: float, grain: float,
-              preset: str) -> Path:
+def make_clip(
+    path: Path, seconds: float, height: int, fps: float, grain: float, preset: str
+) -> Path:
     """Encode the benchmark clip: shots cycle hopper → colour → astronaut every 5 s."""
     width = round(height * 16 / 9 / 2) * 2
     photos = load_photos()
@@ -90,8 +91,11 @@ def make_clip(path: Path, seconds: float, height: int, fps: float, grain: float,
             t = i / fps
             shot, within = divmod(t, SHOT_S)
             kind = int(shot) % 3
-            frame = colourful(width, height, t) if kind == 1 else portrait(
-                photos[kind // 2], width, height, within)
+            frame = (
+                colourful(width, height, t)
+                if kind == 1
+                else portrait(photos[kind // 2], width, height, within)
+            )
             if grain > 0:  # real footage carries sensor noise; it costs the decoder bits
                 frame = np.clip(frame + noise[i % len(noise)], 0, 255).astype(np.uint8)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
@@ -183,10 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     print("| run | time (s) | ÷ decode-only | target |")
     print("|---|---:|---:|---|")
     print(f"| decode only (PyAV, every frame) | {decode:.2f} | 1.00 | |")
-    print(f"| analyze: colour + face + motion | {min(runs['local']):.2f} | "
-          f"{min(runs['local']) / decode:.2f} | {target} |")
-    print(f"| analyze: colour + motion | {min(runs['colour+motion']):.2f} | "
-          f"{min(runs['colour+motion']) / decode:.2f} | |")
+    print(
+        f"| analyze: colour + face + motion | {min(runs['local']):.2f} | "
+        f"{min(runs['local']) / decode:.2f} | {target} |"
+    )
+    print(
+        f"| analyze: colour + motion | {min(runs['colour+motion']):.2f} | "
+        f"{min(runs['colour+motion']) / decode:.2f} | |"
+    )
     print("\n| face stage | value |")
     print("|---|---:|")
     print(f"| frames searched for faces | {faces['frames']} |")

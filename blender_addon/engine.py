@@ -15,6 +15,7 @@ import logging
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from typing import Any
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+#: The engine's progress callback: (stage, fraction 0-1).
+Progress = Callable[[str, float], None]
 
 #: What the add-on asks the engine for: the edit has the picture, and matplotlib is heavy.
 ADDON_OUTPUTS = ("midi", "wav", "emotions_txt", "emotions_csv", "manifest")
@@ -151,7 +155,7 @@ class ScoringJob:
             with contextlib.suppress(OSError):  # only succeeds when empty
                 request.out_dir.parent.rmdir()
 
-    def _progress_for(self, index: int, label: str) -> Any:
+    def _progress_for(self, index: int, label: str) -> Progress:
         count = len(self.requests)
 
         def report(stage: str, fraction: float) -> None:
@@ -202,7 +206,9 @@ class ScoringJob:
         return ScoreOutcome(request, staging_dir, dict(result.outputs), result.timeline)
 
 
-def _rescaled(progress: Any, low: float, high: float) -> Any:
+def _rescaled(progress: Progress, low: float, high: float) -> Progress:
+    """``progress`` with its fraction mapped onto ``low``-``high``."""
+
     def report(stage: str, fraction: float) -> None:
         progress(stage, low + (high - low) * fraction)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .rbm.cli import add_train_arguments, run_train
 
     add_train_arguments(train)
-    train.set_defaults(run=lambda args: run_train(args))
+    train.set_defaults(run=run_train)
     return parser
 
 
@@ -277,7 +277,10 @@ def _run_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(out: Path, paths: Any, duration_s: float | None, generator: str | None) -> None:
+def _summary(
+    out: Path, paths: Iterable[str | Path], duration_s: float | None, generator: str | None
+) -> None:
+    """Print the one-line summary of what a command wrote."""
     names = ", ".join(sorted(Path(p).name for p in paths))
     detail = f" ({duration_s:.1f} s, {generator})" if duration_s and generator else ""
     print(f"moodscore: wrote {names}{detail} to {out}/")

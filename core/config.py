@@ -126,7 +126,7 @@ def merge(config: Config, overrides: dict[str, Any]) -> Config:
         node[leaf] = value
     merged = config_from_dict(data)
     for path, value in secrets.items():
-        if not any(k == path for k in overrides):
+        if path not in overrides:
             _set(merged, path, value)
     return merged
 

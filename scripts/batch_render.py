@@ -123,11 +123,18 @@ def run(args: argparse.Namespace) -> Path:
             raise BatchError(f"scoring strip '{name}' failed")
     output = args.output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
-    configure_ffmpeg(scene, output)
-    with bpy.context.temp_override(**context_override):
-        bpy.ops.render.render(animation=True, scene=scene.name)
-    if not output.is_file() or output.stat().st_size == 0:
-        raise BatchError(f"Blender rendered no file at {output}")
+    # Blender writes the movie while it renders: render beside the output and rename into
+    # place only when complete, so a failed or interrupted render leaves no partial MP4.
+    partial = output.with_name(f".{output.stem}.partial{output.suffix}")
+    configure_ffmpeg(scene, partial)
+    try:
+        with bpy.context.temp_override(**context_override):
+            bpy.ops.render.render(animation=True, scene=scene.name)
+        if not partial.is_file() or partial.stat().st_size == 0:
+            raise BatchError(f"Blender rendered no file at {output}")
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     return output
 
 

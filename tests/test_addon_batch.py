@@ -71,6 +71,7 @@ def test_batch_render_scores_and_renders_h264_aac_of_the_edit_length(
     )
 
     assert status == 0
+    assert [p.name for p in out.parent.iterdir()] == ["out.mp4"]  # no partial file left
     scene = bpy.context.scene
     assert {s.name for s in compat.all_strips(scene) if s.type == "SOUND"} == {
         "opening · score",

@@ -41,8 +41,15 @@ def test_steps_follow_the_grid_and_carry_every_source_key(dark_bright_timeline):
     assert timeline.duration_s == pytest.approx(8.0)
     for i, step in enumerate(timeline.steps):
         assert step.start_s == pytest.approx(2.0 * i) and step.end_s == pytest.approx(2.0 * i + 2)
-        assert set(step.sources) == {"colour_arousal", "colour_valence", "face_arousal",
-                                     "face_valence", "faces", "motion", "cuts"}
+        assert set(step.sources) == {
+            "colour_arousal",
+            "colour_valence",
+            "face_arousal",
+            "face_valence",
+            "faces",
+            "motion",
+            "cuts",
+        }
         assert all(isinstance(v, float) for v in step.sources.values())
     # The still half has no motion, the striped half moves.
     assert timeline.steps[0].sources["motion"] < 0.05 < timeline.steps[3].sources["motion"]
@@ -129,16 +136,30 @@ def test_smoothing_never_crosses_a_shot_start():
 
 def test_csv_cuts_and_plot_exports(tmp_path, dark_bright_timeline):
     timeline = EmotionTimeline(
-        grid=dark_bright_timeline.grid, duration_s=dark_bright_timeline.duration_s,
-        steps=dark_bright_timeline.steps, cuts_s=(1.25, 5.5),
+        grid=dark_bright_timeline.grid,
+        duration_s=dark_bright_timeline.duration_s,
+        steps=dark_bright_timeline.steps,
+        cuts_s=(1.25, 5.5),
     )
-    rows = list(csv.reader(write_csv(timeline, tmp_path / "e.csv").open()))
-    assert rows[0] == ["start_s", "end_s", "arousal", "valence", "colour_arousal",
-                       "colour_valence", "face_arousal", "face_valence", "faces", "motion", "cuts"]
+    with write_csv(timeline, tmp_path / "e.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == [
+        "start_s",
+        "end_s",
+        "arousal",
+        "valence",
+        "colour_arousal",
+        "colour_valence",
+        "face_arousal",
+        "face_valence",
+        "faces",
+        "motion",
+        "cuts",
+    ]
     assert len(rows) == 1 + len(timeline.steps)
     assert float(rows[3][2]) == pytest.approx(timeline.steps[2].arousal, abs=1e-6)
     assert rows[1][6] == "nan"  # no face in this clip
-    cuts = (tmp_path / "c.csv")
+    cuts = tmp_path / "c.csv"
     write_cuts_csv(timeline, cuts)
     assert cuts.read_text().splitlines() == ["time_s", "1.2500", "5.5000"]
     png = plot_timeline(timeline, tmp_path / "e.png", title="dark to bright")

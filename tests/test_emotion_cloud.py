@@ -23,12 +23,28 @@ from core.emotion.export import plot_timeline, write_csv
 from tests.test_emotion_faces import photo_clip
 
 KEY = "AIzaTEST-secret-key-0123456789"
-JOYFUL = {"responses": [{"faceAnnotations": [{
-    "boundingPoly": {"vertices": [{"x": 10, "y": 10}, {"x": 110}, {"x": 110, "y": 130},
-                                  {"y": 130}]},
-    "joyLikelihood": "VERY_LIKELY", "sorrowLikelihood": "VERY_UNLIKELY",
-    "angerLikelihood": "VERY_UNLIKELY", "surpriseLikelihood": "UNLIKELY",
-}]}]}
+JOYFUL = {
+    "responses": [
+        {
+            "faceAnnotations": [
+                {
+                    "boundingPoly": {
+                        "vertices": [
+                            {"x": 10, "y": 10},
+                            {"x": 110},
+                            {"x": 110, "y": 130},
+                            {"y": 130},
+                        ]
+                    },
+                    "joyLikelihood": "VERY_LIKELY",
+                    "sorrowLikelihood": "VERY_UNLIKELY",
+                    "angerLikelihood": "VERY_UNLIKELY",
+                    "surpriseLikelihood": "UNLIKELY",
+                }
+            ]
+        }
+    ]
+}
 
 
 class VisionStub(BaseHTTPRequestHandler):
@@ -39,8 +55,7 @@ class VisionStub(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append({"path": self.path, "headers": dict(self.headers),
-                                    "body": body})
+        type(self).received.append({"path": self.path, "headers": dict(self.headers), "body": body})
         status, answer = self.script[min(len(self.received) - 1, len(self.script) - 1)]
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -74,8 +89,9 @@ def cloud_config(endpoint: str, sources: tuple[str, ...] = ("colour", "cloud")) 
     config = Config(bpm=240.0)
     config.analysis.sources = list(sources)
     config.analysis.face_frames_per_step = 2
-    config.analysis.cloud = CloudConfig(api_key=KEY, endpoint=endpoint, timeout_s=2.0,
-                                        max_retries=2, backoff_s=0.001)
+    config.analysis.cloud = CloudConfig(
+        api_key=KEY, endpoint=endpoint, timeout_s=2.0, max_retries=2, backoff_s=0.001
+    )
     return config
 
 
@@ -94,8 +110,11 @@ def run_and_scan(clip, config, caplog, tmp_path):
 
 
 def warnings_of(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.levelno >= logging.WARNING and r.name.startswith("core.")]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith("core.")
+    ]
 
 
 def test_happy_path_sends_the_documented_request_and_uses_the_answer(
@@ -124,12 +143,21 @@ def test_happy_path_sends_the_documented_request_and_uses_the_answer(
     ("script", "cause", "requests"),
     [
         ([(401, b'{"error": {"code": 401}}')], "refused the key (HTTP 401)", 1),
-        ([(403, b'{"error": {"code": 403, "status": "PERMISSION_DENIED"}}')],
-         "refused the key (HTTP 403)", 1),
+        (
+            [(403, b'{"error": {"code": 403, "status": "PERMISSION_DENIED"}}')],
+            "refused the key (HTTP 403)",
+            1,
+        ),
         ([(429, b"{}")], "HTTP 429 after 2 retries", 3),
         ([(503, b"{}")], "HTTP 503 after 2 retries", 3),
         ([(200, b"<html>not json")], "malformed JSON", 1),
         ([(200, b'{"responses": "nope"}')], "malformed JSON", 1),
+        (
+            # An error text that echoes the key: the warning must not repeat it.
+            [(200, json.dumps({"responses": [{"error": {"code": 400, "message": KEY}}]}).encode())],
+            "error 400",
+            1,
+        ),
     ],
 )
 def test_failures_fall_back_to_the_local_model_with_one_warning(
@@ -188,8 +216,11 @@ def test_key_comes_from_the_environment_and_its_absence_is_one_warning(
 
 
 def test_error_messages_never_hold_the_key():
-    client = CloudFaces(CloudConfig(api_key=KEY, endpoint=f"http://127.0.0.1:9/x?key={KEY}",
-                                    timeout_s=1.0, max_retries=0))
+    client = CloudFaces(
+        CloudConfig(
+            api_key=KEY, endpoint=f"http://127.0.0.1:9/x?key={KEY}", timeout_s=1.0, max_retries=0
+        )
+    )
     with pytest.raises(CloudError) as caught:
         client.read(np.zeros((20, 20, 3), np.uint8))
     assert KEY not in str(caught.value) and KEY not in repr(client)

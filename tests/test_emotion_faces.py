@@ -36,8 +36,11 @@ def photo(name: str) -> np.ndarray:
     return picture[:330, 60:420] if name == "astronaut" else picture
 
 
-def compose(placements: list[tuple[str, int, int, int]], size: tuple[int, int] = SIZE,
-            background: tuple[int, int, int] = (60, 70, 80)) -> np.ndarray:
+def compose(
+    placements: list[tuple[str, int, int, int]],
+    size: tuple[int, int] = SIZE,
+    background: tuple[int, int, int] = (60, 70, 80),
+) -> np.ndarray:
     """A frame with photos pasted at ``(name, x, y, height)`` (aspect kept)."""
     width, height = size
     canvas = np.empty((height, width, 3), np.uint8)
@@ -51,8 +54,9 @@ def compose(placements: list[tuple[str, int, int, int]], size: tuple[int, int] =
     return canvas
 
 
-def photo_clip(path: Path, placements: list[tuple[str, int, int, int]], seconds: float = 2.0,
-               drift_px: int = 6) -> Path:
+def photo_clip(
+    path: Path, placements: list[tuple[str, int, int, int]], seconds: float = 2.0, drift_px: int = 6
+) -> Path:
     """A clip of the composed photos drifting slowly sideways (so frames are not identical)."""
     frames = (
         compose([(n, x + round(drift_px * i / (seconds * FPS)), y, h) for n, x, y, h in placements])

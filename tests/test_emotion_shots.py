@@ -27,8 +27,9 @@ def textured_scene(seed: int, width: int = WIDTH, height: int = HEIGHT) -> np.nd
     return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def grey_texture(seed: int, width: int = WIDTH, height: int = HEIGHT, low: int = 40,
-                 high: int = 220) -> np.ndarray:
+def grey_texture(
+    seed: int, width: int = WIDTH, height: int = HEIGHT, low: int = 40, high: int = 220
+) -> np.ndarray:
     """Colourless texture: its colour arousal is low, so motion and cuts show clearly."""
     rng = np.random.default_rng(seed)
     coarse = rng.integers(low, high, (9, max(2, width // 20)), dtype=np.uint8)
@@ -89,10 +90,12 @@ def test_pan_is_not_a_cut_and_moves_more_than_a_still(tmp_path):
     def still(_index: int, _t: float) -> np.ndarray:
         return wide[:, :WIDTH]
 
-    panned = analyze(write_clip(tmp_path / "pan.mp4", render_frames(pan, 3.0, FPS), fps=FPS),
-                     motion_config())
-    static = analyze(write_clip(tmp_path / "still.mp4", render_frames(still, 3.0, FPS), fps=FPS),
-                     motion_config())
+    panned = analyze(
+        write_clip(tmp_path / "pan.mp4", render_frames(pan, 3.0, FPS), fps=FPS), motion_config()
+    )
+    static = analyze(
+        write_clip(tmp_path / "still.mp4", render_frames(still, 3.0, FPS), fps=FPS), motion_config()
+    )
     assert panned.cuts_s == ()
     pan_motion = np.array([s.sources["motion"] for s in panned.steps])
     still_motion = np.array([s.sources["motion"] for s in static.steps])
@@ -120,10 +123,10 @@ def test_cut_rate_raises_arousal(tmp_path):
         return GREYS[0]
 
     config = motion_config(motion_weight=0.0, cut_weight=0.4)
-    cut_up = analyze(write_clip(tmp_path / "f.mp4", render_frames(frantic, 2.0, FPS), fps=FPS),
-                     config)
-    steady = analyze(write_clip(tmp_path / "c.mp4", render_frames(calm, 2.0, FPS), fps=FPS),
-                     config)
+    cut_up = analyze(
+        write_clip(tmp_path / "f.mp4", render_frames(frantic, 2.0, FPS), fps=FPS), config
+    )
+    steady = analyze(write_clip(tmp_path / "c.mp4", render_frames(calm, 2.0, FPS), fps=FPS), config)
     assert len(cut_up.cuts_s) >= 5
     lift = cut_up.arousal - np.array([s.sources["colour_arousal"] for s in cut_up.steps])
     assert np.all(lift > 0.1)
@@ -134,8 +137,9 @@ def test_tracker_reports_a_flash_as_one_cut_at_most():
     tracker = ShotTracker()
     thumb = cv2.cvtColor(SCENES[0], cv2.COLOR_RGB2YUV)[::3, ::3]
     flash = np.full_like(thumb, 250)
-    cuts = [tracker.update(t, i / FPS)[0]
-            for i, t in enumerate([thumb] * 10 + [flash] + [thumb] * 10)]
+    cuts = [
+        tracker.update(t, i / FPS)[0] for i, t in enumerate([thumb] * 10 + [flash] + [thumb] * 10)
+    ]
     assert sum(cuts) <= 1
 
 

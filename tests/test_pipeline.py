@@ -239,3 +239,18 @@ def test_split_copies_segments(dark_bright_clip: Path, tmp_path: Path) -> None:
     assert frames == 200
     copied = b"".join(b"".join(_video_packets(p)) for p in parts)
     assert copied == b"".join(_video_packets(dark_bright_clip))
+
+
+def test_split_that_fails_part_way_leaves_no_segment(
+    dark_bright_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "parts"
+    out.mkdir()
+    theirs = out / "dark_bright_part002.mp4"
+    theirs.write_bytes(b"someone else's segment")
+    argv = ["split", str(dark_bright_clip), "--seconds", "3", "--out", str(out), "--quiet"]
+    assert main(argv) == 2
+    assert "dark_bright_part002.mp4 already exists" in capsys.readouterr().err
+    # Segment 1 was already complete when segment 2 was refused; it is removed again.
+    assert [p.name for p in out.iterdir()] == [theirs.name]
+    assert theirs.read_bytes() == b"someone else's segment"

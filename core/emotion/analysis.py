@@ -31,8 +31,15 @@ logger = logging.getLogger(__name__)
 THUMB_WIDTH = 96  # per-frame thumbnail for cuts and motion
 CLOUD_WIDTH = 640  # frames sent to Cloud Vision
 PROGRESS_EVERY = 0.01
-LOCAL_SOURCE_KEYS = ("colour_arousal", "colour_valence", "face_arousal", "face_valence",
-                     "faces", "motion", "cuts")
+LOCAL_SOURCE_KEYS = (
+    "colour_arousal",
+    "colour_valence",
+    "face_arousal",
+    "face_valence",
+    "faces",
+    "motion",
+    "cuts",
+)
 CLOUD_SOURCE_KEYS = ("cloud_arousal", "cloud_valence")
 
 ProgressFn = Callable[[float], None]
@@ -117,9 +124,13 @@ class FaceSources:
         self._cloud_done: set[int] = set()
         self._local: FaceReader | None = None
         if self.cloud is not None and len(self._cloud_steps) < n_steps:
-            logger.info("The Cloud Vision budget of %d requests covers %d of %d steps; the "
-                        "local face model reads the others.", analysis.cloud.max_requests,
-                        len(self._cloud_steps), n_steps)
+            logger.info(
+                "The Cloud Vision budget of %d requests covers %d of %d steps; the "
+                "local face model reads the others.",
+                analysis.cloud.max_requests,
+                len(self._cloud_steps),
+                n_steps,
+            )
 
     @property
     def local(self) -> FaceReader:
@@ -152,8 +163,7 @@ class FaceSources:
         try:
             faces = self.cloud.read(frame.rgb(CLOUD_WIDTH))
         except CloudError as failure:
-            logger.warning("Cloud Vision is unavailable (%s); using the local face model.",
-                           failure)
+            logger.warning("Cloud Vision is unavailable (%s); using the local face model.", failure)
             self.cloud.close()
             self.cloud, self._cloud_steps = None, set()
             return
@@ -172,8 +182,10 @@ def _open_cloud(analysis: AnalysisConfig) -> CloudFaces | None:
     try:
         return CloudFaces(analysis.cloud)
     except ImportError:
-        logger.warning("Cloud Vision needs the 'requests' package, which is missing; using the "
-                       "local face model.")
+        logger.warning(
+            "Cloud Vision needs the 'requests' package, which is missing; using the "
+            "local face model."
+        )
         return None
 
 
@@ -275,23 +287,35 @@ def analyze(
     if progress is not None:
         progress(1.0)
     timeline = _build_timeline(grid, duration, reader.sums, reader.cuts, sources, analysis)
-    logger.info("Analysed %d frames of %s: %d steps, %d cuts.", reader.frames, info.path.name,
-                len(timeline.steps), len(timeline.cuts_s))
+    logger.info(
+        "Analysed %d frames of %s: %d steps, %d cuts.",
+        reader.frames,
+        info.path.name,
+        len(timeline.steps),
+        len(timeline.cuts_s),
+    )
     return timeline
 
 
 class FrameReader:
     """Everything that looks at frames: cuts and motion on all, colour and faces on samples."""
 
-    def __init__(self, sources: tuple[str, ...], analysis: AnalysisConfig, grid: TimeGrid,
-                 duration_s: float, fps: float) -> None:
+    def __init__(
+        self,
+        sources: tuple[str, ...],
+        analysis: AnalysisConfig,
+        grid: TimeGrid,
+        duration_s: float,
+        fps: float,
+    ) -> None:
         self.analysis = analysis
         self.step_s = grid.step_s
         self.n_steps = grid.step_count(duration_s)
         tolerance = 0.5 / fps if fps > 0 else 0.02
         self.colour = (
             SampleSchedule(analysis.frames_per_step, grid.step_s, duration_s, tolerance)
-            if "colour" in sources else None
+            if "colour" in sources
+            else None
         )
         self.face_schedule = SampleSchedule(
             analysis.face_frames_per_step, grid.step_s, duration_s, tolerance
@@ -299,7 +323,8 @@ class FrameReader:
         self.faces = FaceSources(sources, analysis, self.n_steps)
         self.shots = (
             ShotTracker(CutSettings(min_distance=analysis.cut_min_distance))
-            if "motion" in sources else None
+            if "motion" in sources
+            else None
         )
         self.sums = StepSums()
         self.cuts: list[float] = []
@@ -372,10 +397,12 @@ def _build_timeline(
     if "colour" in sources:
         _fill_gaps(rows, ("colour_arousal", "colour_valence"))
     bounds = [(i * grid.step_s, min((i + 1) * grid.step_s, duration)) for i in range(n_steps)]
-    fused = np.array([
-        fuse_step(row, end - start, analysis)
-        for row, (start, end) in zip(rows, bounds, strict=True)
-    ])
+    fused = np.array(
+        [
+            fuse_step(row, end - start, analysis)
+            for row, (start, end) in zip(rows, bounds, strict=True)
+        ]
+    )
     shot_starts = sorted(set(cut_steps))
     arousal = smooth_within_shots(fused[:, 0], shot_starts, analysis.smoothing)
     valence = smooth_within_shots(fused[:, 1], shot_starts, analysis.smoothing)

@@ -72,10 +72,12 @@ def encode_request(rgb: np.ndarray) -> dict[str, Any]:
     if not ok:
         raise CloudError("the frame could not be encoded as JPEG")
     return {
-        "requests": [{
-            "image": {"content": base64.b64encode(jpeg.tobytes()).decode("ascii")},
-            "features": [{"type": "FACE_DETECTION", "maxResults": MAX_FACES}],
-        }]
+        "requests": [
+            {
+                "image": {"content": base64.b64encode(jpeg.tobytes()).decode("ascii")},
+                "features": [{"type": "FACE_DETECTION", "maxResults": MAX_FACES}],
+            }
+        ]
     }
 
 
@@ -100,8 +102,9 @@ def parse_response(payload: Any) -> list[CloudFace]:
         response = payload["responses"][0]
         if "error" in response:
             error = response["error"]
-            raise CloudError(f"the API returned error {error.get('code')}: "
-                               f"{str(error.get('message', ''))[:120]}")
+            raise CloudError(
+                f"the API returned error {error.get('code')}: {str(error.get('message', ''))[:120]}"
+            )
         return [face_from_annotation(a) for a in response.get("faceAnnotations", [])]
     except CloudError:
         raise
@@ -136,6 +139,7 @@ class CloudFaces:
 
     @property
     def budget_left(self) -> int:
+        """Requests left in this video's budget."""
         return max(0, self.config.max_requests - self.requests_made)
 
     def _redact(self, text: str) -> str:
@@ -158,7 +162,11 @@ class CloudFaces:
                 raise CloudError(f"the budget of {self.config.max_requests} requests is spent")
             status, payload = self._post(body)
             if status == 200:
-                return parse_response(payload)
+                try:
+                    return parse_response(payload)
+                except CloudError as failure:
+                    # The message quotes the API's own error text: keep the key out of it.
+                    raise CloudError(self._redact(str(failure))) from None
             if status in (401, 403):
                 raise CloudError(f"the API refused the key (HTTP {status})")
             if status not in RETRY_STATUSES:

@@ -78,17 +78,41 @@ def plot_timeline(timeline: EmotionTimeline, path: str | Path, title: str | None
         if all(math.isnan(v) for v in values):
             continue
         colour, style = SOURCE_STYLES[key]
-        axes.step(times, stairs(values), where="post", color=colour, linestyle=style,
-                  linewidth=1, alpha=0.35, label=key.replace("_", " "))
-    axes.step(times, stairs(list(timeline.arousal)), where="post", color=AROUSAL_COLOUR,
-              linewidth=2.5, label="arousal")
-    axes.step(times, stairs(list(timeline.valence)), where="post", color=VALENCE_COLOUR,
-              linewidth=2.5, label="valence")
+        axes.step(
+            times,
+            stairs(values),
+            where="post",
+            color=colour,
+            linestyle=style,
+            linewidth=1,
+            alpha=0.35,
+            label=key.replace("_", " "),
+        )
+    axes.step(
+        times,
+        stairs(list(timeline.arousal)),
+        where="post",
+        color=AROUSAL_COLOUR,
+        linewidth=2.5,
+        label="arousal",
+    )
+    axes.step(
+        times,
+        stairs(list(timeline.valence)),
+        where="post",
+        color=VALENCE_COLOUR,
+        linewidth=2.5,
+        label="valence",
+    )
     for i, cut in enumerate(timeline.cuts_s):
         axes.axvline(cut, color="black", linewidth=0.8, alpha=0.5, label="cut" if i == 0 else None)
-    axes.set(xlim=(0, timeline.duration_s), ylim=(-0.02, 1.02), xlabel="time (s)",
-             ylabel="0 = calm / negative, 1 = excited / positive",
-             title=title or "Emotion timeline")
+    axes.set(
+        xlim=(0, timeline.duration_s),
+        ylim=(-0.02, 1.02),
+        xlabel="time (s)",
+        ylabel="0 = calm / negative, 1 = excited / positive",
+        title=title or "Emotion timeline",
+    )
     axes.grid(alpha=0.25)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     with atomic_path(path, suffix=".png") as tmp:

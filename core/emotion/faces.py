@@ -114,14 +114,18 @@ class FaceReader:
         self.cascade = _cascade()
         self.model = shared_model()
 
-    def detect(self, grey: np.ndarray, *, limited_range: bool = False) -> list[
-        tuple[int, int, int, int]
-    ]:
+    def detect(
+        self, grey: np.ndarray, *, limited_range: bool = False
+    ) -> list[tuple[int, int, int, int]]:
         """Face boxes ``(x, y, w, h)`` in ``grey``'s pixels."""
         height, width = grey.shape
         scale = min(1.0, self.detect_width / width)
-        small = grey if scale == 1.0 else cv2.resize(
-            grey, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+        small = (
+            grey
+            if scale == 1.0
+            else cv2.resize(
+                grey, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            )
         )
         if limited_range:
             small = expand_limited_range(small)

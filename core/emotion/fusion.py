@@ -21,9 +21,9 @@ def _point(sources: dict[str, float], prefix: str) -> tuple[float, float] | None
     return None if math.isnan(arousal) or math.isnan(valence) else (arousal, valence)
 
 
-def fuse_step(sources: dict[str, float], length_s: float, analysis: AnalysisConfig) -> tuple[
-    float, float
-]:
+def fuse_step(
+    sources: dict[str, float], length_s: float, analysis: AnalysisConfig
+) -> tuple[float, float]:
     """(arousal, valence) of one step from its per-source readings.
 
     Faces (Cloud Vision when it answered for this step, else the local model) and colour are
@@ -68,9 +68,9 @@ def _zero_phase_ema(values: np.ndarray, strength: float) -> np.ndarray:
     return out
 
 
-def smooth_within_shots(values: np.ndarray, shot_starts: Sequence[int], strength: float) -> (
-    np.ndarray
-):
+def smooth_within_shots(
+    values: np.ndarray, shot_starts: Sequence[int], strength: float
+) -> np.ndarray:
     """Smooth per-step ``values`` inside each shot; a step in ``shot_starts`` begins a new one.
 
     Parameters
@@ -86,6 +86,6 @@ def smooth_within_shots(values: np.ndarray, shot_starts: Sequence[int], strength
     if strength == 0 or len(values) < 2:
         return np.asarray(values, np.float64)
     bounds = sorted({0, len(values), *(s for s in shot_starts if 0 < s < len(values))})
-    return np.concatenate([
-        _zero_phase_ema(np.asarray(values[a:b]), strength) for a, b in itertools.pairwise(bounds)
-    ])
+    return np.concatenate(
+        [_zero_phase_ema(np.asarray(values[a:b]), strength) for a, b in itertools.pairwise(bounds)]
+    )

@@ -33,11 +33,13 @@ def soft_histogram(values: np.ndarray, bins: int) -> np.ndarray:
 
 def frame_signature(thumb: np.ndarray) -> np.ndarray:
     """Concatenated soft histograms of Y, U and V of an ``(h, w, 3)`` YUV thumbnail."""
-    return np.concatenate([
-        soft_histogram(thumb[..., 0], LUMA_BINS),
-        soft_histogram(thumb[..., 1], CHROMA_BINS),
-        soft_histogram(thumb[..., 2], CHROMA_BINS),
-    ])
+    return np.concatenate(
+        [
+            soft_histogram(thumb[..., 0], LUMA_BINS),
+            soft_histogram(thumb[..., 1], CHROMA_BINS),
+            soft_histogram(thumb[..., 2], CHROMA_BINS),
+        ]
+    )
 
 
 def signature_distance(a: np.ndarray, b: np.ndarray) -> float:

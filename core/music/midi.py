@@ -22,7 +22,6 @@ from .score import TICKS_PER_BEAT, Note, Score, Track
 log = logging.getLogger(__name__)
 
 CONDUCTOR_NAME = "Moodscore"
-DRUM_CHANNEL = 9
 
 
 def _tempo_of(bpm: float) -> int:

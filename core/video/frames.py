@@ -22,9 +22,12 @@ from ..errors import Cancelled, InputError
 # 8-bit planar YUV layouts whose planes can be read in place; anything else (RGB, 10-bit,
 # NV12…) is converted once per frame to yuv420p, which is slower but correct.
 PLANAR_FORMATS = {
-    "yuv420p": (2, 2), "yuvj420p": (2, 2),
-    "yuv422p": (2, 1), "yuvj422p": (2, 1),
-    "yuv444p": (1, 1), "yuvj444p": (1, 1),
+    "yuv420p": (2, 2),
+    "yuvj420p": (2, 2),
+    "yuv422p": (2, 1),
+    "yuvj422p": (2, 1),
+    "yuv444p": (1, 1),
+    "yuvj444p": (1, 1),
 }
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 FALLBACK_MAX_WIDTH = 1280
@@ -173,5 +176,7 @@ def iter_frames(
             # A damaged tail should not throw away a whole analysis: keep what decoded.
             logger.warning(
                 "%s stops decoding after %d frames (%s); analysing the decodable part.",
-                Path(path).name, index, type(exc).__name__,
+                Path(path).name,
+                index,
+                type(exc).__name__,
             )

@@ -27,14 +27,20 @@ def split_video(video: Path, out_dir: Path, seconds: float, *, force: bool = Fal
     """
     if seconds <= 0:
         raise InputError("--seconds must be a positive number of seconds per segment.")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Filled segment by segment, so a failure part-way can remove the segments already
+    # published: a run leaves either every segment or none.
     written: list[Path] = []
     try:
         with av.open(str(video)) as source:
-            written = _copy_segments(source, video, out_dir, seconds, force)
+            _copy_segments(source, video, out_dir, seconds, force, written)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
         raise
     return written
 
@@ -47,13 +53,19 @@ def _segment_path(video: Path, out_dir: Path, index: int, force: bool) -> Path:
 
 
 def _copy_segments(
-    source: av.container.InputContainer, video: Path, out_dir: Path, seconds: float, force: bool
-) -> list[Path]:
+    source: av.container.InputContainer,
+    video: Path,
+    out_dir: Path,
+    seconds: float,
+    force: bool,
+    written: list[Path],
+) -> None:
+    """Copy ``source`` into segments, appending each segment's path to ``written``."""
     video_in = source.streams.video[0]
     streams = [video_in, *source.streams.audio]
-    written: list[Path] = []
     with contextlib.ExitStack() as segment:
         sink = None
+        current: Path | None = None  # the segment being written, not yet published
         mapping: dict[int, av.stream.Stream] = {}
         segment_start = 0.0
         boundary = 0.0
@@ -63,14 +75,15 @@ def _copy_segments(
             # Keyframes are placed by presentation time: with B-frames their dts runs early.
             at = float((packet.pts if packet.pts is not None else packet.dts) * packet.time_base)
             if packet.stream is video_in and packet.is_keyframe and at >= boundary - 1e-6:
-                segment.close()
-                path = _segment_path(video, out_dir, len(written) + 1, force)
-                tmp = segment.enter_context(atomic_path(path))
+                segment.close()  # publishes the previous segment
+                if current is not None:
+                    written.append(current)
+                current = _segment_path(video, out_dir, len(written) + 1, force)
+                tmp = segment.enter_context(atomic_path(current))
                 # The temp file keeps the target's suffix, so FFmpeg picks the muxer from it.
                 sink = segment.enter_context(av.open(str(tmp), "w"))
                 mapping = {s.index: sink.add_stream_from_template(s) for s in streams}
                 segment_start = at
-                written.append(path)
                 boundary = (int(at // seconds) + 1) * seconds
             if sink is None:
                 continue
@@ -81,5 +94,6 @@ def _copy_segments(
                 packet.pts -= start
             packet.stream = mapping[packet.stream.index]
             sink.mux(packet)
+    if current is not None:
+        written.append(current)
     log.info("split %s into %d segments", video, len(written))
-    return written
