@@ -87,6 +87,8 @@ def config_from_dict(data: dict[str, Any] | None) -> Config:
 def load_config(path: str | Path) -> Config:
     """Load a YAML configuration file (``yaml.safe_load``)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"Config {path} is a directory; pass a YAML file with --config.")
     if not path.is_file():
         raise InputError(f"Config file {path} does not exist; check the --config path.")
     try:

@@ -47,27 +47,41 @@ def check_writable(
             raise InputError(
                 f"Output {path} would overwrite the input file; choose another --out folder."
             )
+        if path.is_dir():
+            raise InputError(f"{path} is a directory; remove it or choose another --out folder.")
         if path.exists() and not force:
             raise InputError(f"{path} already exists; pass --force to overwrite it.")
-        if path.exists() and path.is_dir():
-            raise InputError(f"{path} is a directory; remove it or choose another --out folder.")
 
 
-def prepare_out_dir(out_dir: Path) -> bool:
-    """Create ``out_dir`` if needed and check it takes files; return whether it was created."""
+def prepare_out_dir(out_dir: Path) -> list[Path]:
+    """Create ``out_dir`` if needed and check it takes files.
+
+    Returns
+    -------
+    list of Path
+        The folders this call created, deepest first, so a failed run can remove them.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"Output folder {out_dir} is a file; choose a folder with --out.")
-    created = not out_dir.exists()
+    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".moodscore-probe-", dir=out_dir)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        remove_empty_dirs(created)
         raise InputError(
             f"Output folder {out_dir} is not writable ({exc.strerror}); choose another with --out."
         ) from None
     return created
+
+
+def remove_empty_dirs(folders: Collection[Path]) -> None:
+    """Remove the given folders, deepest first, where they exist and are empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 class Staging:
@@ -108,7 +122,7 @@ class Staging:
 
 @contextlib.contextmanager
 def staged_outputs(
-    targets: dict[str, Path], out_dir: Path, out_dir_created: bool
+    targets: dict[str, Path], out_dir: Path, created_dirs: Collection[Path] = ()
 ) -> Iterator[Staging]:
     """Yield a :class:`Staging`; publish on success, leave nothing behind on any failure."""
     staging = Staging(targets, out_dir)
@@ -117,7 +131,5 @@ def staged_outputs(
         staging.publish()
     except BaseException:
         staging.discard()
-        if out_dir_created:
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()
+        remove_empty_dirs(created_dirs)
         raise

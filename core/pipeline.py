@@ -134,10 +134,11 @@ def score_video(
     targets = output_paths(out, stem or video.stem, outputs)
     check_writable(targets, force=force, protected=[video])
     resolve_name(config.music.generator)
-    created = prepare_out_dir(out)
+    soundfont = _soundfont_for(targets, config)
+    created_dirs = prepare_out_dir(out)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    with staged_outputs(targets, out, created) as staging:
+    with staged_outputs(targets, out, created_dirs) as staging:
         if timeline is None:
             from .emotion import analyze
 
@@ -151,7 +152,7 @@ def score_video(
                 cancel=cancel,
             )
             timings["analysis_s"] = time.perf_counter() - tick
-        _compose_and_write(timeline, config, staging, timings, progress, cancel)
+        _compose_and_write(timeline, config, staging, timings, progress, cancel, soundfont)
         if "video" in targets:
             from .video.mux import mux
 
@@ -176,7 +177,7 @@ def score_video(
             "start_s": start_s,
             "end_s": end_s,
         }
-        manifest = _write_manifest(staging, config, timeline, timings, inputs)
+        manifest = _write_manifest(staging, config, timeline, timings, inputs, soundfont)
     if progress is not None:
         progress("done", 1.0)
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
@@ -199,14 +200,15 @@ def score_timeline(
     targets = output_paths(out, stem, outputs)
     check_writable(targets, force=force, protected=[source] if source else [])
     resolve_name(config.music.generator)
-    created = prepare_out_dir(out)
+    soundfont = _soundfont_for(targets, config)
+    created_dirs = prepare_out_dir(out)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with staged_outputs(targets, out, created) as staging:
-        _compose_and_write(timeline, config, staging, timings, progress, cancel)
+    with staged_outputs(targets, out, created_dirs) as staging:
+        _compose_and_write(timeline, config, staging, timings, progress, cancel, soundfont)
         timings["total_s"] = time.perf_counter() - started
         inputs = {"emotions": str(source.resolve()) if source else None}
-        manifest = _write_manifest(staging, config, timeline, timings, inputs)
+        manifest = _write_manifest(staging, config, timeline, timings, inputs, soundfont)
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
 
 
@@ -218,8 +220,8 @@ def write_emotion_outputs(
 
     targets = output_paths(out_dir, stem, EMOTION_OUTPUTS)
     check_writable(targets, force=force, protected=[source])
-    created = prepare_out_dir(out_dir)
-    with staged_outputs(targets, out_dir, created) as staging:
+    created_dirs = prepare_out_dir(out_dir)
+    with staged_outputs(targets, out_dir, created_dirs) as staging:
         _write_emotion_files(timeline, staging, title=stem)
     return targets
 
@@ -246,9 +248,10 @@ def _compose_and_write(
     timings: dict[str, float],
     progress: Progress | None,
     cancel: threading.Event | None,
+    soundfont: Path | None,
 ) -> None:
     from .music.midi import write_midi
-    from .music.render import find_soundfont, render_wav
+    from .music.render import render_wav
 
     targets = staging.targets
     _check_cancel(cancel)
@@ -260,9 +263,8 @@ def _compose_and_write(
     _check_cancel(cancel)
     if "midi" in targets:
         write_midi(score, staging.path("midi"))
-    if "wav" in targets or "video" in targets:
+    if soundfont is not None:
         tick = time.perf_counter()
-        soundfont = find_soundfont(None, config.render.soundfont)
         render_wav(
             score,
             staging.path("wav"),
@@ -273,8 +275,16 @@ def _compose_and_write(
             cancel=cancel,
         )
         timings["render_s"] = time.perf_counter() - tick
-        timings["soundfont"] = str(soundfont)  # type: ignore[assignment]
     _write_emotion_files(timeline, staging, title=targets.get("midi", Path("score")).stem)
+
+
+def _soundfont_for(targets: dict[str, Path], config: Config) -> Path | None:
+    """The SoundFont the run will render with, found before any long work starts."""
+    if not {"wav", "video"} & set(targets):
+        return None
+    from .music.render import find_soundfont
+
+    return find_soundfont(None, config.render.soundfont)
 
 
 def _write_emotion_files(timeline: EmotionTimeline, staging: Staging, *, title: str) -> None:
@@ -300,9 +310,12 @@ def _write_manifest(
     timeline: EmotionTimeline,
     timings: dict[str, Any],
     inputs: dict[str, Any],
+    soundfont: Path | None,
 ) -> dict[str, Any]:
     """Build the manifest and stage ``score.json`` when the run asked for it."""
-    manifest = build_manifest(config, staging.targets, timeline, timings, inputs=inputs)
+    manifest = build_manifest(
+        config, staging.targets, timeline, timings, inputs=inputs, soundfont=soundfont
+    )
     if "manifest" in staging.targets:
         staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -315,6 +328,7 @@ def build_manifest(
     timings: dict[str, Any],
     *,
     inputs: dict[str, Any],
+    soundfont: Path | None = None,
 ) -> dict[str, Any]:
     """``score.json``: inputs, options, generator, seed, durations, outputs, versions.
 
@@ -336,6 +350,7 @@ def build_manifest(
         "duration_s": timeline.duration_s,
         "cuts": len(timeline.cuts_s),
         "timings": timings,
+        "soundfont": str(soundfont) if soundfont else None,
         "options": config_to_dict(config),
         "outputs": {kind: path.name for kind, path in targets.items()},
         "versions": package_versions(),

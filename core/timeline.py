@@ -114,6 +114,8 @@ class EmotionTimeline:
         Each new step takes the value the old curves have at the matching moment, so the arc
         keeps its shape (e.g. 25 fps footage playing frame by frame in a 24 fps scene).
         """
+        if duration_s <= 0:
+            raise ValueError(f"cannot stretch a timeline to {duration_s} s; give a positive length")
         scale = self.duration_s / duration_s
         count = max(1, self.grid.step_count(duration_s))
         new_mids = np.minimum((np.arange(count) + 0.5) * self.grid.step_s, duration_s) * scale

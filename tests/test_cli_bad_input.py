@@ -206,3 +206,16 @@ def test_usage_error_exits_2_from_the_console_script(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().endswith("does not exist; check the path.")
     assert done.stdout == ""
+
+
+def test_missing_soundfont_is_named_before_any_work(
+    dark_bright_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "new" / "out"
+    missing = tmp_path / "missing.sf2"
+    code, err = _run(
+        capsys, "score", str(dark_bright_clip), "--out", str(out), "--soundfont", str(missing)
+    )
+    assert code == 2
+    _assert_one_sentence(err, "missing.sf2")
+    assert not (tmp_path / "new").exists()

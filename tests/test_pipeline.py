@@ -146,6 +146,20 @@ def test_an_interrupted_run_leaves_nothing(
     assert not out.exists()
 
 
+def test_interrupted_run_removes_the_folders_it_made(
+    dark_bright_clip: Path, tmp_path: Path
+) -> None:
+    def stop(stage: str, fraction: float) -> None:
+        if stage == "render":
+            raise KeyboardInterrupt
+
+    config = Config()
+    config.analysis.sources = ["colour"]
+    with pytest.raises(KeyboardInterrupt):
+        score_video(dark_bright_clip, tmp_path / "a" / "b" / "out", config, progress=stop)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_interrupted_run_keeps_existing_files(dark_bright_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "kept"
     out.mkdir()

@@ -13,4 +13,4 @@ class RbmConfig:
     gibbs_steps: int = 10
     #: Extra Gibbs steps for a chain that starts from noise (every RBM-Sampling window, the
     #: first RBM-Feedback window): ten steps from noise leave about twice the corpus's onsets.
-    burn_in: int = 90
+    burn_in: int = 190
