@@ -14,6 +14,8 @@ import pytest
 from core.cli import main
 from core.config import Config
 from core.errors import Cancelled
+from core.music.analysis import bar_keys
+from core.music.midi import read_midi
 from core.pipeline import score_video
 
 SEVEN_PLUS_CUTS = {
@@ -80,6 +82,13 @@ def test_midi_rereads_and_the_manifest_tells_the_run(scored: Path) -> None:
     assert manifest["duration_s"] == pytest.approx(8.0, abs=0.05)
     assert set(manifest["outputs"].values()) == SEVEN_PLUS_CUTS
     assert {"numpy", "av", "mido"} <= set(manifest["versions"])
+
+
+def test_dark_half_sounds_minor_and_bright_half_major(scored: Path) -> None:
+    """Judged from the MIDI file's pitch content (key profiles), not the generator's variables."""
+    keys = bar_keys(read_midi(scored / "dark_bright.mid"))
+    assert len(keys) == 4
+    assert [k.mode for k in keys] == ["minor", "minor", "major", "major"]
 
 
 def test_rerun_gives_identical_midi_bytes(
