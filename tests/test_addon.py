@@ -73,14 +73,23 @@ def wav_seconds(path: Path) -> float:
         return reader.getnframes() / reader.getframerate()
 
 
+def add_colour_strip(scene, name: str, *, channel: int, start: int, frames: int):
+    """A colour strip; Blender 5.0 takes its length where 4.x took an end frame."""
+    strips = compat.strips_in(scene.sequence_editor)
+    try:
+        return strips.new_effect(name, "COLOR", channel, frame_start=start, length=frames)
+    except TypeError:
+        return strips.new_effect(
+            name, "COLOR", channel, frame_start=start, frame_end=start + frames
+        )
+
+
 def test_trimmed_strip_before_frame_one_in_a_24fps_scene(edit, tmp_path: Path) -> None:
     scene = edit
     scene.render.fps = 24  # the 25 fps clip keeps its 200 frames
     strip = add_movie(scene, "clip", 2, -20)
     strip.frame_offset_start, strip.frame_offset_end = 30, 20  # visible: frames 10-159
-    blocker = compat.strips_in(scene.sequence_editor).new_effect(
-        "blocker", "COLOR", 3, frame_start=100, frame_end=120
-    )
+    blocker = add_colour_strip(scene, "blocker", channel=3, start=100, frames=20)
 
     assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
 
