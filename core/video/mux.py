@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -53,12 +54,13 @@ def mux(
         video_in = source.streams.video[0]
         original = source.streams.audio[0] if keep_original_audio and source.streams.audio else None
         duration = float(video_in.duration * video_in.time_base) if video_in.duration else 0.0
-        with av.open(str(tmp), "w", format="mp4") as sink:
+        with av.open(str(tmp), "w", format="mp4") as sink, contextlib.ExitStack() as stack:
             video_out = sink.add_stream_from_template(video_in)
             music = sink.add_stream("aac", rate=48000, layout="stereo")
             music.bit_rate = audio_bitrate
             original_out = _original_audio_stream(sink, original) if original else None
-            music_packets = _aac_packets(wav, music)
+            # Closed explicitly so a cancel or error releases the WAV at once.
+            music_packets = stack.enter_context(contextlib.closing(_aac_packets(wav, music)))
             pending = next(music_packets, None)
             demuxed = [video_in] + ([original] if original else [])
             for packet in source.demux(demuxed):
