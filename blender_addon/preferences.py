@@ -58,4 +58,11 @@ def addon_preferences(context: Any = None) -> MoodscorePreferences | None:
     return addon.preferences if addon is not None else None
 
 
+def without_secrets(message: str, context: Any = None) -> str:
+    """``message`` with the cloud API key (if one is set) masked, for reports and the console."""
+    prefs = addon_preferences(context)
+    key = prefs.cloud_api_key if prefs is not None else ""
+    return message.replace(key, "***") if key else message
+
+
 CLASSES = (MoodscorePreferences,)

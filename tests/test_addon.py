@@ -229,6 +229,20 @@ def test_cloud_key_stays_in_the_preferences(edit, addon, tmp_path: Path) -> None
         assert secret.encode() not in path.read_bytes(), path
 
 
+def test_reports_never_show_the_cloud_key(addon) -> None:
+    from blender_addon.preferences import without_secrets
+
+    addon.cloud_api_key = "AIza-test-secret-4242"
+    try:
+        message = without_secrets(
+            "Scoring failed (HTTPError: 403 for ...?key=AIza-test-secret-4242)."
+        )
+    finally:
+        addon.cloud_api_key = ""
+    assert "AIza-test-secret-4242" not in message and "***" in message
+    assert without_secrets("nothing secret here") == "nothing secret here"
+
+
 def test_register_unregister_twice_leaves_no_leftovers(addon) -> None:
     import addon_utils
 

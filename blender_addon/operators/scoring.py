@@ -15,6 +15,7 @@ from bpy.props import StringProperty
 from .. import compat, engine
 from ..engine import ScoreRequest, ScoringJob, core_module
 from ..geometry import StripError, file_stem, strip_span
+from ..preferences import without_secrets
 from . import strips as strip_ops
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class _JobOperator:
             message = str(job.error)
             if not isinstance(job.error, errors.MoodscoreError):
                 message = f"Scoring failed ({type(job.error).__name__}: {job.error})."
-            self.report({"ERROR"}, message)
+            self.report({"ERROR"}, without_secrets(message, context))
             return {"CANCELLED"}
         try:
             self.apply(context, job)
