@@ -320,7 +320,6 @@ class FrameReader:
         self.face_schedule = SampleSchedule(
             analysis.face_frames_per_step, grid.step_s, duration_s, tolerance
         )
-        self.faces = FaceSources(sources, analysis, self.n_steps)
         self.shots = (
             ShotTracker(CutSettings(min_distance=analysis.cut_min_distance))
             if "motion" in sources
@@ -329,6 +328,8 @@ class FrameReader:
         self.sums = StepSums()
         self.cuts: list[float] = []
         self.frames = 0
+        # Last, so nothing can fail after the cloud client has opened its HTTP session.
+        self.faces = FaceSources(sources, analysis, self.n_steps)
 
     def add(self, frame: Frame, time_s: float) -> None:
         """Analyse the next decoded frame (``time_s`` from the range start)."""
