@@ -30,25 +30,38 @@ _OVERRIDES = {
 
 
 def _add_common(parser: argparse.ArgumentParser, *, music: bool) -> None:
-    parser.add_argument("--out", type=Path, help="output folder (default: <stem>_moodscore/)")
+    parser.add_argument(
+        "--out", metavar="DIR", type=Path, help="output folder (default: <stem>_moodscore/)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
-    parser.add_argument("--config", type=Path, help="YAML file with any option")
-    parser.add_argument("--bpm", type=float, help="tempo of the time grid (30-300, default 120)")
-    parser.add_argument("--step-bars", type=int, help="bars per emotion step (default 1)")
+    parser.add_argument("--config", metavar="FILE", type=Path, help="YAML file with any option")
+    parser.add_argument(
+        "--bpm", metavar="N", type=float, help="tempo of the time grid (30-300, default 120)"
+    )
+    parser.add_argument(
+        "--step-bars", metavar="N", type=int, help="bars per emotion step (default 1)"
+    )
     if not music:
         return
     names = ", ".join(f"{name}={i}" for i, name in enumerate(GENERATORS, start=1))
-    parser.add_argument("--generator", "-g", help=f"music generator: {names} (default chords)")
-    parser.add_argument("--seed", type=int, help="random seed; same seed, same MIDI bytes")
-    parser.add_argument("--preset", help="instrument preset (piano, strings, ...)")
-    parser.add_argument("--soundfont", help="General MIDI SoundFont (.sf2) for the WAV")
-    parser.add_argument("--model", help="RBM model (.npz) for the rbm generators")
+    parser.add_argument(
+        "--generator", "-g", metavar="NAME", help=f"music generator: {names} (default chords)"
+    )
+    parser.add_argument(
+        "--seed", metavar="N", type=int, help="random seed; same seed, same MIDI bytes"
+    )
+    parser.add_argument("--preset", metavar="NAME", help="instrument preset (piano, strings, ...)")
+    parser.add_argument(
+        "--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) for the WAV"
+    )
+    parser.add_argument("--model", metavar="NPZ", help="RBM model (.npz) for the rbm generators")
 
 
 def _add_sources(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sources",
+        metavar="LIST",
         help="emotion sources, comma-separated from colour,face,motion,cloud "
         "(default colour,face,motion)",
     )
@@ -63,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"moodscore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    score = sub.add_parser("score", help="score a video: emotions, MIDI, WAV and a scored MP4")
-    score.add_argument("video", type=Path)
+    score = sub.add_parser(
+        "score",
+        help="score a video: emotions, MIDI, WAV and a scored MP4",
+        epilog="example: moodscore score clip.mp4 --generator chords --seed 3 --out scored/",
+    )
+    score.add_argument("video", type=Path, help="the video file to score")
     score.add_argument(
         "generator_number",
         nargs="?",
@@ -82,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(run=_run_score)
 
     emotions = sub.add_parser("emotions", help="write only the emotion files of a video")
-    emotions.add_argument("video", type=Path)
+    emotions.add_argument("video", type=Path, help="the video file to analyse")
     _add_common(emotions, music=False)
     _add_sources(emotions)
     emotions.set_defaults(run=_run_emotions)
@@ -93,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     compose.set_defaults(run=_run_compose)
 
     split = sub.add_parser("split", help="cut a video into segments without re-encoding")
-    split.add_argument("video", type=Path)
+    split.add_argument("video", type=Path, help="the video file to cut")
     split.add_argument("--seconds", type=float, default=30.0, help="segment length (default 30)")
     split.add_argument("--out", type=Path, help="folder for the segments (default: beside it)")
     split.add_argument("--force", action="store_true", help="overwrite existing segments")
