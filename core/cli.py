@@ -233,7 +233,7 @@ def _run_emotions(args: argparse.Namespace) -> int:
 
 
 def _run_compose(args: argparse.Namespace) -> int:
-    from .pipeline import _stem_of, default_out_dir, score_timeline
+    from .pipeline import default_out_dir, output_stem, score_timeline
     from .timeline import read_emotion_file
 
     config = resolve_config(args)
@@ -245,7 +245,7 @@ def _run_compose(args: argparse.Namespace) -> int:
             timeline,
             out,
             config,
-            stem=_stem_of(args.emotions),
+            stem=output_stem(args.emotions),
             force=args.force,
             source=args.emotions,
             progress=bar,

@@ -28,7 +28,7 @@ from .outputs import (
     prepare_out_dir,
     staged_outputs,
 )
-from .timeline import EmotionTimeline, TimeGrid, format_emotion_text
+from .timeline import EmotionTimeline, format_emotion_text
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,11 @@ class ScoreResult:
 
 def default_out_dir(source: Path) -> Path:
     """``<stem>_moodscore/`` beside the input file."""
-    return source.parent / f"{_stem_of(source)}_moodscore"
+    return source.parent / f"{output_stem(source)}_moodscore"
 
 
-def _stem_of(source: Path) -> str:
+def output_stem(source: Path) -> str:
+    """Stem for output names: ``clip.mp4`` and ``clip.emotions.txt`` both give ``clip``."""
     name = source.name
     for suffix in (".emotions.txt", ".txt"):
         if name.endswith(suffix):
@@ -235,9 +236,7 @@ def analyze_only(
 ) -> EmotionTimeline:
     """Read the emotion timeline of a whole video (the seed's ``video_to_emotion_as_file``)."""
     from .emotion import analyze
-    from .video.probe import probe
 
-    probe(Path(video))
     return analyze(video, config, progress=_stage_reporter(progress, "analysis"), cancel=cancel)
 
 
@@ -374,4 +373,4 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-__all__ = ["ScoreResult", "TimeGrid", "analyze_only", "score_timeline", "score_video"]
+__all__ = ["ScoreResult", "analyze_only", "output_stem", "score_timeline", "score_video"]
