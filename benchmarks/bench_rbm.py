@@ -1,8 +1,8 @@
 """RBM benchmark (issue 4): prediction, emotion fidelity, musicality, training throughput.
 
-- **Held-out prediction**: masked-frame reconstruction (:mod:`core.rbm.evaluate`) on the corpus
-  pieces the model was trained without (its ``holdout_pieces``), against the per-note-frequency
-  baseline.
+- **Held-out prediction**: masked-frame reconstruction (:mod:`core.rbm.training.evaluate`) on
+  the corpus pieces the model was trained without (its ``holdout_pieces``), against the
+  per-note-frequency baseline.
 - **Emotion fidelity**, judged by :mod:`core.music.analysis` (Krumhansl-Schmuckler key finding,
   onset counts), not by the generator: timelines of low (0.15) vs high (0.85) valence -> share of
   64-step windows whose key is minor vs major as intended (target >= 75%); arousal stepped over
@@ -36,10 +36,10 @@ from core.config import Config
 from core.music.analysis import estimate_key, onset_density, pitch_class_histogram
 from core.music.score import TICKS_PER_TIMESTEP, Score
 from core.rbm.compose import compose_rbm
-from core.rbm.data import Piece, load_corpus
-from core.rbm.evaluate import compare_with_baseline
 from core.rbm.model import SHIPPED_MODEL, RbmModel, load_model
 from core.rbm.roll import PLAY, assemble_visible, windows
+from core.rbm.training.data import Piece, load_corpus
+from core.rbm.training.evaluate import compare_with_baseline
 from core.timeline import EmotionTimeline, TimeGrid
 
 LOW_VALENCE, HIGH_VALENCE = 0.15, 0.85
@@ -178,7 +178,7 @@ def throughput(model: RbmModel, seconds: float = 8.0) -> dict[str, float]:
     """Examples/s and GFLOP/s of CD-1 steps at the model's shape vs numpy matmul, batch 64 vs 1."""
     import tensorflow as tf
 
-    from core.rbm.train import (
+    from core.rbm.training.train import (
         RbmVariables,
         TrainOptions,
         flops_per_example,

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_run_config)
 
     train = sub.add_parser("train", help="train the RBM on MIDI files (needs TensorFlow)")
-    from .rbm.cli import add_train_arguments, run_train
+    from .rbm.training.cli import add_train_arguments, run_train
 
     add_train_arguments(train)
     train.set_defaults(run=run_train)

@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(REPO))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from core.errors import MoodscoreError
-    from core.rbm.cli import add_train_arguments, run_train
+    from core.rbm.training.cli import add_train_arguments, run_train
 
     parser = argparse.ArgumentParser(
         prog="train.py",

@@ -16,17 +16,6 @@ from core.generators import get_composer
 from core.music.analysis import estimate_key, pitch_class_histogram
 from core.music.midi import midi_bytes, write_midi
 from core.music.score import TICKS_PER_TIMESTEP, Note, Score, Track
-from core.rbm.data import (
-    augmented_versions,
-    load_folder,
-    mode_valence,
-    parallel_mode,
-    restrike,
-    split_holdout,
-    stretch,
-    transpose,
-)
-from core.rbm.evaluate import score_frames
 from core.rbm.model import (
     CHECKPOINT_DIR,
     SHIPPED_MODEL,
@@ -43,6 +32,17 @@ from core.rbm.roll import (
     notes_to_roll,
     roll_to_notes,
 )
+from core.rbm.training.data import (
+    augmented_versions,
+    load_folder,
+    mode_valence,
+    parallel_mode,
+    restrike,
+    split_holdout,
+    stretch,
+    transpose,
+)
+from core.rbm.training.evaluate import score_frames
 from core.timeline import EmotionTimeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -233,7 +233,7 @@ def test_rhythm_and_transposition_augmentation() -> None:
 
 
 def test_holdout_keeps_augmented_versions_with_their_origin() -> None:
-    from core.rbm.data import Piece
+    from core.rbm.training.data import Piece
 
     empty = np.zeros((16, 2), np.float32)
     pieces = [
@@ -349,9 +349,11 @@ def test_frame_scores() -> None:
     )
 
 
-def test_generators_import_without_tensorflow() -> None:
+def test_generators_import_without_training_code() -> None:
     code = (
-        "import sys, core.generators.rbm_feedback, core.generators.rbm_sampling, core.rbm.cli;"
+        "import sys, core.generators.rbm_feedback, core.generators.rbm_sampling;"
+        "assert not {'tensorflow', 'music21', 'core.rbm.training'} & set(sys.modules);"
+        "import core.rbm.training.cli;"
         "assert 'tensorflow' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

@@ -19,11 +19,11 @@ from core.config import Config
 from core.errors import InputError
 from core.generators import get_composer
 from core.music.analysis import estimate_key, pitch_class_histogram
-from core.rbm.cli import add_train_arguments, run_train
-from core.rbm.data import build_windows, load_folder
-from core.rbm.evaluate import compare_with_baseline
 from core.rbm.model import load_model
 from core.rbm.roll import assemble_visible
+from core.rbm.training.cli import add_train_arguments, run_train
+from core.rbm.training.data import build_windows, load_folder
+from core.rbm.training.evaluate import compare_with_baseline
 from core.timeline import EmotionTimeline
 from tests.test_rbm import TINY, write_synthetic_folder
 

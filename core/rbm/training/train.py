@@ -46,10 +46,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..errors import Cancelled, InputError
-from ..files import write_text_atomic
-from .model import FINAL_NAME, RbmModel, save_model
-from .roll import EMOTION_UNITS, Layout, tile_emotions
+from ...errors import Cancelled, InputError
+from ...files import write_text_atomic
+from ..model import FINAL_NAME, RbmModel, save_model
+from ..roll import EMOTION_UNITS, Layout, tile_emotions
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ def _interrupt_flag() -> Iterator[list[bool]]:
 def train(
     notes: np.ndarray, emotions: np.ndarray, layout: Layout, options: TrainOptions
 ) -> TrainSummary:
-    """Train (or resume) an RBM on windows from :func:`core.rbm.data.build_windows`.
+    """Train (or resume) an RBM on windows from :func:`core.rbm.training.data.build_windows`.
 
     Raises
     ------

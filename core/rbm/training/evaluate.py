@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import RbmModel, sigmoid
-from .roll import PLAY
+from ..model import RbmModel, sigmoid
+from ..roll import PLAY
 
 MEAN_FIELD_ITERATIONS = 10
 

@@ -9,10 +9,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..errors import InputError
+from ...errors import InputError
+from ..model import CHECKPOINT_DIR
+from ..roll import Layout
 from .data import build_windows, load_corpus, load_folder, split_holdout
-from .model import CHECKPOINT_DIR
-from .roll import Layout
 
 log = logging.getLogger(__name__)
 

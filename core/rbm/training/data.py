@@ -40,10 +40,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import InputError
-from ..music.analysis import key_correlations
-from ..timeline import parse_emotion_text
-from .roll import (
+from ...errors import InputError
+from ...music.analysis import key_correlations
+from ...timeline import parse_emotion_text
+from ..roll import (
     ARTICULATE,
     PLAY,
     STEPS_PER_EMOTION_LINE,
