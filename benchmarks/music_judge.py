@@ -1,0 +1,466 @@
+"""An independent judge of music: reads a MIDI file (or a music21 score) and measures its craft.
+
+It shares no code with the generators (nor with ``core.music.analysis``): it sees only what a
+listener or an engraver would, the notes in the file. Everything is measured on a grid of 16th
+notes: a note sounds from its onset, rounded to the nearest 16th, for its rounded length (at
+least one 16th). Percussion (MIDI channel 10, index 9) counts for onsets and bar repeats and is
+left out of every pitch measure.
+
+Measures (see ``/work/shared/DESIGN.md``, "How the music is judged"):
+
+* **Following**: the mode of each bar by the Krumhansl–Kessler key profiles, compared with
+  valence above/below 0.5; onsets per bar compared with arousal by Spearman rank correlation.
+* **Craft**: parallel fifths and octaves between the lowest and highest sounding pitches per
+  100 moves in which both of them move; the share of sounding 16ths with a semitone clash (a
+  minor 2nd, major 7th or minor 9th between any two sounding pitches); the share of on-beat
+  melody notes (the highest voice, struck on the beat) whose pitch class is absent from the
+  other parts sounding under them; the share of bars that literally repeat an earlier bar;
+  whether the last bass note is the tonic of the piece's key.
+* **Texture**, for comparison with real corpora: pitch-class entropy (bits), polyphony (mean
+  sounding pitches), pitched onsets per beat, pitch range (semitones).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import numpy as np
+
+#: Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+DRUM_CHANNEL = 9
+STEPS_PER_QUARTER = 4  # the analysis grid is the 16th note
+PERFECT_CLASSES = (0, 7)  # unison/octave and fifth, modulo the octave
+#: Chord shapes as pitch classes above the root: major, minor, diminished and augmented triads;
+#: dominant, minor and half-diminished sevenths, diminished seventh. (The major seventh is left
+#: out: it would make a semitone clash a chord.)
+CHORD_SHAPES = (
+    (0, 4, 7),
+    (0, 3, 7),
+    (0, 3, 6),
+    (0, 4, 8),
+    (0, 4, 7, 10),
+    (0, 3, 7, 10),
+    (0, 3, 6, 10),
+    (0, 3, 6, 9),
+)
+CHORDS = tuple(
+    frozenset((root + i) % 12 for i in shape) for shape in CHORD_SHAPES for root in range(12)
+)
+
+
+@dataclass(frozen=True)
+class JudgedNote:
+    """A note as the judge sees it: ticks, MIDI pitch, which part plays it, percussion or not."""
+
+    start: int
+    end: int
+    pitch: int
+    part: int
+    drum: bool = False
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Notes with the metre needed to find bars and beats (all lengths in ticks)."""
+
+    notes: tuple[JudgedNote, ...]
+    ticks_per_quarter: int
+    bar_ticks: int
+    beat_ticks: int
+    seconds_per_tick: float = 0.5 / 480
+
+    @property
+    def step_ticks(self) -> float:
+        """Ticks per 16th note."""
+        return self.ticks_per_quarter / STEPS_PER_QUARTER
+
+    def step(self, tick: float) -> int:
+        """The 16th-note step nearest to ``tick``."""
+        return math.floor(tick / self.step_ticks + 0.5)
+
+    @property
+    def steps_per_bar(self) -> int:
+        return max(1, round(self.bar_ticks / self.step_ticks))
+
+    @property
+    def steps_per_beat(self) -> int:
+        return max(1, round(self.beat_ticks / self.step_ticks))
+
+    @property
+    def pitched(self) -> list[JudgedNote]:
+        return [n for n in self.notes if not n.drum]
+
+    def span(self, note: JudgedNote) -> tuple[int, int]:
+        """First step and the step after the last in which ``note`` sounds."""
+        first = self.step(note.start)
+        return first, max(first + 1, self.step(note.end))
+
+    @property
+    def bar_count(self) -> int:
+        if not self.notes:
+            return 0
+        last = max(self.span(n)[0] for n in self.notes)
+        return last // self.steps_per_bar + 1
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _metre(numerator: int, denominator: int, ticks_per_quarter: int) -> tuple[int, int]:
+    """Bar and beat length in ticks; compound metres (6/8, 9/8, 12/8) beat in dotted quarters."""
+    unit = ticks_per_quarter * 4 // denominator
+    compound = denominator == 8 and numerator % 3 == 0 and numerator > 3
+    return numerator * unit, unit * (3 if compound else 1)
+
+
+def piece_from_midi(midi: mido.MidiFile | str | Path) -> Piece:
+    """Read notes, metre and tempo from a standard MIDI file (the first tempo and time
+    signature hold for the whole piece); each (track, channel) is one part."""
+    if not isinstance(midi, mido.MidiFile):
+        midi = mido.MidiFile(str(midi))
+    tpq = midi.ticks_per_beat
+    signature, tempo = (4, 4), 500_000
+    parts: dict[tuple[int, int], int] = {}
+    notes: list[JudgedNote] = []
+    signature_seen = tempo_seen = False
+    for index, track in enumerate(midi.tracks):
+        now = 0
+        open_notes: dict[tuple[int, int], deque[int]] = defaultdict(deque)
+        for message in track:
+            now += message.time
+            if message.type == "time_signature" and not signature_seen:
+                signature, signature_seen = (message.numerator, message.denominator), True
+            elif message.type == "set_tempo" and not tempo_seen:
+                tempo, tempo_seen = message.tempo, True
+            elif message.type == "note_on" and message.velocity > 0:
+                open_notes[(message.channel, message.note)].append(now)
+            elif message.type in ("note_on", "note_off"):
+                started = open_notes[(message.channel, message.note)]
+                if started:
+                    part = parts.setdefault((index, message.channel), len(parts))
+                    notes.append(
+                        JudgedNote(
+                            started.popleft(),
+                            now,
+                            message.note,
+                            part,
+                            message.channel == DRUM_CHANNEL,
+                        )
+                    )
+    bar, beat = _metre(*signature, tpq)
+    notes.sort(key=lambda n: (n.start, n.pitch, n.part))
+    return Piece(tuple(notes), tpq, bar, beat, tempo / 1e6 / tpq)
+
+
+def piece_from_music21(score, ticks_per_quarter: int = 480) -> Piece:
+    """A music21 score as a :class:`Piece` (ties merged, grace notes dropped, a pickup bar
+    shifted so bar lines fall on multiples of the bar length)."""
+    signatures = score.recurse().getElementsByClass("TimeSignature")
+    first = signatures.first() if hasattr(signatures, "first") else next(iter(signatures), None)
+    numerator, denominator = (first.numerator, first.denominator) if first else (4, 4)
+    bar, beat = _metre(numerator, denominator, ticks_per_quarter)
+    parts = list(score.parts) or [score]
+    shift = 0.0
+    measures = parts[0].getElementsByClass("Measure")
+    if len(measures) and measures[0].paddingLeft:
+        shift = float(measures[0].paddingLeft)
+    notes = []
+    for index, part in enumerate(parts):
+        for element in part.stripTies().flatten().notes:
+            length = float(element.quarterLength)
+            if length <= 0:
+                continue
+            start = (float(element.offset) + shift) * ticks_per_quarter
+            for pitch in element.pitches:
+                notes.append(
+                    JudgedNote(
+                        round(start),
+                        round(start + length * ticks_per_quarter),
+                        int(pitch.midi),
+                        index,
+                    )
+                )
+    notes.sort(key=lambda n: (n.start, n.pitch, n.part))
+    return Piece(tuple(notes), ticks_per_quarter, bar, beat)
+
+
+# --- the grid --------------------------------------------------------------------------------
+
+
+def sounding(piece: Piece) -> list[list[JudgedNote]]:
+    """Pitched notes sounding in each 16th step, from step 0 to the last one that sounds."""
+    pitched = piece.pitched
+    if not pitched:
+        return []
+    spans = [piece.span(n) for n in pitched]
+    grid: list[list[JudgedNote]] = [[] for _ in range(max(end for _, end in spans))]
+    for note, (first, end) in zip(pitched, spans, strict=True):
+        for step in range(first, end):
+            grid[step].append(note)
+    return grid
+
+
+def pitch_class_histogram(piece: Piece, first_step: int = 0, end_step: int | None = None):
+    """16ths each pitch class sounds within ``[first_step, end_step)``, counting each note."""
+    histogram = np.zeros(12)
+    for note in piece.pitched:
+        first, end = piece.span(note)
+        lo, hi = max(first, first_step), end if end_step is None else min(end, end_step)
+        if hi > lo:
+            histogram[note.pitch % 12] += hi - lo
+    return histogram
+
+
+def estimate_key(histogram: np.ndarray) -> tuple[int, str] | None:
+    """(tonic pitch class, "major"/"minor") whose Krumhansl–Kessler profile correlates best
+    with ``histogram``; None when the histogram has no shape (empty or flat)."""
+    if not np.any(histogram) or np.all(histogram == histogram[0]):
+        return None
+    best = (-2.0, 0, "major")
+    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(histogram, np.roll(profile, tonic))[0, 1])
+            if r > best[0]:
+                best = (r, tonic, mode)
+    return best[1], best[2]
+
+
+# --- following -------------------------------------------------------------------------------
+
+
+def bar_modes(piece: Piece) -> list[str | None]:
+    """ "major"/"minor" of each bar by its own pitch content (None for a bar without pitches)."""
+    per_bar = piece.steps_per_bar
+    modes = []
+    for bar in range(piece.bar_count):
+        key = estimate_key(pitch_class_histogram(piece, bar * per_bar, (bar + 1) * per_bar))
+        modes.append(None if key is None else key[1])
+    return modes
+
+
+def onsets_per_bar(piece: Piece) -> np.ndarray:
+    """Note onsets (percussion included) in each bar."""
+    counts = np.zeros(piece.bar_count, dtype=int)
+    for note in piece.notes:
+        counts[piece.span(note)[0] // piece.steps_per_bar] += 1
+    return counts
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation (ties share their mean rank); NaN if either side is constant."""
+    rx, ry = _ranks(np.asarray(x, float)), _ranks(np.asarray(y, float))
+    if len(rx) < 2 or np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values), dtype=float)
+    for value in np.unique(values):
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def mode_agreement(
+    piece: Piece, valence_per_bar: Sequence[float], margin: float = 0.1
+) -> tuple[float, int]:
+    """Share of bars whose mode matches valence (major above 0.5, minor below), over bars with
+    pitches whose valence is at least ``margin`` from 0.5; and how many bars were judged."""
+    judged = agreed = 0
+    for mode, valence in zip(bar_modes(piece), valence_per_bar, strict=False):
+        if mode is None or abs(valence - 0.5) < margin:
+            continue
+        judged += 1
+        agreed += mode == ("major" if valence > 0.5 else "minor")
+    return (agreed / judged if judged else math.nan), judged
+
+
+# --- craft -----------------------------------------------------------------------------------
+
+
+def outer_voice_parallels(piece: Piece) -> tuple[int, int]:
+    """(parallel fifths/octaves, moves) between the lowest and highest sounding pitches.
+
+    A move is a 16th at which both outer pitches differ from the previous 16th with at least
+    two pitches sounding; it is parallel when both go the same way and both intervals are the
+    same perfect class (fifth or unison/octave, compound intervals included). A 16th with
+    fewer than two pitches breaks the line.
+    """
+    parallels = moves = 0
+    previous: tuple[int, int] | None = None
+    for notes in sounding(piece):
+        pitches = {n.pitch for n in notes}
+        if len(pitches) < 2:
+            previous = None
+            continue
+        low, high = min(pitches), max(pitches)
+        if previous is not None and low != previous[0] and high != previous[1]:
+            moves += 1
+            same_way = (low > previous[0]) == (high > previous[1])
+            interval, before = (high - low) % 12, (previous[1] - previous[0]) % 12
+            parallels += same_way and interval == before and interval in PERFECT_CLASSES
+        previous = (low, high)
+    return parallels, moves
+
+
+def semitone_clash_share(piece: Piece) -> float:
+    """Share of sounding 16ths in which two pitches are a semitone apart modulo the octave."""
+    grid = [notes for notes in sounding(piece) if notes]
+    if not grid:
+        return math.nan
+    clashing = 0
+    for notes in grid:
+        classes = {n.pitch % 12 for n in notes}
+        clashing += any((pc + 1) % 12 in classes for pc in classes)
+    return clashing / len(grid)
+
+
+def onbeat_nonchord_share(piece: Piece) -> float:
+    """Share of on-beat melody notes outside the harmony under them.
+
+    The melody note of a beat is the highest pitch sounding there, counted when it is struck on
+    that beat; the harmony is the pitch classes the other parts sound at that 16th. The note is
+    a chord tone when its pitch class is in the harmony or the two together spell one triad or
+    seventh chord (:data:`CHORDS`): in four-part writing the soprano is often the only voice
+    with the fifth or third. Beats with no other part sounding are not judged (NaN when none
+    are).
+    """
+    judged = outside = 0
+    per_beat = piece.steps_per_beat
+    for step, notes in enumerate(sounding(piece)):
+        if step % per_beat or not notes:
+            continue
+        top = max(notes, key=lambda n: n.pitch)
+        if piece.span(top)[0] != step:
+            continue
+        harmony = {n.pitch % 12 for n in notes if n.part != top.part}
+        if not harmony:
+            continue
+        judged += 1
+        outside += not is_chord_tone(top.pitch % 12, harmony)
+    return outside / judged if judged else math.nan
+
+
+def is_chord_tone(pitch_class: int, harmony: set[int]) -> bool:
+    """Whether ``pitch_class`` belongs to ``harmony``: one of its classes, or with it a chord."""
+    if pitch_class in harmony:
+        return True
+    together = harmony | {pitch_class}
+    return any(together <= chord for chord in CHORDS)
+
+
+def bar_repeat_share(piece: Piece) -> float:
+    """Share of non-empty bars identical to an earlier bar in every note struck in them
+    (position, length, pitch; percussion included; loudness ignored)."""
+    per_bar = piece.steps_per_bar
+    bars: dict[int, list[tuple[int, int, int, bool]]] = defaultdict(list)
+    for note in piece.notes:
+        first, end = piece.span(note)
+        bars[first // per_bar].append((first % per_bar, end - first, note.pitch, note.drum))
+    seen: set[tuple] = set()
+    repeats = 0
+    for bar in sorted(bars):
+        content = tuple(sorted(bars[bar]))
+        repeats += content in seen
+        seen.add(content)
+    return repeats / len(bars) if bars else math.nan
+
+
+def piece_key(piece: Piece) -> tuple[int, str] | None:
+    """Key of the whole piece by its duration-weighted pitch classes."""
+    return estimate_key(pitch_class_histogram(piece))
+
+
+def last_bass_pitch(piece: Piece) -> int | None:
+    """The lowest pitch sounding in the last 16th that sounds."""
+    grid = sounding(piece)
+    return min(n.pitch for n in grid[-1]) if grid and grid[-1] else None
+
+
+def ends_on_tonic(piece: Piece) -> bool:
+    """Whether the last bass note is the tonic of the piece's key."""
+    key, bass = piece_key(piece), last_bass_pitch(piece)
+    return key is not None and bass is not None and bass % 12 == key[0]
+
+
+# --- texture ---------------------------------------------------------------------------------
+
+
+def pitch_class_entropy(piece: Piece) -> float:
+    """Shannon entropy (bits) of the duration-weighted pitch-class distribution (max 3.58)."""
+    histogram = pitch_class_histogram(piece)
+    if not histogram.any():
+        return math.nan
+    p = histogram[histogram > 0] / histogram.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def polyphony(piece: Piece) -> float:
+    """Mean number of distinct pitches over the 16ths in which anything pitched sounds."""
+    counts = [len({n.pitch for n in notes}) for notes in sounding(piece) if notes]
+    return float(np.mean(counts)) if counts else math.nan
+
+
+def onsets_per_beat(piece: Piece) -> float:
+    """Pitched onsets per beat over the span from the start to the last pitched note's end."""
+    pitched = piece.pitched
+    if not pitched:
+        return math.nan
+    beats = max(piece.span(n)[1] for n in pitched) / piece.steps_per_beat
+    return len(pitched) / beats
+
+
+def pitch_range(piece: Piece) -> int:
+    """Semitones from the lowest to the highest pitched note."""
+    pitches = [n.pitch for n in piece.pitched]
+    return max(pitches) - min(pitches) if pitches else 0
+
+
+def craft(piece: Piece) -> dict[str, float]:
+    """Every craft and texture measure of ``piece`` by name."""
+    parallels, moves = outer_voice_parallels(piece)
+    return {
+        "parallels_per_100_moves": 100.0 * parallels / moves if moves else math.nan,
+        "semitone_clash_share": semitone_clash_share(piece),
+        "onbeat_nonchord_share": onbeat_nonchord_share(piece),
+        "bar_repeat_share": bar_repeat_share(piece),
+        "ends_on_tonic": float(ends_on_tonic(piece)),
+        "pitch_class_entropy": pitch_class_entropy(piece),
+        "polyphony": polyphony(piece),
+        "onsets_per_beat": onsets_per_beat(piece),
+        "pitch_range": float(pitch_range(piece)),
+    }
+
+
+def notes_from_tuples(
+    rows: Iterable[tuple[float, float, int, int]] | Iterable[tuple[float, float, int, int, bool]],
+    ticks_per_quarter: int = 480,
+    beats_per_bar: int = 4,
+) -> Piece:
+    """A 4/4 :class:`Piece` from ``(start_beat, length_beats, pitch, part[, drum])`` rows."""
+    notes = []
+    for row in rows:
+        start, length, pitch, part, *drum = row
+        begin = round(start * ticks_per_quarter)
+        notes.append(
+            JudgedNote(
+                begin,
+                begin + round(length * ticks_per_quarter),
+                pitch,
+                part,
+                bool(drum and drum[0]),
+            )
+        )
+    notes.sort(key=lambda n: (n.start, n.pitch, n.part))
+    return Piece(tuple(notes), ticks_per_quarter, beats_per_bar * ticks_per_quarter,
+                 ticks_per_quarter)  # fmt: skip
