@@ -20,6 +20,7 @@ BENCHMARKS = (
     ("Emotion analysis with faces (issue 3)", ["bench_emotion.py"]),
     ("WAV rendering (issue 2)", ["bench_render.py"]),
     ("RBM quality and training throughput (issue 4)", ["bench_rbm.py", "--seeds", "4"]),
+    ("Music craft and following, judged independently (issue 8)", ["bench_music.py"]),
 )
 
 

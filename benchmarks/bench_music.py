@@ -1,0 +1,270 @@
+"""How the generators' music measures up, judged from their MIDI files by ``music_judge``.
+
+Two tables:
+
+* **Craft at one constant emotion** over 2 minutes (four emotions, the corners of the
+  arousal/valence square, times two seeds): mean and range per generator, beside the 5–95%
+  range of the same measures on real music from music21's corpus (Bach chorales and Essen
+  folk songs; parsed and measured here, cached in ``benchmarks/_work/``).
+* **Following random changing arcs**: 2 minutes whose emotion jumps every 1–6 bars (a cut at
+  every change, valence at least 0.15 from neutral), many seeds; mode agreement of each bar
+  and the Spearman correlation of onsets per bar with arousal, mean and worst.
+
+The judge reads each score only as the MIDI file Moodscore writes (``core`` is used to
+*make* the music, never to analyse it).
+
+    .venv/bin/python benchmarks/bench_music.py [--arcs 16] [--corpus-size 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import logging
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import music_judge as judge
+from _common import WORK, markdown_table
+
+from core.config import Config
+from core.generators import GENERATORS, get_composer
+from core.music.midi import to_midi_file
+from core.timeline import EmotionTimeline, TimeGrid
+
+log = logging.getLogger("bench_music")
+
+SECONDS = 120.0
+#: (arousal, valence) corners held for the whole piece in the constant-emotion table.
+CONSTANT_EMOTIONS = ((0.2, 0.2), (0.2, 0.8), (0.8, 0.2), (0.8, 0.8))
+CONSTANT_SEEDS = (0, 1)
+#: Rows of the craft table: judge measure, label, format, and whether the corpora have it.
+MEASURES = (
+    ("bar_repeat_share", "bars literally repeating an earlier bar", "{:.0%}"),
+    ("parallels_per_100_moves", "outer-voice parallel 5ths/8ves per 100 moves", "{:.1f}"),
+    ("semitone_clash_share", "sounding 16ths with a semitone clash", "{:.0%}"),
+    ("onbeat_nonchord_share", "on-beat melody notes outside the harmony", "{:.0%}"),
+    ("ends_on_tonic", "pieces ending with the tonic in the bass", "{:.0%}"),
+    ("pitch_class_entropy", "pitch-class entropy (bits)", "{:.2f}"),
+    ("polyphony", "polyphony (sounding pitches)", "{:.1f}"),
+    ("onsets_per_beat", "pitched onsets per beat", "{:.1f}"),
+    ("pitch_range", "pitch range (semitones)", "{:.0f}"),
+)
+ESSEN_COLLECTIONS = ("essenFolksong/altdeu10", "essenFolksong/ballad10", "essenFolksong/kinder")
+
+
+def piece_of(score) -> judge.Piece:
+    """The judge's view of a score: its standard MIDI file, as written by Moodscore."""
+    buffer = io.BytesIO()
+    to_midi_file(score).save(file=buffer)
+    buffer.seek(0)
+    return judge.piece_from_midi(mido.MidiFile(file=buffer))
+
+
+def compose(generator: str, arousal, valence, seed: int, cuts=()) -> judge.Piece:
+    grid = TimeGrid()
+    timeline = EmotionTimeline.from_values(arousal, valence, grid, SECONDS, tuple(cuts))
+    return piece_of(get_composer(generator)(timeline, Config(), seed))
+
+
+# --- corpus ----------------------------------------------------------------------------------
+
+
+def _chorale_paths(count: int) -> list[Path]:
+    from music21 import corpus
+
+    chorales = sorted(
+        (p for p in corpus.getComposer("bach") if re.fullmatch(r"bwv\d+\.\d+", Path(p).stem)),
+        key=lambda p: Path(p).name,
+    )
+    stride = max(1, len(chorales) // count)
+    return list(chorales[::stride][:count])
+
+
+def _corpus_pieces(name: str, count: int):
+    """Up to ``count`` judge pieces from a corpus, spread evenly over it."""
+    from music21 import corpus
+
+    if name == "bach":
+        for path in _chorale_paths(count):
+            yield judge.piece_from_music21(corpus.parse(path))
+        return
+    per_collection = math.ceil(count / len(ESSEN_COLLECTIONS))
+    for collection in ESSEN_COLLECTIONS:
+        scores = list(corpus.parse(collection).scores)
+        stride = max(1, len(scores) // per_collection)
+        for score in scores[::stride][:per_collection]:
+            yield judge.piece_from_music21(score)
+
+
+def corpus_ranges(count: int) -> dict[str, dict[str, list[float]]]:
+    """5th and 95th percentile (and mean) of every craft measure per corpus; cached by the
+    judge's source and the sample size so a changed judge re-measures."""
+    digest = hashlib.sha256(Path(judge.__file__).read_bytes()).hexdigest()[:12]
+    cache = WORK / f"corpus_ranges_{count}_{digest}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    ranges = {}
+    for name in ("bach", "essen"):
+        started = time.perf_counter()
+        values: dict[str, list[float]] = {key: [] for key, *_ in MEASURES}
+        pieces = 0
+        for piece in _corpus_pieces(name, count):
+            pieces += 1
+            for key, value in judge.craft(piece).items():
+                if key in values and not math.isnan(value):
+                    values[key].append(value)
+        ranges[name] = {
+            key: [float(np.percentile(v, 5)), float(np.percentile(v, 95)), float(np.mean(v))]
+            for key, v in values.items()
+            if v
+        }
+        ranges[name]["_pieces"] = [pieces, pieces, pieces]
+        log.info("%s: %d pieces measured in %.0f s", name, pieces, time.perf_counter() - started)
+    WORK.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(ranges, indent=1))
+    return ranges
+
+
+# --- generators ------------------------------------------------------------------------------
+
+
+def constant_craft(generator: str) -> dict[str, list[float]]:
+    """Every craft measure of 2-minute pieces at each constant emotion and seed."""
+    steps = TimeGrid().step_count(SECONDS)
+    values: dict[str, list[float]] = {key: [] for key, *_ in MEASURES}
+    for arousal, valence in CONSTANT_EMOTIONS:
+        for seed in CONSTANT_SEEDS:
+            piece = compose(generator, [arousal] * steps, [valence] * steps, seed)
+            for key, value in judge.craft(piece).items():
+                if key in values:
+                    values[key].append(value)
+    return values
+
+
+def random_arc(seed: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Per-bar arousal and valence jumping every 1–6 bars, and a cut at every jump."""
+    grid = TimeGrid()
+    rng = np.random.default_rng(seed)
+    steps = grid.step_count(SECONDS)
+    arousal, valence, cuts = np.empty(steps), np.empty(steps), []
+    bar = 0
+    while bar < steps:
+        length = int(rng.integers(1, 7))
+        arousal[bar : bar + length] = rng.uniform(0.05, 0.95)
+        side = rng.choice((-1.0, 1.0))
+        valence[bar : bar + length] = 0.5 + side * rng.uniform(0.15, 0.45)
+        if bar:
+            cuts.append(bar * grid.step_s)
+        bar += length
+    return arousal, valence, cuts
+
+
+def following(generator: str, arcs: int) -> tuple[list[float], list[float]]:
+    """Mode agreement and onset–arousal Spearman of each random arc."""
+    grid = TimeGrid()
+    agreements, correlations = [], []
+    for seed in range(arcs):
+        arousal, valence, cuts = random_arc(seed)
+        piece = compose(generator, arousal, valence, seed, cuts)
+        bar_s = piece.bar_ticks * piece.seconds_per_tick
+        bars = min(piece.bar_count, math.floor(SECONDS / bar_s + 1e-9))
+        step_of_bar = [min(len(arousal) - 1, int(b * bar_s / grid.step_s + 1e-9))
+                       for b in range(bars)]  # fmt: skip
+        agreement, _ = judge.mode_agreement(piece, valence[step_of_bar])
+        density = judge.onsets_per_bar(piece)[:bars]
+        agreements.append(agreement)
+        correlations.append(judge.spearman(density, arousal[step_of_bar]))
+    return agreements, correlations
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _summary(values: list[float], fmt: str) -> str:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return "–"
+    low, high, mean = min(finite), max(finite), float(np.mean(finite))
+    if low == high:
+        return fmt.format(mean)
+    return f"{fmt.format(mean)} ({fmt.format(low)}–{fmt.format(high)})"
+
+
+def _corpus_cell(ranges: dict[str, list[float]], key: str, fmt: str) -> str:
+    if key not in ranges:
+        return "–"
+    low, high, mean = ranges[key]
+    if key == "ends_on_tonic":
+        return fmt.format(mean)
+    return f"{fmt.format(low)}–{fmt.format(high)}"
+
+
+def craft_table(generators: list[str], corpus: dict) -> str:
+    crafted = {g: constant_craft(g) for g in generators}
+    header = ["measure (2 min, one emotion)", *generators, "Bach chorales 5–95%", "Essen 5–95%"]
+    rows = []
+    for key, label, fmt in MEASURES:
+        row = [label, *(_summary(crafted[g][key], fmt) for g in generators)]
+        row += [_corpus_cell(corpus[name], key, fmt) for name in ("bach", "essen")]
+        rows.append(row)
+    return markdown_table(header, rows)
+
+
+def following_table(generators: list[str], arcs: int) -> str:
+    rows = []
+    for generator in generators:
+        agreements, correlations = following(generator, arcs)
+        rows.append(
+            [
+                generator,
+                f"{np.nanmean(agreements):.3f}",
+                f"{np.nanmin(agreements):.3f}",
+                f"{np.nanmean(correlations):.2f}",
+                f"{np.nanmin(correlations):.2f}",
+            ]
+        )
+    header = ["generator", "mode agreement mean", "worst", "onsets~arousal Spearman mean", "worst"]
+    return markdown_table(header, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arcs", type=int, default=16, help="random arcs per generator")
+    parser.add_argument("--corpus-size", type=int, default=60, help="pieces per corpus")
+    parser.add_argument("--generators", default=",".join(GENERATORS))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    started = time.perf_counter()
+    corpus = corpus_ranges(args.corpus_size)
+    print(
+        f"Judged from the MIDI files by `benchmarks/music_judge.py` (no generator code). "
+        f"Constant emotion: {len(CONSTANT_EMOTIONS)} emotions × {len(CONSTANT_SEEDS)} seeds, "
+        f"{SECONDS:g} s at 120 bpm; mean (min–max). Corpora: "
+        f"{int(corpus['bach']['_pieces'][0])} Bach chorales, "
+        f"{int(corpus['essen']['_pieces'][0])} Essen folk songs (monophonic: no harmony "
+        "measures).\n"
+    )
+    print(craft_table(generators, corpus))
+    print(
+        f"\nRandom changing arcs: {args.arcs} seeds × {SECONDS:g} s, a new emotion (and a cut) "
+        "every 1–6 bars, valence 0.05–0.35 or 0.65–0.95; mode by Krumhansl–Kessler per bar.\n"
+    )
+    print(following_table(generators, args.arcs))
+    log.info("bench_music took %.0f s", time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    main()
