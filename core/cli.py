@@ -12,7 +12,9 @@ from typing import Any
 from . import __version__
 from .config import Config, load_config, merge
 from .errors import Cancelled, InputError, MoodscoreError
+from .files import NAME_MAX, describe_os_error
 from .generators import GENERATORS, resolve_name
+from .signals import Stopped, stop_on_signals
 from .timeline import TimeGrid
 
 #: CLI option -> dotted config key it overrides (when given).
@@ -149,14 +151,20 @@ def resolve_config(args: argparse.Namespace) -> Config:
             raise InputError("Give the generator once: as a number/name or with --generator.")
         args.generator = args.generator_number
     overrides: dict[str, Any] = {}
+    labels: dict[str, str] = {}
     for option, key in _OVERRIDES.items():
         value = getattr(args, option, None)
         if value is not None:
             overrides[key] = value
+            labels[key] = "--" + option.replace("_", "-")
     if "music.generator" in overrides:
         overrides["music.generator"] = resolve_name(overrides["music.generator"])
-    config = merge(config, overrides) if overrides else config
-    TimeGrid(config.bpm, config.step_bars)  # validates bpm and step_bars up front
+    # The same type and range checks as a config file, with errors naming the option.
+    config = merge(config, overrides, labels) if overrides else config
+    if getattr(args, "soundfont", None):
+        from .pipeline import checked_soundfont
+
+        checked_soundfont(args.soundfont)  # a missing file is named as --soundfont's
     return config
 
 
@@ -213,20 +221,12 @@ def _run_score(args: argparse.Namespace) -> int:
 
 
 def _run_emotions(args: argparse.Namespace) -> int:
-    from .outputs import EMOTION_OUTPUTS, check_writable, output_paths
-    from .pipeline import analyze_only, default_out_dir, write_emotion_outputs
+    from .pipeline import default_out_dir, write_emotions
 
     config = resolve_config(args)
     out = args.out or default_out_dir(args.video)
-    # Refuse existing outputs before the (long) analysis, not after it.
-    check_writable(
-        output_paths(out, args.video.stem, EMOTION_OUTPUTS),
-        force=args.force,
-        protected=[args.video],
-    )
-    timeline = _with_progress(args, lambda bar: analyze_only(args.video, config, progress=bar))
-    paths = write_emotion_outputs(
-        timeline, out, args.video.stem, force=args.force, source=args.video
+    timeline, paths = _with_progress(
+        args, lambda bar: write_emotions(args.video, out, config, force=args.force, progress=bar)
     )
     _summary(out, paths.values(), timeline.duration_s, None)
     return 0
@@ -256,23 +256,38 @@ def _run_compose(args: argparse.Namespace) -> int:
 
 
 def _run_split(args: argparse.Namespace) -> int:
-    from .video.probe import probe
+    from .video.probe import check_remuxable, probe
     from .video.split import split_video
 
-    probe(args.video)
+    info = probe(args.video)
+    check_remuxable(info, _muxer_for(args.video))
     out = args.out or args.video.parent
     parts = split_video(args.video, out, args.seconds, force=args.force)
     _summary(out, parts, None, None)
     return 0
 
 
+def _muxer_for(path: Path) -> str:
+    """The FFmpeg muxer that writes files named like ``path`` (segments keep the suffix)."""
+    import av
+
+    try:
+        with av.open(f"probe{path.suffix}", "w", format=None) as sink:  # nothing is written
+            return sink.format.name.split(",")[0]
+    except (ValueError, av.error.FFmpegError, OSError):
+        raise InputError(
+            f"FFmpeg cannot write '{path.suffix}' files, so {path.name} cannot be split "
+            "without re-encoding; convert it to MP4 first."
+        ) from None
+
+
 def _run_plot(args: argparse.Namespace) -> int:
+    from .files import check_input_file
+
     source: Path = args.file
-    if not source.is_file():
-        raise InputError(f"{source} is not a file; pass an .emotions.txt or a .mid file.")
-    output = args.output or source.with_name(source.name + ".png")
-    if output.exists() and not args.force:
-        raise InputError(f"{output} already exists; pass --force to overwrite it.")
+    check_input_file(source, "Plot input", "pass an .emotions.txt or a .mid file")
+    output: Path = args.output or source.with_name(source.name + ".png")
+    _check_plot_output(source, output, force=args.force)
     if source.suffix.lower() in (".mid", ".midi"):
         from .music.plot import plot_piano_roll
 
@@ -281,10 +296,27 @@ def _run_plot(args: argparse.Namespace) -> int:
         from .emotion.export import plot_timeline
         from .timeline import read_emotion_file
 
-        grid = TimeGrid(args.bpm or 120.0, args.step_bars or 1)
+        config = resolve_config(args)
+        grid = TimeGrid(config.bpm, config.step_bars)
         plot_timeline(read_emotion_file(source, grid), output, title=source.name)
     _summary(output.parent, [output], None, None)
     return 0
+
+
+def _check_plot_output(source: Path, output: Path, *, force: bool) -> None:
+    """Refuse, before drawing, a PNG path that is the input, a folder, or in no folder."""
+    if output.resolve() == source.resolve():
+        raise InputError(f"-o {output} is the input file itself; choose another PNG path.")
+    if output.is_dir():
+        raise InputError(f"-o {output} is a directory; give a file name such as plot.png.")
+    if not output.parent.is_dir():
+        raise InputError(
+            f"The folder {output.parent} of -o {output} does not exist; create it first."
+        )
+    if output.exists() and not force:
+        raise InputError(f"{output} already exists; pass --force to overwrite it.")
+    if len(output.name.encode()) > NAME_MAX:
+        raise InputError(f"-o {output.name[:40]}... is longer than {NAME_MAX} bytes; shorten it.")
 
 
 def _run_config(args: argparse.Namespace) -> int:
@@ -304,7 +336,12 @@ def _summary(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for usage and input errors)."""
+    """Run the command line; returns the exit status.
+
+    0 on success; 2 for usage, input and environment errors (one sentence on stderr, nothing
+    written); 1 for an internal failure; 128 + N when stopped by signal N (SIGINT 130,
+    SIGTERM 143, SIGHUP 129), after removing every partial output.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -312,11 +349,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="moodscore: %(message)s",
         stream=sys.stderr,
     )
-    try:
-        return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        print("moodscore: interrupted; no partial output was left.", file=sys.stderr)
-        return Cancelled.exit_code
-    except MoodscoreError as exc:
-        print(f"moodscore: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    with stop_on_signals():
+        try:
+            return int(args.run(args) or 0)
+        except KeyboardInterrupt as exc:
+            name = exc.args[0] if isinstance(exc, Stopped) else "SIGINT"
+            print(f"moodscore: stopped by {name}; no partial output was left.", file=sys.stderr)
+            return exc.exit_code if isinstance(exc, Stopped) else Cancelled.exit_code
+        except MoodscoreError as exc:
+            print(f"moodscore: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except OSError as exc:
+            # The disk, the permissions or a path the user gave: their environment, exit 2.
+            print(f"moodscore: error: {describe_os_error(exc)}", file=sys.stderr)
+            return InputError.exit_code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,11 @@ import yaml
 
 from .emotion.config import AnalysisConfig
 from .errors import InputError
+from .files import check_input_file
+from .limits import range_error, ranged
 from .music.config import MusicConfig, RenderConfig
 from .rbm.config import RbmConfig
+from .timeline import MAX_BPM, MIN_BPM
 from .video.config import VideoConfig
 
 
@@ -25,8 +29,8 @@ from .video.config import VideoConfig
 class Config:
     """Every Moodscore option. ``bpm`` and ``step_bars`` define the time grid."""
 
-    bpm: float = 120.0
-    step_bars: int = 1
+    bpm: float = ranged(120.0, MIN_BPM, MAX_BPM, why="quarter notes per minute")
+    step_bars: int = ranged(1, 1, 16, why="bars per emotion step")
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     music: MusicConfig = field(default_factory=MusicConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
@@ -34,81 +38,152 @@ class Config:
     rbm: RbmConfig = field(default_factory=RbmConfig)
 
 
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
+#: How a key is named in errors when the value came from a command-line option.
+Labels = dict[str, str]
+
+
+def _label(key: str, labels: Labels) -> str:
+    return labels.get(key, f"Config key '{key}'")
+
+
+def _coerce(
+    value: Any, spec: dataclasses.Field[Any], annotation: Any, key: str, labels: Labels
+) -> Any:
+    """``value`` converted to the field's type and checked against its range."""
+    label = _label(key, labels)
     origin = typing.get_origin(annotation)
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
-            raise InputError(f"Config key '{key}' must be a mapping of options.")
-        return _build(annotation, value, key + ".")
+            raise InputError(f"{label} must be a mapping of options.")
+        return _build(annotation, value, key + ".", labels)
     if origin in (list, tuple):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list | tuple):
-            raise InputError(f"Config key '{key}' must be a list.")
+            raise InputError(f"{label} must be a list.")
         return list(value)
     if origin is dict:
         if not isinstance(value, dict):
-            raise InputError(f"Config key '{key}' must be a mapping.")
+            raise InputError(f"{label} must be a mapping.")
         return dict(value)
     if annotation is bool:
         if not isinstance(value, bool):
-            raise InputError(f"Config key '{key}' must be true or false.")
+            raise InputError(f"{label} must be true or false.")
         return value
     if annotation in (int, float, str):
+        # YAML's true/false are ints to Python; a switch given for a number is a mistake.
+        if annotation is not str and isinstance(value, bool):
+            raise InputError(f"{label} must be of type {annotation.__name__}, got {value!r}.")
         try:
             if annotation is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError
-            return annotation(value)
-        except (TypeError, ValueError):
+            if annotation is not str and isinstance(value, dict | list):
+                raise TypeError
+            converted = annotation(value)
+        except (TypeError, ValueError, OverflowError):
             raise InputError(
-                f"Config key '{key}' must be of type {annotation.__name__}, got {value!r}."
+                f"{label} must be of type {annotation.__name__}, got {value!r}."
             ) from None
+        problem = range_error(label, converted, spec)
+        if problem:
+            raise InputError(problem)
+        return converted
     return value
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+def _build(cls: type, data: dict[str, Any], prefix: str = "", labels: Labels | None = None) -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
         raise InputError(
             f"Unknown config key '{prefix}{unknown[0]}'; valid keys here are: "
-            f"{', '.join(sorted(names))}."
+            f"{', '.join(sorted(fields))}."
         )
-    kwargs = {name: _coerce(value, hints[name], prefix + name) for name, value in data.items()}
+    kwargs = {
+        name: _coerce(value, fields[name], hints[name], prefix + name, labels or {})
+        for name, value in data.items()
+    }
     return cls(**kwargs)
 
 
-def config_from_dict(data: dict[str, Any] | None) -> Config:
-    """Build a :class:`Config` from a nested dict, rejecting unknown keys by name."""
-    return _build(Config, data or {})
+def config_from_dict(data: dict[str, Any] | None, labels: Labels | None = None) -> Config:
+    """Build a :class:`Config` from a nested dict, checking every key's type and range.
+
+    Parameters
+    ----------
+    data
+        Nested options, e.g. ``{"music": {"seed": 3}}``.
+    labels
+        How to name a dotted key in errors, e.g. ``{"music.seed": "--seed"}`` for values that
+        came from the command line (default: ``Config key 'music.seed'``).
+
+    Raises
+    ------
+    InputError
+        Naming the first unknown key, wrong type or out-of-range value.
+    """
+    return _build(Config, data or {}, labels=labels)
 
 
 def load_config(path: str | Path) -> Config:
     """Load a YAML configuration file (``yaml.safe_load``)."""
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"Config {path} is a directory; pass a YAML file with --config.")
-    if not path.is_file():
-        raise InputError(f"Config file {path} does not exist; check the --config path.")
+    check_input_file(path, "Config file", "pass a YAML file with --config")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"Config file {path} is not valid YAML ({exc}); fix its syntax.") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as exc:
+        raise InputError(
+            f"Config file {path} is not valid YAML ({_yaml_problem(exc)}); fix it."
+        ) from None
+    except UnicodeDecodeError:
+        raise InputError(f"Config file {path} is not UTF-8 text; save it as UTF-8 YAML.") from None
     if data is not None and not isinstance(data, dict):
         raise InputError(f"Config file {path} must hold a mapping of options at the top level.")
     return config_from_dict(data)
 
 
-def config_to_dict(config: Any) -> dict[str, Any]:
-    """The configuration as plain data, with secrets left out (for ``score.json``)."""
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line report as one phrase: what and where."""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def config_to_dict(config: Any, *, public: bool = True) -> dict[str, Any]:
+    """The configuration as plain data.
+
+    With ``public`` (for ``score.json``, ``moodscore config``, logs) secrets are left out and
+    credentials inside URLs (``?key=...``, ``user:password@``) are masked.
+    """
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
-        if f.metadata.get("secret"):
-            continue
         value = getattr(config, f.name)
-        out[f.name] = config_to_dict(value) if dataclasses.is_dataclass(value) else value
+        if public and f.metadata.get("secret"):
+            continue
+        if dataclasses.is_dataclass(value):
+            value = config_to_dict(value, public=public)
+        elif public and f.metadata.get("url"):
+            value = redact_url(value)
+        out[f.name] = value
     return out
+
+
+def redact_url(url: str) -> str:
+    """``url`` with every query value and any password replaced by ``REDACTED``."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.urlencode(
+        [
+            (name, "REDACTED")
+            for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        ],
+        safe="",
+    )
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "REDACTED@" + netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def dump_yaml(config: Config) -> str:
@@ -116,37 +191,16 @@ def dump_yaml(config: Config) -> str:
     return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
 
 
-def merge(config: Config, overrides: dict[str, Any]) -> Config:
-    """Return ``config`` with dotted-key overrides applied, e.g. ``{"music.seed": 3}``."""
-    data = config_to_dict(config)
-    secrets = _secrets(config)
+def merge(config: Config, overrides: dict[str, Any], labels: Labels | None = None) -> Config:
+    """Return ``config`` with dotted-key overrides applied, e.g. ``{"music.seed": 3}``.
+
+    The result is checked like a loaded file; ``labels`` name the overridden keys in errors.
+    """
+    data = config_to_dict(config, public=False)
     for dotted, value in overrides.items():
         node = data
         *parents, leaf = dotted.split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    merged = config_from_dict(data)
-    for path, value in secrets.items():
-        if path not in overrides:
-            _set(merged, path, value)
-    return merged
-
-
-def _secrets(config: Any, prefix: str = "") -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if f.metadata.get("secret"):
-            found[prefix + f.name] = value
-        elif dataclasses.is_dataclass(value):
-            found.update(_secrets(value, prefix + f.name + "."))
-    return found
-
-
-def _set(config: Any, dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = config
-    for part in parents:
-        node = getattr(node, part)
-    setattr(node, leaf, value)
+    return config_from_dict(data, labels)

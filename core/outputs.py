@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
-import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from .errors import InputError
+from .files import NAME_MAX, FolderLock, remove_own_temps, remove_stale_temps, temp_path_for
+from .signals import shielded
+
+log = logging.getLogger(__name__)
+
+#: Errors of writing (no space, over quota, file too large) that name no file themselves.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 #: Output kind -> file name pattern (``{stem}`` is the input's stem).
 OUTPUT_NAMES: dict[str, str] = {
@@ -47,6 +55,11 @@ def check_writable(
             raise InputError(
                 f"Output {path} would overwrite the input file; choose another --out folder."
             )
+        if len(path.name.encode()) > NAME_MAX:
+            raise InputError(
+                f"Output name {path.name[:40]}... is longer than {NAME_MAX} bytes, more than file "
+                "systems take; rename the input to something shorter."
+            )
         if path.is_dir():
             raise InputError(f"{path} is a directory; remove it or choose another --out folder.")
         if path.exists() and not force:
@@ -66,9 +79,7 @@ def prepare_out_dir(out_dir: Path) -> list[Path]:
     created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".moodscore-probe-", dir=out_dir)
-        os.close(fd)
-        os.unlink(probe)
+        temp_path_for(out_dir / ".moodscore-probe").unlink()
     except OSError as exc:
         remove_empty_dirs(created)
         raise InputError(
@@ -96,11 +107,7 @@ class Staging:
         """The temp path to write output ``kind`` to (also for kinds only needed on the way)."""
         if kind not in self.temps:
             target = self.targets.get(kind) or self.out_dir / OUTPUT_NAMES[kind].format(stem="")
-            fd, name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent
-            )
-            os.close(fd)
-            self.temps[kind] = Path(name)
+            self.temps[kind] = temp_path_for(target)
         return self.temps[kind]
 
     def publish(self) -> None:
@@ -113,23 +120,54 @@ class Staging:
         self.temps.clear()
 
     def discard(self) -> None:
-        """Remove every staged file."""
+        """Remove every staged file, and any temp file of this process the run left in the folder
+        (one created just before a signal arrived is not in ``temps`` yet)."""
         for temp in self.temps.values():
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
         self.temps.clear()
+        remove_own_temps(self.out_dir)
 
 
 @contextlib.contextmanager
 def staged_outputs(
-    targets: dict[str, Path], out_dir: Path, created_dirs: Collection[Path] = ()
+    targets: dict[str, Path],
+    out_dir: Path,
+    *,
+    force: bool,
+    protected: Collection[Path] = (),
 ) -> Iterator[Staging]:
-    """Yield a :class:`Staging`; publish on success, leave nothing behind on any failure."""
-    staging = Staging(targets, out_dir)
+    """Yield a :class:`Staging` for one run into ``out_dir``; all or nothing.
+
+    Before yielding: creates the folder, checks it takes files, takes the folder's run lock
+    (a concurrent run into it is refused), removes temp files that killed runs left there and
+    checks the targets again under the lock. On success every output is published at once;
+    on any failure or signal nothing is left: no temp file, no folder the run created.
+    """
+    check_writable(targets, force=force, protected=protected)
+    created_dirs = prepare_out_dir(out_dir)
+    lock = FolderLock(out_dir)
     try:
-        yield staging
-        staging.publish()
+        lock.acquire()
     except BaseException:
-        staging.discard()
         remove_empty_dirs(created_dirs)
         raise
+    staging = Staging(targets, out_dir)
+    try:
+        stale = remove_stale_temps(out_dir)
+        if stale:
+            log.info("Removed %d temp file(s) left by an earlier, killed run.", len(stale))
+        # Another run may have published these between our first check and the lock.
+        check_writable(targets, force=force, protected=protected)
+        yield staging
+        with shielded():
+            staging.publish()
+    except BaseException as exc:
+        with shielded():
+            staging.discard()
+            lock.release()
+            remove_empty_dirs(created_dirs)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno in _WRITE_ERRNOS:
+            exc.filename = str(out_dir)  # a full disk is reported without a file name
+        raise
+    lock.release()

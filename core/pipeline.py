@@ -19,15 +19,10 @@ from typing import Any
 from . import __version__
 from .config import Config, config_to_dict
 from .errors import Cancelled, InputError
+from .files import describe_os_error
 from .generators import get_composer, resolve_name
-from .outputs import (
-    ALL_OUTPUTS,
-    Staging,
-    check_writable,
-    output_paths,
-    prepare_out_dir,
-    staged_outputs,
-)
+from .limits import MAX_DURATION_S
+from .outputs import ALL_OUTPUTS, Staging, output_paths, staged_outputs
 from .timeline import EmotionTimeline, format_emotion_text
 
 log = logging.getLogger(__name__)
@@ -125,21 +120,22 @@ def score_video(
     ScoreResult
         Output paths, the timeline used, the scored duration and the manifest.
     """
-    from .video.probe import probe
+    from .video.probe import check_remuxable, probe
 
     video = Path(video)
     info = probe(video)
     if "video" in outputs and (start_s > 0 or end_s is not None):
         raise InputError("A scored video can only be made of the whole file; leave out the range.")
+    scored_s = (end_s if end_s is not None else info.duration_s) - start_s
+    check_duration(scored_s, f"Video {video}")
+    if "video" in outputs:
+        check_remuxable(info, "mp4")
     out = Path(out_dir) if out_dir is not None else default_out_dir(video)
     targets = output_paths(out, stem or video.stem, outputs)
-    check_writable(targets, force=force, protected=[video])
-    resolve_name(config.music.generator)
-    soundfont = _soundfont_for(targets, config)
-    created_dirs = prepare_out_dir(out)
+    soundfont = preflight(config, targets)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    with staged_outputs(targets, out, created_dirs) as staging:
+    with staged_outputs(targets, out, force=force, protected=[video]) as staging:
         if timeline is None:
             from .emotion import analyze
 
@@ -198,14 +194,13 @@ def score_timeline(
 ) -> ScoreResult:
     """Compose and render music for a timeline with no video (``moodscore compose``)."""
     out = Path(out_dir)
+    check_duration(timeline.duration_s, "The emotion timeline")
     targets = output_paths(out, stem, outputs)
-    check_writable(targets, force=force, protected=[source] if source else [])
-    resolve_name(config.music.generator)
-    soundfont = _soundfont_for(targets, config)
-    created_dirs = prepare_out_dir(out)
+    soundfont = preflight(config, targets)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with staged_outputs(targets, out, created_dirs) as staging:
+    protected = [source] if source else []
+    with staged_outputs(targets, out, force=force, protected=protected) as staging:
         _compose_and_write(timeline, config, staging, timings, progress, cancel, soundfont)
         timings["total_s"] = time.perf_counter() - started
         inputs = {"emotions": str(source.resolve()) if source else None}
@@ -213,18 +208,33 @@ def score_timeline(
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
 
 
-def write_emotion_outputs(
-    timeline: EmotionTimeline, out_dir: Path, stem: str, *, force: bool, source: Path
-) -> dict[str, Path]:
-    """Write the emotion text, CSVs and plot for ``moodscore emotions``."""
-    from .outputs import EMOTION_OUTPUTS
+def write_emotions(
+    video: str | Path,
+    out_dir: Path,
+    config: Config,
+    *,
+    force: bool,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[EmotionTimeline, dict[str, Path]]:
+    """``moodscore emotions``: the emotion text, CSVs and plot of a whole video.
 
+    The output folder is checked, created and locked before the analysis starts.
+    """
+    from .emotion import analyze
+    from .outputs import EMOTION_OUTPUTS
+    from .video.probe import probe
+
+    video = Path(video)
+    probe(video)
+    stem = video.stem
     targets = output_paths(out_dir, stem, EMOTION_OUTPUTS)
-    check_writable(targets, force=force, protected=[source])
-    created_dirs = prepare_out_dir(out_dir)
-    with staged_outputs(targets, out_dir, created_dirs) as staging:
+    with staged_outputs(targets, out_dir, force=force, protected=[video]) as staging:
+        timeline = analyze(
+            video, config, progress=_stage_reporter(progress, "analysis"), cancel=cancel
+        )
         _write_emotion_files(timeline, staging, title=stem)
-    return targets
+    return timeline, targets
 
 
 def analyze_only(
@@ -277,13 +287,56 @@ def _compose_and_write(
     _write_emotion_files(timeline, staging, title=targets.get("midi", Path("score")).stem)
 
 
-def _soundfont_for(targets: dict[str, Path], config: Config) -> Path | None:
-    """The SoundFont the run will render with, found before any long work starts."""
+def check_duration(duration_s: float, what: str) -> None:
+    """Refuse a piece longer than :data:`~core.limits.MAX_DURATION_S` before any work."""
+    if duration_s > MAX_DURATION_S:
+        raise InputError(
+            f"{what} lasts {duration_s / 3600:.1f} hours; Moodscore scores at most "
+            f"{MAX_DURATION_S / 3600:g} hours (a WAV file cannot hold more than 4 GiB), "
+            "so split it first (moodscore split)."
+        )
+
+
+def preflight(config: Config, targets: dict[str, Path]) -> Path | None:
+    """Check everything a run needs before the first frame is decoded.
+
+    The generator name, the instrument preset and its program overrides, the RBM model file
+    (read and validated in full) and the SoundFont (present and really an SF2).
+
+    Returns
+    -------
+    Path or None
+        The SoundFont the run renders with (``None`` when it writes no audio).
+    """
+    from .generators.mapping import programs_for
+
+    generator = resolve_name(config.music.generator)
+    programs_for(config.music.preset, config.music.programs)
+    if generator.startswith("rbm"):
+        from .rbm.model import load_model, resolve_model
+
+        load_model(resolve_model(config)[0])
     if not {"wav", "video"} & set(targets):
         return None
+    return checked_soundfont(None, config.render.soundfont)
+
+
+def checked_soundfont(explicit: str | None, configured: str = "") -> Path:
+    """:func:`~core.music.render.find_soundfont`, then a check that the file is an SF2.
+
+    Checked here, by its RIFF header, rather than by FluidSynth, which prints native errors.
+    """
     from .music.render import find_soundfont
 
-    return find_soundfont(None, config.render.soundfont)
+    path = find_soundfont(explicit, configured)
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+    except OSError as exc:
+        raise InputError(f"SoundFont {describe_os_error(exc, path)}") from None
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise InputError(f"{path} is not a SoundFont 2 (.sf2) file; pass a General MIDI .sf2 file.")
+    return path
 
 
 def _write_emotion_files(timeline: EmotionTimeline, staging: Staging, *, title: str) -> None:
@@ -373,4 +426,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-__all__ = ["ScoreResult", "analyze_only", "output_stem", "score_timeline", "score_video"]
+__all__ = [
+    "ScoreResult",
+    "analyze_only",
+    "output_stem",
+    "preflight",
+    "score_timeline",
+    "score_video",
+    "write_emotions",
+]

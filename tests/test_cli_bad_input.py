@@ -113,8 +113,8 @@ def test_clip_shorter_than_one_step(
     [
         (["--generator", "jazz"], ("unknown generator", "1=scales")),
         (["7"], ("unknown generator",)),
-        (["--bpm", "20"], ("30-300",)),
-        (["--bpm", "400"], ("30-300",)),
+        (["--bpm", "20"], ("--bpm", "between 30 and 300")),
+        (["--bpm", "400"], ("--bpm", "between 30 and 300")),
     ],
 )
 def test_bad_options(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..limits import ranged
+
 LOCAL_SOURCES = ("colour", "face", "motion")
 ALL_SOURCES = (*LOCAL_SOURCES, "cloud")
 
@@ -17,11 +19,14 @@ class CloudConfig:
     """
 
     api_key: str = field(default="", repr=False, metadata={"secret": True})
-    endpoint: str = "https://vision.googleapis.com/v1/images:annotate"
-    timeout_s: float = 10.0
-    max_retries: int = 3
-    backoff_s: float = 0.5
-    max_requests: int = 200
+    #: Marked as a URL: ``score.json`` masks a key passed in it (``?key=...``).
+    endpoint: str = field(
+        default="https://vision.googleapis.com/v1/images:annotate", metadata={"url": True}
+    )
+    timeout_s: float = ranged(10.0, 0.1, 300.0)
+    max_retries: int = ranged(3, 0, 10)
+    backoff_s: float = ranged(0.5, 0.0, 60.0)
+    max_requests: int = ranged(200, 0, 100_000)
 
 
 @dataclass
@@ -42,16 +47,16 @@ class AnalysisConfig:
     """
 
     sources: list[str] = field(default_factory=lambda: list(LOCAL_SOURCES))
-    analysis_width: int = 160
-    colour_clusters: int = 8
-    frames_per_step: int = 8
-    face_frames_per_step: int = 2
-    face_detect_width: int = 256
-    face_min_size: float = 0.15
-    face_weight: float = 0.5
-    motion_weight: float = 0.25
-    motion_scale: float = 8.0
-    cut_weight: float = 0.15
-    cut_min_distance: float = 0.1
-    smoothing: float = 0.5
+    analysis_width: int = ranged(160, 16, 1920, why="wider only costs time")
+    colour_clusters: int = ranged(8, 1, 32, why="more clusters than colours in a mood palette")
+    frames_per_step: int = ranged(8, 1, 64)
+    face_frames_per_step: int = ranged(2, 1, 32)
+    face_detect_width: int = ranged(256, 64, 3840)
+    face_min_size: float = ranged(0.15, 0.01, 1.0, why="a fraction of the frame height")
+    face_weight: float = ranged(0.5, 0.0, 1.0)
+    motion_weight: float = ranged(0.25, 0.0, 1.0)
+    motion_scale: float = ranged(8.0, 0.1, 255.0, why="grey levels")
+    cut_weight: float = ranged(0.15, 0.0, 1.0)
+    cut_min_distance: float = ranged(0.1, 0.0, 1.0)
+    smoothing: float = ranged(0.5, 0.0, 0.95, why="0 none, 0.95 heaviest")
     cloud: CloudConfig = field(default_factory=CloudConfig)

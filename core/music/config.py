@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..limits import MAX_SEED, ranged
+
 
 @dataclass
 class MusicConfig:
@@ -15,7 +17,7 @@ class MusicConfig:
 
     generator: str = "chords"
     preset: str = "piano"
-    seed: int = 0
+    seed: int = ranged(0, 0, MAX_SEED)
     programs: dict[str, int] = field(default_factory=dict)
 
 
@@ -24,6 +26,6 @@ class RenderConfig:
     """How the score becomes a WAV file."""
 
     soundfont: str = ""
-    sample_rate: int = 48000
-    peak_dbfs: float = -1.0
-    fade_s: float = 0.05
+    sample_rate: int = ranged(48000, 8000, 96000, why="Hz")
+    peak_dbfs: float = ranged(-1.0, -60.0, 0.0, why="dBFS: 0 is full scale")
+    fade_s: float = ranged(0.05, 0.0, 10.0, why="seconds")

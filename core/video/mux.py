@@ -55,7 +55,7 @@ def mux(
         original = source.streams.audio[0] if keep_original_audio and source.streams.audio else None
         duration = float(video_in.duration * video_in.time_base) if video_in.duration else 0.0
         with av.open(str(tmp), "w", format="mp4") as sink, contextlib.ExitStack() as stack:
-            video_out = sink.add_stream_from_template(video_in)
+            video_out = sink.add_stream_from_template(video_in, opaque=True)
             music = sink.add_stream("aac", rate=48000, layout="stereo")
             music.bit_rate = audio_bitrate
             original_out = _original_audio_stream(sink, original) if original else None

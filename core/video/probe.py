@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import av
 
 from ..errors import InputError
+from ..files import check_input_file
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,10 @@ def probe(path: str | Path) -> VideoInfo:
         video with no decodable frame.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"Video {path} does not exist; check the path.")
-    if path.is_dir():
-        raise InputError(f"{path} is a directory; pass a video file such as clip.mp4.")
+    check_input_file(path, "Video", "pass a video file such as clip.mp4")
     try:
         container = av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError):
         raise InputError(
             f"{path} is not a readable video (FFmpeg cannot open it); pass an MP4, MOV, MKV "
             "or other video file."
@@ -59,6 +59,11 @@ def probe(path: str | Path) -> VideoInfo:
             kind = "an audio-only file" if container.streams.audio else "not a video"
             raise InputError(f"{path} is {kind}: it has no video stream; pass a video file.")
         stream = container.streams.video[0]
+        if stream.codec_context is None or not stream.codec_context.is_decoder:
+            raise InputError(
+                f"{path} holds {_codec_label(stream)} video, which this FFmpeg build cannot "
+                "decode; re-encode it to H.264 (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)."
+            )
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         info = VideoInfo(
             path=path,
@@ -66,7 +71,7 @@ def probe(path: str | Path) -> VideoInfo:
             fps=float(rate),
             width=stream.codec_context.width,
             height=stream.codec_context.height,
-            codec=stream.codec_context.name,
+            codec=stream.codec_context.codec.canonical_name,
             has_audio=bool(container.streams.audio),
         )
         if not _first_frame_decodes(container):
@@ -74,6 +79,37 @@ def probe(path: str | Path) -> VideoInfo:
                 f"{path} has no decodable video frame (truncated or corrupt?); re-export it."
             )
     return info
+
+
+def _codec_label(stream: av.stream.Stream) -> str:
+    """The stream's codec as people name it (``av1``), not the decoder's name (``libdav1d``)."""
+    descriptor = lib_name = None
+    with contextlib.suppress(Exception):
+        descriptor = stream.codec_context.codec.canonical_name
+    with contextlib.suppress(Exception):
+        lib_name = stream.codec_context.name
+    return str(descriptor or lib_name or "an unknown codec's").upper()
+
+
+def check_remuxable(info: VideoInfo, container_format: str) -> None:
+    """Refuse up front a video stream that ``container_format`` cannot carry as it is.
+
+    Scored videos and split segments copy the video packets without re-encoding, so the
+    output container must take the source codec (MP4 takes H.264, HEVC, AV1, VP9, MPEG-4;
+    not e.g. Theora or raw video).
+    """
+    with (
+        av.open(str(info.path)) as source,
+        av.open(io.BytesIO(), "w", format=container_format) as sink,
+    ):
+        try:
+            sink.add_stream_from_template(source.streams.video[0], opaque=True)
+        except (ValueError, av.error.FFmpegError):
+            kind = container_format.upper()
+            raise InputError(
+                f"{info.path} holds {info.codec.upper()} video, which an {kind} file cannot "
+                "carry without re-encoding; re-encode it to H.264 first."
+            ) from None
 
 
 def _first_frame_decodes(container: av.container.InputContainer) -> bool:

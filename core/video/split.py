@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import os
 from pathlib import Path
 
 import av
 
 from ..errors import InputError
-from ..files import atomic_path
+from ..files import FolderLock, remove_own_temps, remove_stale_temps, temp_path_for
+from ..limits import MAX_DURATION_S
+from ..outputs import prepare_out_dir, remove_empty_dirs
+from ..signals import shielded
+
+#: Shortest segment: a tenth of a second is already below one keyframe interval of any
+#: real video, so shorter only makes one segment per keyframe.
+MIN_SEGMENT_S = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -18,37 +27,46 @@ def split_video(video: Path, out_dir: Path, seconds: float, *, force: bool = Fal
     """Write ``<stem>_partNNN<suffix>`` segments of about ``seconds`` each into ``out_dir``.
 
     Streams are copied packet for packet, so a segment starts on the first video keyframe at
-    or after each boundary and segments may run a little longer than ``seconds``.
+    or after each boundary and segments may run a little longer than ``seconds``. Segments
+    are written as temp files and renamed into place together at the end: a run that fails
+    part-way (a full disk, a signal) leaves the folder as it was, old segments included.
 
     Returns
     -------
     list of Path
         The segment files, in order.
     """
-    if seconds <= 0:
-        raise InputError("--seconds must be a positive number of seconds per segment.")
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Filled segment by segment, so a failure part-way can remove the segments already
-    # published: a run leaves either every segment or none.
-    written: list[Path] = []
+    if not (math.isfinite(seconds) and MIN_SEGMENT_S <= seconds <= MAX_DURATION_S):
+        raise InputError(
+            f"--seconds must be a segment length between {MIN_SEGMENT_S:g} and "
+            f"{MAX_DURATION_S:g} seconds, got {seconds!r}."
+        )
+    created_dirs = prepare_out_dir(out_dir)
+    staged: list[tuple[Path, Path]] = []  # (temp, final) per finished segment
     try:
-        with av.open(str(video)) as source:
-            _copy_segments(source, video, out_dir, seconds, force, written)
+        with FolderLock(out_dir):
+            remove_stale_temps(out_dir)
+            with av.open(str(video)) as source:
+                _copy_segments(source, video, out_dir, seconds, force, staged)
+            with shielded():
+                for temp, final in staged:
+                    os.replace(temp, final)
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        if created:
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()
+        with shielded():
+            for temp, _ in staged:
+                temp.unlink(missing_ok=True)
+            remove_own_temps(out_dir)
+            remove_empty_dirs(created_dirs)
         raise
-    return written
+    return [final for _, final in staged]
 
 
 def _segment_path(video: Path, out_dir: Path, index: int, force: bool) -> Path:
     path = out_dir / f"{video.stem}_part{index:03d}{video.suffix}"
     if path.exists() and not force:
         raise InputError(f"{path} already exists; pass --force to overwrite it.")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; remove it or choose another --out folder.")
     return path
 
 
@@ -58,14 +76,14 @@ def _copy_segments(
     out_dir: Path,
     seconds: float,
     force: bool,
-    written: list[Path],
+    staged: list[tuple[Path, Path]],
 ) -> None:
-    """Copy ``source`` into segments, appending each segment's path to ``written``."""
+    """Copy ``source`` into temp segments, appending each finished one's (temp, final) path."""
     video_in = source.streams.video[0]
     streams = [video_in, *source.streams.audio]
     with contextlib.ExitStack() as segment:
         sink = None
-        current: Path | None = None  # the segment being written, not yet published
+        current: tuple[Path, Path] | None = None  # the segment being written
         mapping: dict[int, av.stream.Stream] = {}
         segment_start = 0.0
         boundary = 0.0
@@ -75,14 +93,14 @@ def _copy_segments(
             # Keyframes are placed by presentation time: with B-frames their dts runs early.
             at = float((packet.pts if packet.pts is not None else packet.dts) * packet.time_base)
             if packet.stream is video_in and packet.is_keyframe and at >= boundary - 1e-6:
-                segment.close()  # publishes the previous segment
+                segment.close()  # finishes the previous segment's file
                 if current is not None:
-                    written.append(current)
-                current = _segment_path(video, out_dir, len(written) + 1, force)
-                tmp = segment.enter_context(atomic_path(current))
+                    staged.append(current)
+                final = _segment_path(video, out_dir, len(staged) + 1, force)
                 # The temp file keeps the target's suffix, so FFmpeg picks the muxer from it.
-                sink = segment.enter_context(av.open(str(tmp), "w"))
-                mapping = {s.index: sink.add_stream_from_template(s) for s in streams}
+                current = (temp_path_for(final), final)
+                sink = segment.enter_context(av.open(str(current[0]), "w"))
+                mapping = {s.index: sink.add_stream_from_template(s, opaque=True) for s in streams}
                 segment_start = at
                 boundary = (int(at // seconds) + 1) * seconds
             if sink is None:
@@ -95,5 +113,5 @@ def _copy_segments(
             packet.stream = mapping[packet.stream.index]
             sink.mux(packet)
     if current is not None:
-        written.append(current)
-    log.info("split %s into %d segments", video, len(written))
+        staged.append(current)
+    log.info("split %s into %d segments", video, len(staged))

@@ -1,0 +1,49 @@
+"""The limits Moodscore enforces, with their reasons, and the range metadata of config fields.
+
+Every number a user can give (a config key or a command-line option) carries its accepted
+range on its dataclass field (:func:`ranged`); :mod:`core.config` checks the whole tree in one
+place before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+#: Longest piece Moodscore scores or composes: 3 hours. A WAV's sizes are 32-bit (4 GiB):
+#: 3 h of 16-bit stereo fits at up to 96 kHz (4.1 GB), and the float mix spooled beside the
+#: output stays under 8.3 GB. Feature films run up to about 3 hours.
+MAX_DURATION_S = 3 * 3600.0
+#: Largest emotion file read: far above 3 h of steps (13 500 lines at 300 bpm, ~20 bytes
+#: each), small enough to refuse a runaway file before reading it into memory.
+MAX_EMOTION_FILE_BYTES = 4 * 1024 * 1024
+#: Largest WAV the RIFF format can describe.
+MAX_WAV_BYTES = 2**32 - 1
+#: Random seeds: numpy's generators take any non-negative integer; 32 bits keep the seed easy
+#: to type and store everywhere (Blender's integer properties, JSON).
+MAX_SEED = 2**32 - 1
+
+
+def ranged(default: Any, low: float, high: float, *, why: str = "") -> Any:
+    """A dataclass field whose value must lie in ``[low, high]`` (``why`` explains a limit)."""
+    return dataclasses.field(default=default, metadata={"range": (low, high), "why": why})
+
+
+def range_error(label: str, value: Any, field: dataclasses.Field[Any]) -> str | None:
+    """The sentence for a number outside its field's range (or not finite); ``None`` if fine."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{label} must be a finite number, got {value!r}."
+    bounds = field.metadata.get("range")
+    if bounds is None or not isinstance(value, int | float):
+        return None
+    low, high = bounds
+    if low <= value <= high:
+        return None
+    why = field.metadata.get("why")
+    because = f" ({why})" if why else ""
+    return f"{label} must be between {_number(low)} and {_number(high)}{because}, got {value!r}."
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"

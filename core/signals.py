@@ -1,0 +1,77 @@
+"""SIGINT, SIGTERM and SIGHUP all stop a run the same way, and cleanup is never interrupted.
+
+The first signal raises :class:`Stopped` (a ``KeyboardInterrupt``, so every ``except
+BaseException`` cleanup path handles it as it handles Ctrl-C). Later signals are ignored: an
+impatient double Ctrl-C or a ``timeout`` that sends SIGTERM twice cannot break the cleanup the
+first one started. Code that must not be cut in half (publishing outputs, removing temp files)
+runs in :func:`shielded`: a signal arriving there is held and raised when the block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was stopped by a signal; ``exit_code`` is the shell's ``128 + signal``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class _State:
+    stopping: int | None = None
+    pending: int | None = None
+    shield_depth = 0
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _State.stopping is not None:
+        return  # already stopping: let the cleanup finish
+    if _State.shield_depth:
+        _State.pending = signum
+        return
+    _State.stopping = signum
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Hold a stop signal until the block is done, then raise it."""
+    _State.shield_depth += 1
+    try:
+        yield
+    finally:
+        _State.shield_depth -= 1
+        if _State.shield_depth == 0 and _State.pending is not None and _State.stopping is None:
+            _State.stopping, _State.pending = _State.pending, None
+            raise Stopped(_State.stopping)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` once.
+
+    Outside the main thread (where Python cannot install handlers) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _State.stopping = _State.pending = None
+    previous = {signum: signal.signal(signum, _on_signal) for signum in HANDLED}
+    try:
+        yield
+    finally:
+        stopped = _State.stopping is not None
+        for signum, handler in previous.items():
+            # A stopped run is about to exit: a late signal must not print a traceback.
+            signal.signal(signum, signal.SIG_IGN if stopped else handler)
+        _State.stopping = _State.pending = None
