@@ -1,7 +1,8 @@
 """Differences between the Blender versions the add-on supports (3.4 to 5.x), found by feature.
 
 Blender 5.0 renamed ``sequence_editor.sequences*`` to ``strips*`` (and 4.4 renamed the RNA type
-``Sequence`` to ``Strip``); Blender 5.0 also dropped ``Action.fcurves`` for layered actions.
+``Sequence`` to ``Strip``); Blender 5.0 also dropped ``Action.fcurves`` for layered actions;
+Blender 5.2 renamed the strip timing properties (the old names warn and go in 6.0).
 Everything version-specific lives here so the rest of the add-on reads the same everywhere.
 """
 
@@ -14,6 +15,39 @@ import bpy
 
 #: The RNA type of every VSE strip: ``Strip`` from 4.4, ``Sequence`` before.
 STRIP_TYPE: type = getattr(bpy.types, "Strip", None) or bpy.types.Sequence
+
+
+#: Strip timing properties by their Blender 5.2 names, with the names older versions use.
+STRIP_TIMING_NAMES = {
+    "content_start": "frame_start",  # timeline frame of the content's first frame
+    "left_handle": "frame_final_start",  # first visible frame
+    "right_handle": "frame_final_end",  # first frame after the visible part
+    "duration": "frame_final_duration",  # visible frames
+    "left_handle_offset": "frame_offset_start",
+    "right_handle_offset": "frame_offset_end",
+    "content_trim_start": "animation_offset_start",  # source frames skipped (hold offset)
+}
+
+
+def _timing_name(strip: Any, name: str) -> str:
+    return name if name in strip.bl_rna.properties else STRIP_TIMING_NAMES[name]
+
+
+def strip_timing(strip: Any, name: str) -> Any:
+    """A strip's timing property by its 5.2 name (:data:`STRIP_TIMING_NAMES`) on any version.
+
+    ``content_trim_start`` is 0 on strips that have none (e.g. sound strips before 3.x).
+    """
+    if name == "content_trim_start" and not (
+        {name, STRIP_TIMING_NAMES[name]} & set(strip.bl_rna.properties.keys())
+    ):
+        return 0
+    return getattr(strip, _timing_name(strip, name))
+
+
+def set_strip_timing(strip: Any, name: str, value: float) -> None:
+    """Set a strip's timing property by its 5.2 name on any version."""
+    setattr(strip, _timing_name(strip, name), value)
 
 
 def strips_in(container: Any) -> Any:

@@ -3,7 +3,11 @@
 Blender 4.2+ installs the extension's ``wheels`` itself. Installed the legacy way, the add-on
 unpacks the bundled wheels that fit this Python into its own ``vendor`` folder once, and puts
 that folder on ``sys.path`` *after* the environment's paths, so packages already importable
-(e.g. through ``PYTHONPATH``) win.
+(Blender's own numpy, or ``PYTHONPATH``) win. The legacy zip bundles numpy for hosts without
+one (Debian's Blender 3.4). This happens when this module is imported, which the add-on's
+``__init__`` does before any module that imports numpy or the engine's packages.
+
+:data:`VENDOR_DIR` is also what a separate engine process must put on its ``sys.path``.
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ def vendor_wheels() -> None:
         VENDOR_DIR.mkdir(exist_ok=True)
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(VENDOR_DIR)
-        marker.touch()
+        marker.touch()  # last: an interrupted unpack is redone next time
     if VENDOR_DIR.is_dir() and str(VENDOR_DIR) not in sys.path:
         sys.path.append(str(VENDOR_DIR))
+
+
+if not __name__.startswith("bl_ext."):  # an extension's wheels are Blender's business
+    vendor_wheels()

@@ -92,14 +92,17 @@ def strip_span(scene: bpy.types.Scene, strip: Any) -> StripSpan:
     if len(getattr(strip, "retiming_keys", ())) > 2:
         raise StripError(f"Strip '{strip.name}' is retimed; reset its retiming first.")
     file_fps = float(getattr(strip, "fps", 0.0) or 0.0) or _probe_fps(video)
-    # Scene frame f shows content frame f - frame_start, shifted by the hold/trim offset.
+    # Scene frame f shows content frame f - content_start, shifted by the hold/trim offset.
+    left_handle = compat.strip_timing(strip, "left_handle")
     first_file_frame = (
-        strip.frame_final_start - strip.frame_start + getattr(strip, "animation_offset_start", 0)
+        left_handle
+        - compat.strip_timing(strip, "content_start")
+        + compat.strip_timing(strip, "content_trim_start")
     )
     return StripSpan(
         video=video,
-        first_frame=int(strip.frame_final_start),
-        frame_count=int(strip.frame_final_duration),
+        first_frame=int(left_handle),
+        frame_count=int(compat.strip_timing(strip, "duration")),
         scene_fps=scene_fps(scene),
         file_fps=file_fps,
         file_start_s=max(0.0, first_file_frame / file_fps),
@@ -107,9 +110,9 @@ def strip_span(scene: bpy.types.Scene, strip: Any) -> StripSpan:
 
 
 def _probe_fps(video: Path) -> float:
-    from .engine import core_module
+    from .core.video.probe import probe  # PyAV: imported only when Blender cannot tell
 
-    return core_module("video.probe").probe(video).fps
+    return probe(video).fps
 
 
 def free_channel(scene: bpy.types.Scene, strip: Any, first: int, last: int) -> int:
@@ -118,8 +121,8 @@ def free_channel(scene: bpy.types.Scene, strip: Any, first: int, last: int) -> i
     for channel in range(strip.channel + 1, MAX_CHANNEL + 1):
         if not any(
             other.channel == channel
-            and other.frame_final_start < last
-            and other.frame_final_end > first
+            and compat.strip_timing(other, "left_handle") < last
+            and compat.strip_timing(other, "right_handle") > first
             for other in siblings
         ):
             return channel

@@ -1,27 +1,43 @@
-"""Build ``dist/moodscore-<version>.zip``: the Blender add-on with ``core`` and its wheels.
+"""Build the Blender add-on zips: one per platform, as an extension and as a legacy add-on.
 
-The zip holds one folder, ``moodscore/``, so both Blender 4.2+ (Get Extensions → Install from
-Disk, which reads ``blender_manifest.toml``) and the legacy Add-ons → Install accept it. The
-third-party wheels for every listed platform come from ``pip download`` (cached in
-``dist/wheels-cache/``); numpy and requests ship with Blender. The zip is deterministic: sorted
-entries, fixed timestamps and permissions.
+For every platform (as ``blender --command extension build --split-platforms`` does)::
+
+    dist/moodscore-<version>-<platform>.zip          Blender 4.2 .. 5.2, Get Extensions
+    dist/moodscore-<version>-legacy-<platform>.zip   Blender 3.4 .. 4.1 with Python 3.11,
+                                                     Add-ons -> Install (brings numpy)
+
+Each zip holds one folder, ``moodscore/``: the add-on, the part of ``core`` that scoring needs
+(no training, CLI, plotting or splitting: :data:`CORE_EXCLUDED`) and the wheels of the
+third-party packages for every Python its Blender range runs (:data:`BLENDER_PYTHONS`; a
+stable-ABI ``abi3`` wheel serves them all and is bundled once). The extension's manifest states
+that range honestly (``blender_version_min``/``_max``) and lists the wheels; Blender installs
+the ones that fit. The legacy add-on unpacks its fitting wheels itself
+(``blender_addon/dependencies.py``) and also brings numpy, which distribution builds such as
+Debian's Blender 3.4 lack (official builds ship it; their copy wins).
+
+Wheels come from ``pip download`` (cached in ``dist/wheels-cache/<platform>/``). The zips are
+deterministic: sorted entries, fixed timestamps and permissions.
 
 Usage::
 
-    python scripts/build_addon.py [--platforms linux-x64 macos-arm64 ...] [--no-wheels]
+    python scripts/build_addon.py [--platforms linux-x64 ...] [--kinds extension legacy]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import tomllib
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("build_addon")
@@ -32,6 +48,7 @@ CORE_SRC = REPO / "core"
 ADDON_ID = "moodscore"
 MANIFEST = "blender_manifest.toml"
 FIXED_TIME = (2024, 1, 1, 0, 0, 0)
+MAX_ZIP_BYTES = 120 * 1000 * 1000  # the per-zip budget (decimal MB, as download pages show)
 
 #: Blender platform -> pip ``--platform`` tags that fit it (newest first).
 PLATFORM_TAGS: dict[str, tuple[str, ...]] = {
@@ -45,18 +62,83 @@ PLATFORM_TAGS: dict[str, tuple[str, ...]] = {
         "macosx_10_9_x86_64",
     ),
 }
-#: What ``core`` imports that Blender does not ship (Blender has numpy and requests; the add-on
-#: skips the matplotlib plot; TensorFlow is for training only).
-WHEEL_REQUIREMENTS = (
-    "opencv-python-headless",
-    "av",
-    "mido",
-    "packaging",
-    "pyfluidsynth",
-    "PyYAML",
-    "tqdm",
+#: ``[first, past_last)`` Blender versions and the Python their official builds run.
+BLENDER_PYTHONS: tuple[tuple[tuple[int, ...], tuple[int, ...], str], ...] = (
+    ((4, 2, 0), (5, 1, 0), "3.11"),
+    ((5, 1, 0), (5, 3, 0), "3.13"),
 )
-BLENDER_PYTHON = "3.11"
+#: What scoring imports that Blender does not ship (Blender has numpy and requests).
+WHEEL_REQUIREMENTS = ("opencv-python-headless", "av", "mido", "pyfluidsynth", "PyYAML")
+#: Parts of ``core`` that scoring never imports (``tests/test_addon_build.py`` checks this).
+CORE_EXCLUDED = (
+    "__main__.py",
+    "cli.py",
+    "rbm/training",
+    "music/plot.py",
+    "video/split.py",
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of zip: which Blender versions it serves and what it bundles.
+
+    ``blender_min``/``blender_max`` bound the versions (the maximum is the first one *not*
+    supported, as in Blender's manifest); ``pythons`` are the interpreters to bring wheels for.
+    """
+
+    name: str
+    blender_min: tuple[int, ...]
+    blender_max: tuple[int, ...]
+    pythons: tuple[str, ...]
+    requirements: tuple[str, ...]
+    manifest: bool
+
+    def zip_name(self, version: str, platform: str) -> str:
+        """``moodscore-0.1.0-linux_x64.zip`` (Blender's split-platform naming)."""
+        infix = "" if self.name == "extension" else f"-{self.name}"
+        return f"{ADDON_ID}-{version}{infix}-{platform.replace('-', '_')}.zip"
+
+
+def version_text(version: tuple[int, ...]) -> str:
+    """``(4, 2, 0)`` -> ``"4.2.0"``."""
+    return ".".join(map(str, version))
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"4.2.0"`` -> ``(4, 2, 0)``."""
+    return tuple(int(part) for part in text.split("."))
+
+
+def pythons_for(blender_min: tuple[int, ...], blender_max: tuple[int, ...]) -> tuple[str, ...]:
+    """The Pythons of every Blender in ``[blender_min, blender_max)``, from the table."""
+    covered, pythons = blender_min, []
+    for first, past_last, python in BLENDER_PYTHONS:
+        if first < blender_max and past_last > blender_min:
+            if first > covered:
+                break
+            pythons.append(python)
+            covered = max(covered, past_last)
+    if covered < blender_max:
+        raise SystemExit(
+            f"build_addon: no known Python for Blender {version_text(covered)}; "
+            f"extend BLENDER_PYTHONS or lower blender_version_max in {MANIFEST}"
+        )
+    return tuple(pythons)
+
+
+def extension_kind() -> Kind:
+    """The 4.2+ extension, with the range the repository's manifest template states."""
+    template = tomllib.loads((ADDON_SRC / MANIFEST).read_text(encoding="utf-8"))
+    low = parse_version(template["blender_version_min"])
+    high = parse_version(template["blender_version_max"])
+    return Kind("extension", low, high, pythons_for(low, high), WHEEL_REQUIREMENTS, True)
+
+
+#: Blender 3.4-4.1 installed the legacy way. Only hosts running Python 3.11 (Debian's 3.4,
+#: official 4.1): official 3.4-4.0 run Python 3.10, and a second set of PyAV wheels would push
+#: the zip past the size budget.
+LEGACY = Kind("legacy", (3, 4, 0), (4, 2, 0), ("3.11",), (*WHEEL_REQUIREMENTS, "numpy"), False)
 
 
 def read_version() -> str:
@@ -65,40 +147,39 @@ def read_version() -> str:
     return re.search(r'__version__\s*=\s*"([^"]+)"', text).group(1)
 
 
+def normalise(name: str) -> str:
+    """A project name as wheel file names spell it (``PyYAML`` -> ``pyyaml``)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
 def pinned(requirements: Iterable[str]) -> list[str]:
     """Requirements pinned to ``constraints.txt`` where it names them."""
     pins = {}
     for line in (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines():
         name, sep, version = line.split("#")[0].strip().partition("==")
         if sep:
-            pins[_normalise(name)] = version
-    return [f"{r}=={pins[_normalise(r)]}" if _normalise(r) in pins else r for r in requirements]
+            pins[normalise(name)] = version
+    return [f"{r}=={pins[normalise(r)]}" if normalise(r) in pins else r for r in requirements]
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
+def download_wheels(
+    platform: str, python: str, requirements: Iterable[str], cache: Path
+) -> list[Path]:
+    """The wheels of ``requirements`` for ``platform`` and ``python``, downloaded once.
 
-
-def _wheel_project(wheel: Path) -> str:
-    return _normalise(wheel.name.split("-")[0])
-
-
-def download_wheels(platform: str, cache: Path) -> list[Path]:
-    """The wheels of :data:`WHEEL_REQUIREMENTS` for ``platform``, downloading only what is new."""
+    A record ``<cache>/<platform>/cp<XY>-<hash>.json`` names the files one download gave, so a
+    rebuild with the same pins reuses them without asking the registry.
+    """
     folder = cache / platform
     folder.mkdir(parents=True, exist_ok=True)
-    requirements = pinned(WHEEL_REQUIREMENTS)
-    wanted = {_normalise(r.split("==")[0]): r.partition("==")[2] for r in requirements}
-
-    def cached() -> dict[str, Path]:
-        found = {}
-        for wheel in folder.glob("*.whl"):
-            version = wheel.name.split("-")[1]
-            if wanted.get(_wheel_project(wheel)) in ("", version):
-                found[_wheel_project(wheel)] = wheel
-        return found
-
-    if set(cached()) != set(wanted):
+    wanted = sorted(pinned(requirements))
+    key = re.sub(r"[^0-9a-z]+", "_", "-".join(wanted).lower())[:80]
+    record = folder / f"cp{python.replace('.', '')}-{key}.json"
+    if record.is_file():
+        names = json.loads(record.read_text(encoding="utf-8"))
+        if all((folder / name).is_file() for name in names):
+            return [folder / name for name in names]
+    with tempfile.TemporaryDirectory(dir=folder) as staging:
         command = [
             sys.executable,
             "-m",
@@ -108,21 +189,41 @@ def download_wheels(platform: str, cache: Path) -> list[Path]:
             "--no-deps",
             "--only-binary=:all:",
             "--python-version",
-            BLENDER_PYTHON,
+            python,
             "--implementation",
             "cp",
             "--dest",
-            str(folder),
+            staging,
         ]
         for tag in PLATFORM_TAGS[platform]:
             command += ["--platform", tag]
-        log.info("Downloading wheels for %s", platform)
-        subprocess.run([*command, *requirements], check=True)
-    wheels = cached()
-    missing = set(wanted) - set(wheels)
-    if missing:
-        raise SystemExit(f"build_addon: no {platform} wheel for {', '.join(sorted(missing))}")
-    return sorted(wheels.values())
+        log.info("Downloading wheels for %s, Python %s", platform, python)
+        result = subprocess.run([*command, *wanted], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SystemExit(
+                f"build_addon: pip could not download the {platform} wheels for Python {python}:"
+                f"\n{result.stderr.strip()}"
+            )
+        names = sorted(path.name for path in Path(staging).glob("*.whl"))
+        for name in names:
+            shutil.move(str(Path(staging) / name), folder / name)
+    record.write_text(json.dumps(names, indent=1) + "\n", encoding="utf-8")
+    return [folder / name for name in names]
+
+
+def wheels_for(kind: Kind, platform: str, cache: Path) -> list[Path]:
+    """Every wheel ``kind`` bundles for ``platform``, one copy of each file."""
+    found: dict[str, Path] = {}
+    for python in kind.pythons:
+        for wheel in download_wheels(platform, python, kind.requirements, cache):
+            found[wheel.name] = wheel
+    return [found[name] for name in sorted(found)]
+
+
+def core_excluded(relative: Path) -> bool:
+    """Whether a file of ``core`` (relative path) stays out of the add-on."""
+    text = relative.as_posix()
+    return any(text == part or text.startswith(part + "/") for part in CORE_EXCLUDED)
 
 
 def source_files(root: Path) -> list[Path]:
@@ -138,15 +239,14 @@ def source_files(root: Path) -> list[Path]:
     )
 
 
-def manifest_text(version: str, platforms: list[str], wheels: list[str]) -> str:
-    """The built manifest: the repository's template plus version, platforms and wheels."""
+def manifest_text(version: str, platform: str, wheels: list[str]) -> str:
+    """The built manifest: the repository's template plus version, platform and wheels."""
     template = (ADDON_SRC / MANIFEST).read_text(encoding="utf-8")
     text = re.sub(r'^version = ".*"$', f'version = "{version}"', template, flags=re.M)
-    text = text.replace(
+    return text.replace(
         "\n[permissions]",
-        _toml_list("platforms", platforms) + _toml_list("wheels", wheels) + "\n[permissions]",
+        _toml_list("platforms", [platform]) + _toml_list("wheels", wheels) + "\n[permissions]",
     )
-    return text
 
 
 def _toml_list(key: str, values: list[str]) -> str:
@@ -158,38 +258,46 @@ def _toml_list(key: str, values: list[str]) -> str:
 
 def build(
     out: Path,
-    platforms: list[str],
+    kind: Kind,
+    platform: str,
     *,
     with_wheels: bool,
     cache: Path,
     soundfont: Path | None = None,
 ) -> Path:
-    """Write the add-on zip to ``out`` and return it."""
+    """Write the ``kind`` zip for ``platform`` to ``out`` and return it."""
     version = read_version()
     entries: dict[str, Path | bytes] = {}
     for path in source_files(ADDON_SRC):
-        entries[f"{ADDON_ID}/{path.relative_to(ADDON_SRC).as_posix()}"] = path
+        relative = path.relative_to(ADDON_SRC)
+        if relative.parts[0] != "core":  # the repository's link to ../core: vendored below
+            entries[f"{ADDON_ID}/{relative.as_posix()}"] = path
     for path in source_files(CORE_SRC):
-        entries[f"{ADDON_ID}/core/{path.relative_to(CORE_SRC).as_posix()}"] = path
-    wheel_names = []
-    if with_wheels:
-        for platform in platforms:
-            for wheel in download_wheels(platform, cache):
-                entries[f"{ADDON_ID}/wheels/{wheel.name}"] = wheel
-        wheel_names = sorted(
-            f"./wheels/{name.rpartition('/')[2]}" for name in entries if name.endswith(".whl")
-        )
+        if not core_excluded(path.relative_to(CORE_SRC)):
+            entries[f"{ADDON_ID}/core/{path.relative_to(CORE_SRC).as_posix()}"] = path
+    wheels = wheels_for(kind, platform, cache) if with_wheels else []
+    for wheel in wheels:
+        entries[f"{ADDON_ID}/wheels/{wheel.name}"] = wheel
     if soundfont is not None:
         entries[f"{ADDON_ID}/soundfonts/{soundfont.name}"] = soundfont
-    manifest = manifest_text(version, platforms if with_wheels else [], wheel_names)
-    entries[f"{ADDON_ID}/{MANIFEST}"] = manifest.encode("utf-8")
+    if kind.manifest:
+        wheel_names = [f"./wheels/{wheel.name}" for wheel in wheels]
+        manifest = manifest_text(version, platform, wheel_names)
+        entries[f"{ADDON_ID}/{MANIFEST}"] = manifest.encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".zip.partial")
+    partial = out.with_name(out.name + ".partial")
     with zipfile.ZipFile(partial, "w") as archive:
         for name in sorted(entries):
             _add(archive, name, entries[name])
+    size = partial.stat().st_size
+    if size > MAX_ZIP_BYTES:
+        partial.unlink()
+        raise SystemExit(
+            f"build_addon: {out.name} would be {size / 1e6:.1f} MB, over the "
+            f"{MAX_ZIP_BYTES / 1e6:.0f} MB budget; drop a wheel or split the zip further"
+        )
     partial.replace(out)
-    log.info("Wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    log.info("Wrote %s (%.1f MB)", out, size / 1e6)
     return out
 
 
@@ -230,7 +338,7 @@ def validate(zip_path: Path) -> None:
     else:
         tool = _bpy_extension_tool()
         if tool is None:
-            log.warning("No Blender 4.2+ and no bpy module: the zip was not validated")
+            log.warning("No Blender 4.2+ and no bpy module: %s was not validated", zip_path.name)
             return
         command = [sys.executable, str(tool), "validate", str(zip_path)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -252,7 +360,7 @@ def _bpy_extension_tool() -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
+    """Command-line entry point: build, validate and list the zips."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -260,7 +368,14 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         choices=sorted(PLATFORM_TAGS),
         default=list(PLATFORM_TAGS),
-        help="platforms to bundle wheels for",
+        help="platforms to build zips for (default: all)",
+    )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=("extension", "legacy"),
+        default=["extension", "legacy"],
+        help="extension (Blender 4.2+) and/or legacy (3.4-4.1) zips (default: both)",
     )
     parser.add_argument(
         "--no-wheels",
@@ -270,21 +385,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soundfont", type=Path, help="bundle this SoundFont (only if its licence allows)"
     )
-    parser.add_argument("--out", type=Path, help="zip to write (default: dist/moodscore-<v>.zip)")
+    parser.add_argument("--out-dir", type=Path, default=REPO / "dist", help="default: dist/")
     parser.add_argument("--cache", type=Path, default=REPO / "dist" / "wheels-cache")
     parser.add_argument("--no-validate", action="store_true")
     args = parser.parse_args(argv)
-    out = args.out or REPO / "dist" / f"{ADDON_ID}-{read_version()}.zip"
-    zip_path = build(
-        out,
-        args.platforms,
-        with_wheels=not args.no_wheels,
-        cache=args.cache,
-        soundfont=args.soundfont,
-    )
-    if not args.no_validate:
-        validate(zip_path)
-    print(zip_path)
+    kinds = {"extension": extension_kind, "legacy": lambda: LEGACY}
+    version = read_version()
+    for name in args.kinds:
+        kind = kinds[name]()
+        for platform in args.platforms:
+            zip_path = build(
+                args.out_dir / kind.zip_name(version, platform),
+                kind,
+                platform,
+                with_wheels=not args.no_wheels,
+                cache=args.cache,
+                soundfont=args.soundfont,
+            )
+            if kind.manifest and not args.no_validate:
+                validate(zip_path)
+            print(zip_path)
     return 0
 
 

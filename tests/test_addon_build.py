@@ -1,114 +1,311 @@
-"""``scripts/build_addon.py``: a deterministic, valid zip that installs into Blender.
+"""``scripts/build_addon.py``: per-platform zips that install into this ``bpy`` and score.
 
-Installing runs in a subprocess with its own ``HOME`` so the extension's classes never meet
-the repository add-on that other tests register in this process.
+The suite runs once per ``bpy`` generation (``make test``: 4.5 LTS, 5.0, 5.2). Each run builds
+the linux-x64 zips, installs the one for this Blender the way a user does, in a subprocess with
+its own ``HOME`` (so the installed classes never meet the repository add-on that other tests
+register here), and scores a trimmed strip in a scene whose frame rate differs from the file's.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tomllib
+import wave
 import zipfile
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("bpy")
+bpy = pytest.importorskip("bpy")
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 BUILD = [sys.executable, str(REPO / "scripts" / "build_addon.py"), "--platforms", "linux-x64"]
 CACHE = REPO / "dist" / "wheels-cache"  # shared with `make addon`; gitignored
+PYTHON = f"cp{sys.version_info.major}{sys.version_info.minor}"
+#: Top-level modules Blender itself provides to add-ons.
+BLENDER_MODULES = {"bpy", "bpy_extras", "mathutils", "addon_utils", "bl_ui", "numpy", "requests"}
+#: Imports the static check lets through: (file in the zip, module, why).
+KNOWN_OPTIONAL = {
+    ("moodscore/core/emotion/export.py", "matplotlib"),  # the PNG plot: CLI only, never asked
+}
+#: The training, CLI, plotting and splitting code that the zips leave out.
+LEFT_OUT = (
+    "moodscore/core/rbm/training/",
+    "moodscore/core/cli.py",
+    "moodscore/core/__main__.py",
+    "moodscore/core/music/plot.py",
+    "moodscore/core/video/split.py",
+)
+
+
+def build(out_dir: Path, *extra: str) -> dict[str, Path]:
+    """Build both kinds of linux-x64 zip into ``out_dir``: ``{"extension": …, "legacy": …}``."""
+    result = subprocess.run(
+        [*BUILD, "--out-dir", str(out_dir), "--cache", str(CACHE), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    paths = [Path(line) for line in result.stdout.split()]
+    return {("legacy" if "-legacy-" in p.name else "extension"): p for p in paths}
 
 
 @pytest.fixture(scope="module")
-def addon_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("build") / "moodscore.zip"
-    subprocess.run([*BUILD, "--out", str(out), "--cache", str(CACHE)], check=True, timeout=600)
-    return out
+def zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build(tmp_path_factory.mktemp("build"))
 
 
-def test_zip_holds_manifest_core_model_and_wheels(addon_zip: Path) -> None:
-    with zipfile.ZipFile(addon_zip) as archive:
+def read_zip(path: Path) -> tuple[set[str], dict]:
+    """The zip's names and its manifest (``{}`` when it has none)."""
+    with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-        manifest = tomllib.loads(archive.read("moodscore/blender_manifest.toml").decode())
+        manifest_name = "moodscore/blender_manifest.toml"
+        manifest = (
+            tomllib.loads(archive.read(manifest_name).decode()) if manifest_name in names else {}
+        )
+    return names, manifest
+
+
+def wheel_tags(name: str) -> tuple[str, str, str]:
+    """(project, python tag, abi tag) of a wheel file name."""
+    parts = Path(name).stem.split("-")
+    return parts[0].lower(), parts[-3], parts[-2]
+
+
+def test_zips_are_named_per_platform_and_fit_the_budget(zips: dict[str, Path]) -> None:
+    assert zips["extension"].name == "moodscore-0.1.0-linux_x64.zip"
+    assert zips["legacy"].name == "moodscore-0.1.0-legacy-linux_x64.zip"
+    for path in zips.values():
+        assert path.stat().st_size <= 120_000_000, path
+
+
+def test_extension_wheels_cover_both_pythons(zips: dict[str, Path]) -> None:
+    names, manifest = read_zip(zips["extension"])
     assert manifest["id"] == "moodscore" and manifest["platforms"] == ["linux-x64"]
-    assert {"moodscore/__init__.py", "moodscore/core/pipeline.py"} <= names
+    assert (manifest["blender_version_min"], manifest["blender_version_max"]) == ("4.2.0", "5.3.0")
+    wheels = sorted(name.removeprefix("moodscore/") for name in names if name.endswith(".whl"))
+    assert [f"./{w}" for w in wheels] == manifest["wheels"]
+    tags = [wheel_tags(w) for w in wheels]
+    projects = {project for project, *_ in tags}
+    assert projects == {"opencv_python_headless", "av", "mido", "pyfluidsynth", "pyyaml"}
+    for project in projects:
+        own = [(py, abi) for name, py, abi in tags if name == project]
+        if any(abi in {"abi3", "none"} for _, abi in own):
+            assert len(own) == 1, own  # a stable-ABI or pure wheel serves every Python once
+        else:
+            assert sorted(py for py, _ in own) == ["cp311", "cp313"], own
+    assert all("linux" in w or w.endswith("-any.whl") for w in wheels)
+
+
+def test_legacy_zip_brings_numpy_for_python_311(zips: dict[str, Path]) -> None:
+    names, manifest = read_zip(zips["legacy"])
+    assert manifest == {}  # installed through Add-ons -> Install, never as an extension
+    wheels = [wheel_tags(name) for name in names if name.endswith(".whl")]
+    assert ("numpy", "cp311", "cp311") in wheels
+    assert {py for _, py, abi in wheels if abi not in {"abi3", "none"}} == {"cp311"}
+    assert {"moodscore/__init__.py", "moodscore/dependencies.py"} <= names
+
+
+@pytest.mark.parametrize("kind", ["extension", "legacy"])
+def test_zip_holds_only_what_scoring_needs(zips: dict[str, Path], kind: str) -> None:
+    names, _ = read_zip(zips[kind])
+    assert {"moodscore/core/pipeline.py", "moodscore/core/rbm/compose.py"} <= names
     models = {f"moodscore/core/data/{p.name}" for p in (REPO / "core" / "data").glob("*.npz")}
     assert models and models <= names
-    wheels = {name.removeprefix("moodscore/") for name in names if name.endswith(".whl")}
-    assert {f"./{w}" for w in wheels} == set(manifest["wheels"])
-    for project in ("opencv_python_headless", "av", "mido", "pyfluidsynth", "pyyaml", "tqdm"):
-        assert any(Path(w).name.lower().startswith(project + "-") for w in wheels), project
-    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
-    assert not any(Path(w).name.startswith(("numpy-", "tensorflow")) for w in wheels)
+    assert not [n for n in names if n.startswith(LEFT_OUT)]
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    assert not any(wheel_tags(n)[0] in {"tensorflow", "matplotlib", "music21", "tqdm"}
+                   for n in names if n.endswith(".whl"))  # fmt: skip
 
 
-def test_build_is_deterministic(addon_zip: Path, tmp_path: Path) -> None:
-    again = tmp_path / "again.zip"
-    subprocess.run(
-        [*BUILD, "--out", str(again), "--cache", str(CACHE), "--no-validate"],
-        check=True,
-        timeout=600,
-    )
-    assert (
-        hashlib.sha256(again.read_bytes()).digest()
-        == hashlib.sha256(addon_zip.read_bytes()).digest()
-    )
+def test_every_import_of_the_zip_resolves_inside_it(zips: dict[str, Path]) -> None:
+    """Static check of every ``import`` in the extension zip, including those in functions.
+
+    Relative imports must name a module the zip holds (so nothing reaches the left-out code);
+    absolute ones the standard library, Blender's own modules or a bundled wheel's.
+    """
+    with zipfile.ZipFile(zips["extension"]) as archive:
+        sources = {n: archive.read(n) for n in archive.namelist() if n.endswith(".py")}
+        wheels = [n for n in archive.namelist() if n.endswith(".whl")]
+    modules = {n.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for n in sources}
+    bundled = {"cv2", "av", "mido", "fluidsynth", "yaml", "_yaml"}
+    assert {wheel_tags(w)[0] for w in wheels} == {
+        "opencv_python_headless", "av", "mido", "pyfluidsynth", "pyyaml"
+    }  # fmt: skip
+    allowed = set(sys.stdlib_module_names) | BLENDER_MODULES | bundled
+    problems = []
+    for name, source in sources.items():
+        package = name.removesuffix(".py").replace("/", ".")
+        if not name.endswith("/__init__.py"):
+            package = package.rpartition(".")[0]
+        else:
+            package = package.removesuffix(".__init__")
+        for node in ast.walk(ast.parse(source, name)):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+                candidates = {target} | {f"{target}.{alias.name}" for alias in node.names}
+                if not candidates & modules:
+                    problems.append(f"{name}: from {'.' * node.level}{node.module or ''}")
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                targets = [a.name for a in node.names] if isinstance(node, ast.Import) else [
+                    node.module
+                ]  # fmt: skip
+                for target in targets:
+                    top = target.split(".")[0]
+                    if top not in allowed and (name, top) not in KNOWN_OPTIONAL:
+                        problems.append(f"{name}: import {target}")
+    assert not problems, "\n".join(problems)
+
+
+def test_build_is_deterministic(zips: dict[str, Path], tmp_path: Path) -> None:
+    again = build(tmp_path, "--no-validate")
+    for kind, path in zips.items():
+        assert (
+            hashlib.sha256(again[kind].read_bytes()).digest()
+            == hashlib.sha256(path.read_bytes()).digest()
+        ), kind
 
 
 INSTALL_AND_SCORE = r"""
-import json, sys
-from pathlib import Path
+import importlib, json, sys, warnings
 import bpy
 zip_path, mode, clip = sys.argv[1:4]
-if mode == "extension":
-    bpy.ops.extensions.package_install_files(
-        filepath=zip_path, repo="user_default", enable_on_install=True)
-else:
-    bpy.ops.preferences.addon_install(filepath=zip_path)
-    bpy.ops.preferences.addon_enable(module="moodscore")
-operator = bpy.types.MOODSCORE_OT_score_strip
-scene = bpy.context.scene
-scene.sequence_editor_create()
-strips = scene.sequence_editor.strips
-strips.new_movie("clip", clip, 1, 1)
-scene.moodscore.generator = "scales"
-result = bpy.ops.moodscore.score_strip(strip="clip")
-score = strips["clip · score"]
-import importlib
-root = operator.__module__.rpartition(".operators")[0]
-core = importlib.import_module(root + ".core")
-print("RESULT" + json.dumps({
-    "module": operator.__module__, "core": core.__file__, "result": sorted(result),
-    "channel": score.channel, "frames": score.frame_final_duration,
-}))
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    if mode == "extension":
+        bpy.ops.extensions.package_install_files(
+            filepath=zip_path, repo="user_default", enable_on_install=True)
+    else:
+        bpy.ops.preferences.addon_install(filepath=zip_path)
+        bpy.ops.preferences.addon_enable(module="moodscore")
+    operator = bpy.types.MOODSCORE_OT_score_strip
+    root = operator.__module__.rpartition(".operators")[0]
+    compat = importlib.import_module(root + ".compat")
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0  # the file is 25 fps
+    strips = compat.strips_in(scene.sequence_editor_create())
+    strip = strips.new_movie("clip", clip, 1, 1)
+    compat.set_strip_timing(strip, "left_handle_offset", 20)  # trimmed: frames 21..70 show
+    compat.set_strip_timing(strip, "right_handle_offset", 30)
+    scene.moodscore.generator = "scales"
+    result = bpy.ops.moodscore.score_strip(strip="clip")
+    score = strips["clip · score"]
+    found = {
+        "module": operator.__module__,
+        "core": importlib.import_module(root + ".core").__file__,
+        "result": sorted(result),
+        "channel": score.channel,
+        "start": compat.strip_timing(score, "left_handle"),
+        "frames": compat.strip_timing(score, "duration"),
+        "wav": bpy.path.abspath(score.sound.filepath),
+    }
+found["warnings"] = [
+    f"{w.category.__name__}: {w.message}" for w in caught
+    if "removed in Blender" in str(w.message)
+    or (issubclass(w.category, DeprecationWarning) and "moodscore" in (w.filename or ""))
+]
+print("RESULT" + json.dumps(found))
 """
 
 
-@pytest.mark.parametrize("mode", ["extension", "legacy"])
-def test_zip_installs_and_scores(addon_zip: Path, tmp_path: Path, mode: str) -> None:
+def install_and_score(zip_path: Path, mode: str, tmp_path: Path) -> dict:
+    """Install ``zip_path`` into a fresh user folder of this ``bpy`` and score a trimmed strip."""
     from tests.clips import dark_to_bright, render_frames, write_clip
 
-    clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(160, 90), 3.0, 25.0))
+    clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(160, 90), 4.0, 25.0))
     home = tmp_path / "home"
     home.mkdir()
     result = subprocess.run(
-        [sys.executable, "-c", INSTALL_AND_SCORE, str(addon_zip), mode, str(clip)],
+        [sys.executable, "-c", INSTALL_AND_SCORE, str(zip_path), mode, str(clip)],
         capture_output=True,
         text=True,
-        timeout=300,
-        env={**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path)},
+        timeout=600,
+        env={**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path), "PYTHONPATH": ""},
+        cwd=tmp_path,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT")]
-    assert lines, result.stdout[-2000:] + result.stderr[-2000:]
+    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
     found = json.loads(lines[0].removeprefix("RESULT"))
-    package = "bl_ext.user_default.moodscore" if mode == "extension" else "moodscore"
-    assert found["module"] == f"{package}.operators.scoring"
     assert str(home) in found["core"]  # the vendored engine, not the repository's
+    return found
+
+
+def assert_trimmed_score(found: dict) -> None:
+    """The score covers the 50 visible frames, lasting 50 frames of the 30 fps scene."""
     assert found["result"] == ["FINISHED"]
-    assert (found["channel"], found["frames"]) == (2, 75)
+    assert (found["channel"], found["start"], found["frames"]) == (2, 21, 50)
+    with wave.open(found["wav"]) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+    assert seconds == pytest.approx(50 / 30, abs=0.05)  # not 50 / 25: the edit's speed
+    assert found["warnings"] == []
+
+
+def test_extension_installs_and_scores_a_trimmed_strip(
+    zips: dict[str, Path], tmp_path: Path
+) -> None:
+    found = install_and_score(zips["extension"], "extension", tmp_path)
+    assert found["module"] == "bl_ext.user_default.moodscore.operators.scoring"
+    assert_trimmed_score(found)
+
+
+@pytest.mark.skipif(PYTHON != "cp311", reason="the legacy zip serves Python 3.11 Blenders")
+def test_legacy_zip_installs_and_scores_a_trimmed_strip(
+    zips: dict[str, Path], tmp_path: Path
+) -> None:
+    found = install_and_score(zips["legacy"], "legacy", tmp_path)
+    assert found["module"] == "moodscore.operators.scoring"
+    assert_trimmed_score(found)
+
+
+DEBIAN_BLENDER = shutil.which("blender")
+
+
+@pytest.mark.blender
+@pytest.mark.skipif(
+    PYTHON != "cp311" or DEBIAN_BLENDER is None, reason="needs Debian's blender (3.4, Python 3.11)"
+)
+def test_legacy_zip_brings_numpy_to_debians_blender(zips: dict[str, Path], tmp_path: Path) -> None:
+    """Debian's Blender 3.4 has no numpy: the legacy zip's own numpy makes it work."""
+    version = subprocess.run(
+        [DEBIAN_BLENDER, "--version"], capture_output=True, text=True, check=False
+    ).stdout
+    if not re.search(r"Blender 3\.", version):
+        pytest.skip(f"not a Blender 3.x: {version.splitlines()[:1]}")
+    from tests.clips import dark_to_bright, render_frames, write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(160, 90), 4.0, 25.0))
+    home = tmp_path / "home"
+    home.mkdir()
+    script = tmp_path / "install_and_score.py"
+    script.write_text(
+        "import sys\nsys.argv = [sys.argv[0], *sys.argv[sys.argv.index('--') + 1:]]\n"
+        + INSTALL_AND_SCORE,
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    result = subprocess.run(
+        [DEBIAN_BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python",
+         str(script), "--", str(zips["legacy"]), "legacy", str(clip)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "HOME": str(home), "TMPDIR": str(tmp_path)},
+        cwd=tmp_path,
+    )  # fmt: skip
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT")]
+    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
+    found = json.loads(lines[0].removeprefix("RESULT"))
+    assert found["module"] == "moodscore.operators.scoring" and str(home) in found["core"]
+    assert_trimmed_score(found)

@@ -10,7 +10,9 @@ import bpy
 import numpy as np
 
 from .. import compat
-from ..engine import ScoreOutcome, core_module
+from ..core.config import Config
+from ..core.timeline import TimeGrid
+from ..engine import ScoreOutcome
 from ..geometry import SCORE_SUFFIX, StripSpan, free_channel, safe_name, scene_fps
 from ..preferences import addon_preferences
 from ..properties import AROUSAL_PROP, FROM_PREFERENCES, SOURCE_ITEMS, VALENCE_PROP
@@ -27,10 +29,10 @@ def build_config(
     """
     settings = context.scene.moodscore
     prefs = addon_preferences(context)
-    config = core_module("config").Config()
+    config = Config()
     config.bpm = float(bpm if bpm is not None else settings.bpm)
     config.step_bars = int(step_bars if step_bars is not None else settings.step_bars)
-    core_module("timeline").TimeGrid(config.bpm, config.step_bars)  # refuses a bad grid early
+    TimeGrid(config.bpm, config.step_bars)  # refuses a bad grid early
     config.analysis.sources = sorted(settings.sources, key=_SOURCE_ORDER.index)
     generator = settings.generator
     if generator == FROM_PREFERENCES:
@@ -115,8 +117,8 @@ def place_score_strip(
         channel=channel,
         frame_start=span.first_frame,
     )
-    if strip.frame_final_end > last_frame:  # the render's last partial frame
-        strip.frame_final_end = last_frame
+    if compat.strip_timing(strip, "right_handle") > last_frame:  # the last partial frame
+        compat.set_strip_timing(strip, "right_handle", last_frame)
     request, timeline = outcome.request, outcome.timeline
     info = strip.moodscore
     info.role = "SCORE"
@@ -137,12 +139,12 @@ def place_score_strip(
 
 def key_curves(scene: bpy.types.Scene, strip: Any, timeline: Any) -> None:
     """Key arousal and valence on ``strip`` at the start frame of every step."""
-    fps = scene_fps(scene)
+    fps, start = scene_fps(scene), compat.strip_timing(strip, "content_start")
     for prop, values in ((AROUSAL_PROP, timeline.arousal), (VALENCE_PROP, timeline.valence)):
         compat.remove_fcurve(scene, strip.path_from_id(prop))
         for step, value in zip(timeline.steps, values, strict=True):
             setattr(strip, prop, float(value))
-            strip.keyframe_insert(prop, frame=strip.frame_start + step.start_s * fps)
+            strip.keyframe_insert(prop, frame=start + step.start_s * fps)
         fcurve = compat.find_fcurve(scene, strip.path_from_id(prop))
         for point in fcurve.keyframe_points:
             point.interpolation = "LINEAR"  # reads like the emotion plot, no overshoot
@@ -151,10 +153,10 @@ def key_curves(scene: bpy.types.Scene, strip: Any, timeline: Any) -> None:
 def read_curves(scene: bpy.types.Scene, strip: Any) -> tuple[np.ndarray, np.ndarray]:
     """Arousal and valence per step of ``strip``'s grid, as its (edited) curves say now."""
     info = strip.moodscore
-    grid = core_module("timeline").TimeGrid(info.bpm, info.step_bars)
-    frames = strip.frame_start + np.arange(grid.step_count(info.duration_s)) * grid.step_s * (
-        scene_fps(scene)
-    )
+    grid = TimeGrid(info.bpm, info.step_bars)
+    frames = compat.strip_timing(strip, "content_start") + np.arange(
+        grid.step_count(info.duration_s)
+    ) * grid.step_s * scene_fps(scene)
     values = []
     for prop in (AROUSAL_PROP, VALENCE_PROP):
         fcurve = compat.find_fcurve(scene, strip.path_from_id(prop))
