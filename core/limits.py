@@ -20,6 +20,9 @@ MAX_DURATION_S = 3 * 3600.0
 MAX_EMOTION_FILE_BYTES = 4 * 1024 * 1024
 #: Largest WAV the RIFF format can describe.
 MAX_WAV_BYTES = 2**32 - 1
+#: Largest hidden layer ``moodscore train`` builds: 4096 units over the shipped layout's
+#: 11 008 visible units are 45 M weights (180 MB float32, several times that while training).
+MAX_HIDDEN = 4096
 #: Random seeds: numpy's generators take any non-negative integer; 32 bits keep the seed easy
 #: to type and store everywhere (Blender's integer properties, JSON).
 MAX_SEED = 2**32 - 1
@@ -32,15 +35,16 @@ def ranged(default: Any, low: float, high: float, *, why: str = "") -> Any:
 
 def range_error(label: str, value: Any, field: dataclasses.Field[Any]) -> str | None:
     """The sentence for a number outside its field's range (or not finite); ``None`` if fine."""
+    low, high = field.metadata.get("range", (-math.inf, math.inf))
+    return bounds_error(label, value, low, high, field.metadata.get("why", ""))
+
+
+def bounds_error(label: str, value: Any, low: float, high: float, why: str = "") -> str | None:
+    """The sentence for ``value`` outside ``[low, high]`` or not finite; ``None`` if fine."""
     if isinstance(value, float) and not math.isfinite(value):
         return f"{label} must be a finite number, got {value!r}."
-    bounds = field.metadata.get("range")
-    if bounds is None or not isinstance(value, int | float):
+    if not isinstance(value, int | float) or low <= value <= high:
         return None
-    low, high = bounds
-    if low <= value <= high:
-        return None
-    why = field.metadata.get("why")
     because = f" ({why})" if why else ""
     return f"{label} must be between {_number(low)} and {_number(high)}{because}, got {value!r}."
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
-from ..files import write_bytes_atomic
+from ..files import check_input_file, write_bytes_atomic
 from .roll import Layout, tile_emotions
 
 if TYPE_CHECKING:
@@ -77,8 +78,30 @@ def save_model(path: str | Path, model: RbmModel) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
+#: Members of a model file: dtype kinds accepted and number of dimensions.
+_MEMBERS: dict[str, tuple[str, int]] = {
+    "format_version": ("iu", 0),
+    "weights": ("f", 2),
+    "visible_bias": ("f", 1),
+    "hidden_bias": ("f", 1),
+    "visible_mean": ("f", 1),
+    "layout": ("iu", 1),
+    "info_keys": ("U", 1),
+    "info_values": ("U", 1),
+}
+_REQUIRED = ("format_version", "weights", "visible_bias", "hidden_bias", "visible_mean", "layout")
+#: Largest member read: the weights of the largest model ``moodscore train`` makes (4096
+#: hidden units over the shipped layout's 11 008 visible units, float16) are 90 MB; a member
+#: claiming more is refused unread.
+MAX_MEMBER_BYTES = 128 * 1024 * 1024
+
+
 def load_model(path: str | Path) -> RbmModel:
-    """Load a model written by :func:`save_model`.
+    """Load a model written by :func:`save_model`, checking it member by member first.
+
+    Every member's name, dtype and shape is read from its ``.npy`` header, and its size from
+    the zip directory, before any array is read; unknown members are never read. Arrays must
+    be finite and consistent with the stored layout.
 
     Raises
     ------
@@ -86,52 +109,115 @@ def load_model(path: str | Path) -> RbmModel:
         If the file is missing, not an ``.npz`` or not a consistent RBM model.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"RBM model {path} does not exist; check --model or rbm.model.")
+    check_input_file(path, "RBM model", "pass an .npz file written by moodscore train")
+    if not zipfile.is_zipfile(path):
+        raise InputError(
+            f"RBM model {path} is not a readable .npz file (not a zip archive); pass a model "
+            "written by moodscore train."
+        )
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"RBM model {path} is not a readable .npz file ({exc}).") from None
-    required = {
-        "format_version",
-        "weights",
-        "visible_bias",
-        "hidden_bias",
-        "visible_mean",
-        "layout",
-    }
-    missing = sorted(required - set(arrays))
-    if missing:
-        raise InputError(f"{path} is not a Moodscore RBM model (missing {', '.join(missing)}).")
+        arrays = _read_members(path)
+    except _Damaged as exc:
+        raise InputError(
+            f"RBM model {path} is damaged ({exc}); retrain it or pass another --model."
+        ) from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise InputError(
+            f"RBM model {path} is not a readable .npz file ({type(exc).__name__}); retrain it "
+            "or pass another --model."
+        ) from None
     if int(arrays["format_version"]) > FORMAT_VERSION:
         raise InputError(f"RBM model {path} was written by a newer Moodscore; update Moodscore.")
+    try:
+        return _assemble(arrays)
+    except _Damaged as exc:
+        raise InputError(
+            f"RBM model {path} is damaged ({exc}); retrain it or pass another --model."
+        ) from None
+
+
+class _Damaged(Exception):
+    """A model member is missing, malformed or inconsistent (the message says which)."""
+
+
+def _read_members(path: Path) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        missing = [name for name in _REQUIRED if name not in members]
+        if missing:
+            raise _Damaged(f"missing {', '.join(missing)}; it is not a Moodscore RBM model")
+        for name, info in members.items():
+            if name not in _MEMBERS:
+                log.debug("Ignoring member %s of %s unread.", info.filename, path)
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise _Damaged(
+                    f"{name} claims {info.file_size / 2**20:.0f} MB, over the "
+                    f"{MAX_MEMBER_BYTES // 2**20} MB limit"
+                )
+            with archive.open(info) as handle:
+                arrays[name] = _read_member(handle, name, info.file_size)
+    return arrays
+
+
+def _read_member(handle: IO[bytes], name: str, size: int) -> np.ndarray:
+    """One ``.npy`` member, its header checked before its data is read."""
+    npy = np.lib.format
+    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+    try:
+        reader = readers.get(npy.read_magic(handle))
+        if reader is None:
+            raise ValueError
+        shape, fortran, dtype = reader(handle)
+    except ValueError:
+        raise _Damaged(f"{name} is not a NumPy array") from None
+    kinds, ndim = _MEMBERS[name]
+    if dtype.hasobject or dtype.kind not in kinds or len(shape) != ndim:
+        raise _Damaged(f"{name} is {dtype} with shape {shape}, expected another type or shape")
+    if math.prod(shape) * dtype.itemsize > size:
+        raise _Damaged(f"{name} declares more data than the file holds")
+    count = math.prod(shape)
+    data = handle.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise _Damaged(f"{name} is truncated")
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+
+
+def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
+    """The model from checked members: layout, shapes, finite values, matching info."""
+    stored = [int(x) for x in arrays["layout"]]
     # Older models store (lowest, count, window); newer ones add the emotion copies.
-    stored = [int(x) for x in np.ravel(arrays["layout"])]
     if len(stored) not in (3, 4):
-        raise InputError(f"RBM model {path} is damaged (its layout has {len(stored)} values).")
+        raise _Damaged(f"its layout has {len(stored)} values")
     try:
         layout = Layout(*stored)
     except InputError:
-        raise InputError(f"RBM model {path} is damaged (its layout is out of range).") from None
+        raise _Damaged("its layout is out of range") from None
     weights = arrays["weights"].astype(np.float32)
-    visible, hidden = layout.visible_units, weights.shape[1] if weights.ndim == 2 else 0
-    shapes_ok = (
-        weights.shape == (visible, hidden)
-        and arrays["visible_bias"].shape == (visible,)
-        and arrays["visible_mean"].shape == (visible,)
-        and arrays["hidden_bias"].shape == (hidden,)
-    )
-    if not shapes_ok or not np.all(np.isfinite(weights)):
-        raise InputError(f"RBM model {path} is damaged (array shapes or values are inconsistent).")
-    info = dict(zip(arrays.get("info_keys", []), arrays.get("info_values", []), strict=True))
+    visible, hidden = layout.visible_units, weights.shape[1]
+    expected = {
+        "weights": (visible, hidden),
+        "visible_bias": (visible,),
+        "visible_mean": (visible,),
+        "hidden_bias": (hidden,),
+    }
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise _Damaged(f"{name} has shape {arrays[name].shape}, the layout needs {shape}")
+        if not np.all(np.isfinite(arrays[name])):
+            raise _Damaged(f"{name} holds NaN or infinite values")
+    keys, values = arrays.get("info_keys", np.array([])), arrays.get("info_values", np.array([]))
+    if keys.shape != values.shape:
+        raise _Damaged(f"{len(keys)} info keys but {len(values)} info values")
     return RbmModel(
         weights=weights,
         visible_bias=arrays["visible_bias"].astype(np.float32),
         hidden_bias=arrays["hidden_bias"].astype(np.float32),
         visible_mean=arrays["visible_mean"].astype(np.float32),
         layout=layout,
-        info={str(k): str(v) for k, v in info.items()},
+        info={str(k): str(v) for k, v in zip(keys, values, strict=True)},
     )
 
 

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from ...errors import InputError
+from ...limits import MAX_HIDDEN, MAX_SEED, bounds_error
 from ..model import CHECKPOINT_DIR
 from ..roll import Layout
 from .data import build_windows, load_corpus, load_folder, split_holdout
@@ -78,8 +79,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-every",
         metavar="N",
         type=int,
-        default=5,
-        help="write epoch_<n> every N epochs",
+        default=1,
+        help="write epoch_<n> every N epochs (default 1: a kill loses at most one epoch)",
     )
     model.add_argument(
         "--conditional",
@@ -125,21 +126,39 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
-    positive = {
-        "--epochs": args.epochs,
-        "--hidden": args.hidden,
-        "--batch-size": args.batch_size,
-        "--cd-steps": args.cd_steps,
-        "--checkpoint-every": args.checkpoint_every,
-        "--hop": args.hop,
+    """Every numeric option against its range, before any data is read."""
+    ranges: dict[str, tuple[float, float, float, str]] = {
+        "--epochs": (args.epochs, 1, 100_000, ""),
+        "--hidden": (args.hidden, 1, MAX_HIDDEN, "memory grows with it"),
+        "--batch-size": (args.batch_size, 1, 65_536, ""),
+        "--cd-steps": (args.cd_steps, 1, 1000, ""),
+        "--checkpoint-every": (args.checkpoint_every, 1, 100_000, ""),
+        "--hop": (args.hop, 1, 4096, "timesteps"),
+        "--seed": (args.seed, 0, MAX_SEED, ""),
+        "--corpus-limit": (args.corpus_limit, 0, 1_000_000, "0 = all"),
+        "--holdout": (args.holdout, 0.0, 0.9, "a fraction of the pieces"),
+        "--learning-rate": (args.learning_rate, 1e-6, 10.0, ""),
+        "--momentum": (args.momentum, 0.0, 0.99, ""),
+        "--weight-decay": (args.weight_decay, 0.0, 0.1, ""),
     }
-    for flag, value in positive.items():
-        if value < 1:
-            raise InputError(f"{flag} must be at least 1, got {value}.")
-    if not 0 <= args.holdout < 1:
-        raise InputError(f"--holdout must be a fraction in [0, 1), got {args.holdout}.")
-    if args.learning_rate <= 0 or not 0 <= args.momentum < 1 or args.weight_decay < 0:
-        raise InputError("--learning-rate must be > 0, --momentum in [0, 1), --weight-decay >= 0.")
+    for flag, (value, low, high, why) in ranges.items():
+        problem = bounds_error(flag, value, low, high, why)
+        if problem:
+            raise InputError(problem)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; choose a folder for the checkpoints.")
+
+
+def _check_resumable(out: Path) -> None:
+    """``--resume`` needs a checkpoint: say so rather than silently start from scratch."""
+    from .train import read_state
+
+    if read_state(out) is None:
+        raise InputError(
+            f"--resume: {out} holds no checkpoint to resume; leave out --resume to start a new "
+            "run there, or point --out at the run to continue."
+        )
 
 
 def _source(args: argparse.Namespace) -> dict[str, object]:
@@ -173,6 +192,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.quiet:
         logging.getLogger(__package__).setLevel(logging.WARNING)
     _check_numbers(args)
+    if args.resume:
+        _check_resumable(Path(args.out))
     layout = Layout(args.lowest_pitch, args.pitch_count, args.window, args.emotion_copies)
     source = _source(args)
     augment = bool(args.augment or source.get("augment"))

@@ -70,7 +70,7 @@ class TrainOptions:
     cd_steps: int = 1
     momentum: float = 0.5
     weight_decay: float = 1e-4
-    checkpoint_every: int = 5
+    checkpoint_every: int = 1
     joint: bool = True
     resume: bool = False
     quiet: bool = False
@@ -312,9 +312,14 @@ class _Writer:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
+#: Signals that stop training after a checkpoint (``timeout`` and logout send TERM and HUP).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def _interrupt_flag() -> Iterator[list[bool]]:
-    """Turn SIGINT into a flag checked between batches, so a checkpoint can be written."""
+    """Turn SIGINT, SIGTERM and SIGHUP into a flag checked between batches, so a checkpoint
+    can be written; a second signal stops at once."""
     flag = [False]
 
     def handler(signum, frame):
@@ -323,14 +328,15 @@ def _interrupt_flag() -> Iterator[list[bool]]:
         flag[0] = True
 
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {signum: signal.signal(signum, handler) for signum in _STOP_SIGNALS}
     except ValueError:  # not the main thread: no signal handling
         yield flag
         return
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def train(
