@@ -1,54 +1,86 @@
-"""The bridge to Moodscore's engine (``core``): plain data in, files out, off the main thread.
+"""The bridge to Moodscore's engine (``core``): plain data in, files out, in another process.
 
 Nothing here touches ``bpy`` data: the operators turn strips into :class:`ScoreRequest` objects
-on the main thread, a :class:`ScoringJob` runs ``core.pipeline.score_video`` for each (in a
-worker thread, or inline when Blender runs in the background), and the operators turn the
-results back into strips on the main thread.
+on the main thread, a :class:`ScoringJob` scores them in an engine process
+(``engine_worker.py``, run by the Python interpreter Blender ships), and the operators turn
+the results back into strips on the main thread. Blender's own process runs no engine code
+and no extra thread: Python threads inside Blender stall its drawing and can crash it, and a
+separate process can be killed at once on cancel.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
+import json
 import logging
+import os
 import shutil
-import threading
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import core, engine_worker
+from .core import errors
+from .core import timeline as timeline_module
+from .core.config import Config, config_to_dict
+
 log = logging.getLogger(__name__)
 
-#: The engine's progress callback: (stage, fraction 0-1).
-Progress = Callable[[str, float], None]
-
-#: What the add-on asks the engine for: the edit has the picture, and matplotlib is heavy.
-ADDON_OUTPUTS = ("midi", "wav", "emotions_txt", "emotions_csv", "manifest")
-
-_ROOT_PACKAGE = __package__ or "blender_addon"
+#: How often :meth:`ScoringJob.run` looks at the engine when it waits for it.
+WAIT_INTERVAL_S = 0.05
+#: How long a terminated engine gets to exit before it is killed.
+TERMINATE_GRACE_S = 2.0
 
 
-def core_module(name: str = "") -> Any:
-    """Import ``core.<name>``: the copy vendored into the built add-on, else the installed one."""
-    vendored = f"{_ROOT_PACKAGE}.core"
-    base = vendored if importlib.util.find_spec(vendored) is not None else "core"
-    return importlib.import_module(f"{base}.{name}" if name else base)
+class EngineError(errors.MoodscoreError):
+    """The engine process failed: an unexpected error, a crash or a kill."""
 
 
 def missing_dependencies() -> list[str]:
     """Import names of the engine's third-party dependencies that cannot be imported."""
+    import importlib.util
+
     names = ("numpy", "cv2", "av", "mido", "yaml")
     return [name for name in names if importlib.util.find_spec(name) is None]
 
 
+def engine_python() -> Path:
+    """The Python interpreter that runs the engine: the one Blender itself runs on.
+
+    Inside Blender ``sys.executable`` names its bundled Python, and in the ``bpy`` module the
+    environment's Python. A Blender linked against the system's Python (e.g. Debian's) may
+    instead name whatever ``python3.x`` comes first on ``PATH`` (a pyenv shim, another build),
+    so an interpreter inside ``sys.prefix`` (the installation Blender runs on) wins.
+    """
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    executable = Path(sys.executable).absolute() if sys.executable else None
+    prefixes = [Path(sys.prefix).absolute(), Path(sys.base_prefix).absolute()]
+    inside = executable is not None and any(executable.is_relative_to(p) for p in prefixes)
+    if inside and executable.is_file():
+        return executable
+    for prefix in prefixes:
+        for name in (f"bin/python{version}", "bin/python3", "python.exe", "bin/python.exe"):
+            candidate = prefix / name
+            if candidate.is_file():
+                return candidate
+    if executable is not None and executable.is_file():
+        return executable
+    raise EngineError(
+        "Moodscore found no Python interpreter for its engine beside Blender's "
+        f"(looked in {sys.prefix}); reinstall Blender or report this."
+    )
+
+
 @dataclass
 class ScoreRequest:
-    """One strip to score, as plain data the worker may read.
+    """One strip to score, as plain data the engine process receives.
 
     ``timeline`` set means re-score from it (no video analysis); ``stretch_to_s`` set means
     the edit plays the part at another speed, so the analysed timeline is stretched to it.
@@ -58,11 +90,32 @@ class ScoreRequest:
     video: Path
     out_dir: Path
     stem: str
-    config: Any
+    config: Config
     start_s: float
     end_s: float
     timeline: Any = None
     stretch_to_s: float | None = None
+    staging_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Hidden, beside the final folder (same file system): publishing is a rename.
+        partial = f".{self.out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+        self.staging_dir = self.out_dir.parent / partial
+
+    def to_data(self) -> dict[str, Any]:
+        """The request as the engine process reads it (secrets included: it goes on a pipe)."""
+        timeline = self.timeline
+        return {
+            "key": self.key,
+            "video": str(self.video),
+            "staging_dir": str(self.staging_dir),
+            "stem": self.stem,
+            "config": config_to_dict(self.config, public=False),
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "timeline": engine_worker.timeline_to_data(timeline) if timeline is not None else None,
+            "stretch_to_s": self.stretch_to_s,
+        }
 
 
 @dataclass
@@ -70,9 +123,13 @@ class ScoreOutcome:
     """A finished request: where its files will live once published, and what they hold."""
 
     request: ScoreRequest
-    staging_dir: Path
     outputs: dict[str, Path]
     timeline: Any
+
+    @property
+    def staging_dir(self) -> Path:
+        """The hidden folder holding the staged files."""
+        return self.request.staging_dir
 
     def publish(self) -> dict[str, Path]:
         """Move the staged files into the request's folder, replacing that strip's old files."""
@@ -92,127 +149,184 @@ class ScoreOutcome:
 
 @dataclass
 class ScoringJob:
-    """Score several strips one after the other; all or nothing.
+    """Score several strips one after the other in one engine process; all or nothing.
 
     Every request writes into a hidden staging folder beside its final folder; the main
-    thread publishes them together only when all succeeded, so a cancel or a failure leaves
-    no file behind and never touches a previous score.
+    thread publishes them together only when all succeeded, so a cancel, a failure or a killed
+    engine leaves no file behind and never touches a previous score.
     """
 
     requests: list[ScoreRequest]
-    stage: str = "waiting"
+    stage: str = "starting the engine"
     fraction: float = 0.0
     outcomes: list[ScoreOutcome] = field(default_factory=list)
     error: BaseException | None = None
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _finished: threading.Event = field(default_factory=threading.Event)
+    cancelled: bool = False
+    _process: subprocess.Popen | None = None
+    _workdir: Path | None = None
+    _events: Any = None
+    _pending: str = ""
+    _done: bool = False
 
     @property
     def done(self) -> bool:
-        """Whether the work is over (successfully or not)."""
-        return self._finished.is_set()
+        """Whether the work is over (successfully or not) and cleaned up."""
+        return self._done
 
     @property
-    def cancelled(self) -> bool:
-        """Whether the user asked to stop."""
-        return self.cancel_event.is_set()
-
-    def cancel(self) -> None:
-        """Ask the work to stop; the engine raises ``Cancelled`` at its next check."""
-        self.cancel_event.set()
+    def pid(self) -> int | None:
+        """The engine process's id while it runs."""
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
-        """Run in a daemon worker thread."""
-        self._thread = threading.Thread(target=self.run, name="moodscore-job", daemon=True)
-        self._thread.start()
+        """Start the engine process and hand it the request; returns at once."""
+        self._workdir = Path(tempfile.mkdtemp(prefix="moodscore-job-"))
+        events = self._workdir / "events.jsonl"
+        events.touch()
+        job = {
+            "core_dir": str(Path(core.__file__).resolve().parent),
+            "sys_path": [entry for entry in sys.path if entry and os.path.exists(entry)],
+            "events": str(events),
+            "requests": [request.to_data() for request in self.requests],
+        }
+        # The engine's temp files go in the job's folder, so removing it after any exit
+        # (even a kill, which runs no cleanup in the engine) leaves nothing behind.
+        env = {**os.environ, "TMPDIR": str(self._workdir), "TEMP": str(self._workdir)}
+        env["TMP"] = env["TEMP"]
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        try:
+            self._process = subprocess.Popen(
+                [str(engine_python()), "-I", str(Path(engine_worker.__file__).resolve())],
+                stdin=subprocess.PIPE,
+                env=env,
+                cwd=self._workdir,
+                text=True,
+                encoding="utf-8",
+                creationflags=flags,
+            )
+            self._process.stdin.write(json.dumps(job) + "\n")
+            self._process.stdin.flush()
+        except (OSError, EngineError) as exc:
+            self._fail(EngineError(f"Moodscore could not start its engine ({exc})."))
+            return
+        self._events = events.open(encoding="utf-8")
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the work to end; return whether it did."""
-        return self._finished.wait(timeout)
+    def poll(self) -> bool:
+        """Read the engine's news; when it has exited, collect the result. Never blocks.
+
+        Returns whether the job is done.
+        """
+        if self._done:
+            return True
+        self._read_events()
+        status = self._process.poll() if self._process is not None else -1
+        if status is None:
+            return False
+        self._read_events()
+        if self.error is None and not self.cancelled:
+            if status != 0:
+                self.error = EngineError(
+                    f"The Moodscore engine stopped unexpectedly ({_exit_reason(status)}); "
+                    "nothing was written. Run it again, or see Blender's console."
+                )
+            elif len(self.outcomes) != len(self.requests):
+                self.error = EngineError("The Moodscore engine ended without finishing its work.")
+        self._finish()
+        return True
 
     def run(self) -> None:
-        """Score every request; on any error discard what was staged."""
+        """Start and wait for the end (scripts and background mode)."""
+        self.start()
+        self.wait()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the job to end; return whether it did."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.poll():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(WAIT_INTERVAL_S)
+        return True
+
+    def cancel(self) -> None:
+        """Stop now: terminate the engine; the next :meth:`poll` removes what it staged."""
+        self.cancelled = True
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
         try:
-            for index, request in enumerate(self.requests):
-                self.outcomes.append(self._score(index, request))
-            if self.cancelled:
-                raise core_module("errors").Cancelled("Scoring was cancelled.")
-        except BaseException as exc:  # the main thread reports it; never kill the worker loudly
-            self.error = exc
-            self.discard()
-            if not isinstance(exc, core_module("errors").MoodscoreError):
-                log.exception("Moodscore job failed")
-        finally:
-            self._finished.set()
+            process.wait(TERMINATE_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
     def discard(self) -> None:
         """Delete every staged file of this job, and score folders' parents left empty."""
-        for outcome in self.outcomes:
-            outcome.discard()
+        for request in self.requests:
+            shutil.rmtree(request.staging_dir, ignore_errors=True)
         self.outcomes.clear()
         for request in self.requests:
             with contextlib.suppress(OSError):  # only succeeds when empty
                 request.out_dir.parent.rmdir()
 
-    def _progress_for(self, index: int, label: str) -> Progress:
-        count = len(self.requests)
+    def _read_events(self) -> None:
+        if self._events is None:
+            return
+        self._pending += self._events.read()
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self._handle(json.loads(line))
 
-        def report(stage: str, fraction: float) -> None:
-            self.stage = f"{label}: {stage}"
-            self.fraction = (index + min(max(fraction, 0.0), 1.0)) / count
+    def _handle(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "progress":
+            request = self.requests[event["index"]]
+            self.stage = f"{request.key}: {event['stage']}"
+            self.fraction = event["fraction"]
+        elif kind == "outcome":
+            request = next(r for r in self.requests if r.key == event["key"])
+            outputs = {name: Path(path) for name, path in event["outputs"].items()}
+            timeline = engine_worker.timeline_from_data(timeline_module, event["timeline"])
+            self.outcomes.append(ScoreOutcome(request, outputs, timeline))
+        elif kind == "done":
+            self.stage, self.fraction = "done", 1.0
+        elif kind == "error":
+            message = event["message"]
+            if event["kind"] == "Cancelled":
+                self.error = errors.Cancelled(message)
+            elif event["expected"]:
+                self.error = errors.MoodscoreError(message)
+            else:
+                self.error = EngineError(f"Scoring failed ({event['kind']}: {message}).")
 
-        return report
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        self._finish()
 
-    def _score(self, index: int, request: ScoreRequest) -> ScoreOutcome:
-        pipeline = core_module("pipeline")
-        partial_name = f".{request.out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
-        staging_dir = request.out_dir.parent / partial_name
-        progress = self._progress_for(index, request.key)
-        timeline = request.timeline
-        try:
-            if timeline is None and request.stretch_to_s is not None:
-                # The edit plays the part at the scene's rate: analyse in file time, then
-                # stretch the curves onto edit time so the music lasts as long as the strip.
-                analysed = pipeline.score_video(
-                    request.video,
-                    staging_dir / "analysis",
-                    request.config,
-                    start_s=request.start_s,
-                    end_s=request.end_s,
-                    outputs=("emotions_txt",),
-                    stem=request.stem,
-                    progress=lambda stage, f: progress(stage, 0.8 * f),
-                    cancel=self.cancel_event,
-                )
-                shutil.rmtree(staging_dir / "analysis", ignore_errors=True)
-                timeline = analysed.timeline.stretched(request.stretch_to_s)
-                progress = _rescaled(progress, 0.8, 1.0)
-            result = pipeline.score_video(
-                request.video,
-                staging_dir,
-                request.config,
-                start_s=request.start_s,
-                end_s=request.end_s,
-                outputs=ADDON_OUTPUTS,
-                timeline=timeline,
-                stem=request.stem,
-                progress=progress,
-                cancel=self.cancel_event,
-            )
-        except BaseException:
-            shutil.rmtree(staging_dir, ignore_errors=True)
-            raise
-        return ScoreOutcome(request, staging_dir, dict(result.outputs), result.timeline)
+    def _finish(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        if self._process is not None and self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        if self.error is not None or self.cancelled:
+            self.discard()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self._done = True
 
 
-def _rescaled(progress: Progress, low: float, high: float) -> Progress:
-    """``progress`` with its fraction mapped onto ``low``-``high``."""
+def _exit_reason(status: int) -> str:
+    """``Popen.returncode`` in words."""
+    if status < 0:
+        with contextlib.suppress(ValueError):
+            import signal
 
-    def report(stage: str, fraction: float) -> None:
-        progress(stage, low + (high - low) * fraction)
-
-    return report
+            return f"killed by {signal.Signals(-status).name}"
+        return f"killed by signal {-status}"
+    return f"exit status {status}"
 
 
 def timeline_from_curves(
@@ -225,11 +339,10 @@ def timeline_from_curves(
     cuts_s: tuple[float, ...],
 ) -> Any:
     """A timeline from per-step values read off edited curves (clipped to [0, 1])."""
-    timeline_mod = core_module("timeline")
-    return timeline_mod.EmotionTimeline.from_values(
+    return timeline_module.EmotionTimeline.from_values(
         np.clip(arousal, 0.0, 1.0),
         np.clip(valence, 0.0, 1.0),
-        grid=timeline_mod.TimeGrid(bpm, step_bars),
+        grid=timeline_module.TimeGrid(bpm, step_bars),
         duration_s=duration_s,
         cuts_s=cuts_s,
     )
@@ -258,7 +371,7 @@ def release(job: ScoringJob) -> None:
 
 
 def cancel_active() -> bool:
-    """Ask the running job to stop; return whether there was one."""
+    """Stop the running job; return whether there was one."""
     job = _active_job
     if job is None or job.done:
         return False
@@ -266,11 +379,10 @@ def cancel_active() -> bool:
     return True
 
 
-def shutdown(timeout_s: float = 5.0) -> None:
-    """Cancel the running job and wait briefly for its thread (on unregister)."""
+def shutdown() -> None:
+    """Stop the running job and remove what it staged (on unregister)."""
     job = _active_job
     if job is not None:
         job.cancel()
-        with contextlib.suppress(Exception):
-            job.wait(timeout_s)
+        job.poll()
         release(job)

@@ -3,9 +3,14 @@
 from typing import Any
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, StringProperty
 
-from .properties import generator_items
+from .properties import OFFLINE_NOTE, generator_items, online_access
+
+#: The loudness the score is mastered to by default, and the range offered (LUFS): -16 is
+#: what streaming platforms and podcasts aim for; broadcast (EBU R 128) asks for -23.
+DEFAULT_LOUDNESS_LUFS = -16.0
+LOUDNESS_RANGE_LUFS = (-36.0, -6.0)
 
 #: The add-on's package (``moodscore``, ``bl_ext.<repo>.moodscore`` or ``blender_addon``).
 ADDON_ID = __package__
@@ -29,6 +34,16 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
     default_generator: EnumProperty(
         name="Default Generator", items=generator_items(with_default=False), default="chords"
     )
+    loudness_lufs: FloatProperty(
+        name="Loudness (LUFS)",
+        description="Integrated loudness the score's WAV is mastered to (-16 suits the web, "
+        "-23 broadcast; higher is louder)",
+        default=DEFAULT_LOUDNESS_LUFS,
+        min=LOUDNESS_RANGE_LUFS[0],
+        max=LOUDNESS_RANGE_LUFS[1],
+        step=100,
+        precision=1,
+    )
     cloud_api_key: StringProperty(
         name="Cloud Vision API Key",
         description="Only for the Cloud emotion source; kept in the preferences, never in a .blend",
@@ -48,7 +63,12 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
         note.label(text="Left empty, the engine looks in the usual system SoundFont folders.")
         layout.prop(self, "model")
         layout.prop(self, "default_generator")
-        layout.prop(self, "cloud_api_key")
+        layout.prop(self, "loudness_lufs")
+        row = layout.row()
+        row.enabled = online_access()
+        row.prop(self, "cloud_api_key")
+        if not online_access():
+            layout.label(text=OFFLINE_NOTE, icon="URL")
 
 
 def addon_preferences(context: Any = None) -> MoodscorePreferences | None:
@@ -56,6 +76,15 @@ def addon_preferences(context: Any = None) -> MoodscorePreferences | None:
     context = context or bpy.context
     addon = context.preferences.addons.get(ADDON_ID)
     return addon.preferences if addon is not None else None
+
+
+def apply_preferences(config: Any, context: Any = None) -> None:
+    """Set the engine options the preferences hold on ``config`` (only those ``core`` knows)."""
+    prefs = addon_preferences(context)
+    if prefs is None:
+        return
+    if hasattr(config.render, "loudness_lufs"):  # mastering to a loudness target
+        config.render.loudness_lufs = float(prefs.loudness_lufs)
 
 
 def without_secrets(message: str, context: Any = None) -> str:

@@ -1,8 +1,9 @@
 """Score strips and re-score from edited curves, without freezing the UI.
 
-Both operators share :class:`_JobOperator`: called from a button (``invoke``) they start a
-worker thread and poll it from a modal timer (Esc cancels); called from a script
-(``execute``) or with ``bpy.app.background`` they run to completion before returning.
+Both operators share :class:`_JobOperator`: called from a button (``invoke``) they start the
+engine process and return at once, then a modal timer reads its progress into the status bar
+and the panel and applies the result on the main thread (Esc or Cancel stops it); called from
+a script (``execute``) or with ``bpy.app.background`` they wait for the same process.
 """
 
 import logging
@@ -13,22 +14,41 @@ import bpy
 from bpy.props import StringProperty
 
 from .. import compat, engine
-from ..engine import ScoreRequest, ScoringJob, core_module
+from ..core import errors
+from ..core.config import Config
+from ..engine import ScoreRequest, ScoringJob
 from ..geometry import StripError, file_stem, strip_span
-from ..preferences import without_secrets
+from ..panels import progress
+from ..preferences import apply_preferences, without_secrets
+from ..properties import online_access
 from . import strips as strip_ops
 
 log = logging.getLogger(__name__)
 
-_TIMER_INTERVAL_S = 0.2
+#: How often the modal timer reads the engine's progress (seconds).
+_TIMER_INTERVAL_S = 0.1
 
 
-def redraw_progress(context: bpy.types.Context) -> None:
-    """Redraw the places that show the job's progress: sequencer sidebars and status bars."""
-    for window in context.window_manager.windows:
-        for area in window.screen.areas:
-            if area.type in {"SEQUENCE_EDITOR", "STATUSBAR"}:
-                area.tag_redraw()
+def engine_config(context: bpy.types.Context, **grid: Any) -> tuple[Config, list[str]]:
+    """The engine's settings for this scene, and warnings for the user.
+
+    With Blender's online access off, the Cloud source is left out (nothing may contact the
+    network); a request with no other source is refused.
+    """
+    config = strip_ops.build_config(context, **grid)
+    apply_preferences(config, context)
+    warnings = []
+    if "cloud" in config.analysis.sources and not online_access():
+        config.analysis.sources = [s for s in config.analysis.sources if s != "cloud"]
+        if not config.analysis.sources:
+            raise StripError(
+                "Blender's online access is off, so the Cloud emotion source cannot run; "
+                "tick another source or allow online access in Preferences > System."
+            )
+        warnings.append(
+            "Online access is off in Blender's preferences; the Cloud source was skipped."
+        )
+    return config, warnings
 
 
 class _JobOperator:
@@ -42,9 +62,10 @@ class _JobOperator:
         options={"SKIP_SAVE", "HIDDEN"},
     )
 
-    # Per run (set on the instance): the job and the modal timer.
+    # Per run (set on the instance): the job, the modal timer and what the status bar shows.
     _job = None
     _timer = None
+    _shown = None
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -68,6 +89,13 @@ class _JobOperator:
             return [strip]
         return [strip for strip in compat.all_strips(scene) if strip.select]
 
+    def configured(self, context: bpy.types.Context, **grid: Any) -> Config:
+        """:func:`engine_config`, its warnings reported."""
+        config, warnings = engine_config(context, **grid)
+        for warning in warnings:
+            self.report({"WARNING"}, warning)
+        return config
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self._begin(context):
             return {"CANCELLED"}
@@ -83,25 +111,26 @@ class _JobOperator:
         wm = context.window_manager
         self._timer = wm.event_timer_add(_TIMER_INTERVAL_S, window=context.window)
         wm.modal_handler_add(self)
-        redraw_progress(context)
+        self._shown = progress.show(context, self._job)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
         if event.type == "ESC" and event.value == "PRESS":
             self._job.cancel()
             return {"RUNNING_MODAL"}
-        if event.type == "TIMER":
-            redraw_progress(context)
-            if self._job.done:
-                context.window_manager.event_timer_remove(self._timer)
-                return self._end(context)
+        if event.type == "TIMER" and event.timer is self._timer:
+            done = self._job.poll()
+            if not done:
+                self._shown = progress.update(context, self._job, self._shown)
+                return {"PASS_THROUGH"}
+            context.window_manager.event_timer_remove(self._timer)
+            return self._end(context)
         return {"PASS_THROUGH"}  # the user keeps editing while the job runs
 
     def _begin(self, context: bpy.types.Context) -> bool:
         if engine.active_job() is not None:
             self.report({"ERROR"}, "Moodscore is already scoring; wait for it or press Cancel.")
             return False
-        errors = core_module("errors")
         try:
             self._job = self.prepare(context)
         except (StripError, errors.MoodscoreError) as exc:
@@ -114,17 +143,13 @@ class _JobOperator:
         job = self._job
         engine.release(job)
         if not bpy.app.background:
-            redraw_progress(context)
-        errors = core_module("errors")
+            progress.clear(context)
         if job.cancelled or isinstance(job.error, errors.Cancelled):
             job.discard()
             self.report({"INFO"}, "Moodscore cancelled; nothing was written.")
             return {"CANCELLED"}
         if job.error is not None:
-            message = str(job.error)
-            if not isinstance(job.error, errors.MoodscoreError):
-                message = f"Scoring failed ({type(job.error).__name__}: {job.error})."
-            self.report({"ERROR"}, without_secrets(message, context))
+            self.report({"ERROR"}, without_secrets(str(job.error), context))
             return {"CANCELLED"}
         try:
             self.apply(context, job)
@@ -146,7 +171,7 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
         candidates = [s for s in self.target_strips(context) if s.moodscore.role != "SCORE"]
         if not candidates:
             raise StripError("Select a movie strip to score.")
-        config = strip_ops.build_config(context)
+        config = self.configured(context)
         base, beside_blend = strip_ops.output_base()
         requests, refusals, taken = [], [], set()
         self._spans, self._scene_name = {}, scene.name
@@ -238,7 +263,7 @@ class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noq
                     video=Path(bpy.path.abspath(info.video)),
                     out_dir=Path(bpy.path.abspath(info.out_dir)),
                     stem=info.stem,
-                    config=strip_ops.build_config(context, bpm=info.bpm, step_bars=info.step_bars),
+                    config=self.configured(context, bpm=info.bpm, step_bars=info.step_bars),
                     start_s=info.start_s,
                     end_s=info.end_s,
                     timeline=timeline,

@@ -11,13 +11,15 @@ import numpy as np
 
 from .. import compat
 from ..core.config import Config
+from ..core.emotion.config import ALL_SOURCES
+from ..core.files import write_text_atomic
 from ..core.timeline import TimeGrid
 from ..engine import ScoreOutcome
 from ..geometry import SCORE_SUFFIX, StripSpan, free_channel, safe_name, scene_fps
 from ..preferences import addon_preferences
-from ..properties import AROUSAL_PROP, FROM_PREFERENCES, SOURCE_ITEMS, VALENCE_PROP
+from ..properties import AROUSAL_PROP, FROM_PREFERENCES, VALENCE_PROP
 
-_SOURCE_ORDER = [item[0] for item in SOURCE_ITEMS]
+_SOURCE_ORDER = list(ALL_SOURCES)
 
 
 def build_config(
@@ -62,9 +64,22 @@ def output_base() -> tuple[Path, bool]:
     return Path(tempfile.gettempdir()) / "moodscore", False
 
 
+#: File in a score folder naming the strip it belongs to (see :func:`folder_owner`).
+OWNER_FILE = ".moodscore-owner"
+
+
 def owner_key(scene: bpy.types.Scene, strip: Any) -> str:
     """Who may reuse a score folder: this scene's strip of this name."""
     return f"{scene.name}/{strip.name}"
+
+
+def folder_owner(scene: bpy.types.Scene, strip: Any) -> str:
+    """The owner recorded in a score folder: the .blend's file name, the scene, the strip.
+
+    It lets a rerun on an unsaved copy of the edit (``scripts/batch_render.py`` without
+    ``--save``), whose strips have forgotten their folders, score into the same folders again.
+    """
+    return f"{bpy.path.basename(bpy.data.filepath)}:{owner_key(scene, strip)}\n"
 
 
 def choose_out_dir(scene: bpy.types.Scene, strip: Any, base: Path, taken: set[Path]) -> Path:
@@ -72,12 +87,28 @@ def choose_out_dir(scene: bpy.types.Scene, strip: Any, base: Path, taken: set[Pa
     info = strip.moodscore
     if info.out_dir and info.owner == owner_key(scene, strip):
         return Path(bpy.path.abspath(info.out_dir))
-    name = safe_name(strip.name)
+    name, owner = safe_name(strip.name), folder_owner(scene, strip)
     candidate, number = base / name, 2
-    while candidate in taken or (candidate.exists() and any(candidate.iterdir())):
+    while candidate in taken or not _free_for(candidate, owner):
         candidate, number = base / f"{name}-{number}", number + 1
     taken.add(candidate)
     return candidate
+
+
+def _free_for(folder: Path, owner: str) -> bool:
+    """Whether ``folder`` is missing, empty, or recorded as ``owner``'s."""
+    if not folder.exists() or not any(folder.iterdir()):
+        return True
+    record = folder / OWNER_FILE
+    return record.is_file() and record.read_text(encoding="utf-8") == owner
+
+
+def record_owner(scene: bpy.types.Scene, strip: Any, folder: Path) -> None:
+    """Mark ``folder`` as ``strip``'s score folder (:func:`folder_owner`)."""
+    record = folder / OWNER_FILE
+    owner = folder_owner(scene, strip)
+    if not record.is_file() or record.read_text(encoding="utf-8") != owner:
+        write_text_atomic(record, owner)
 
 
 def stored_path(path: Path) -> str:
@@ -133,6 +164,7 @@ def place_score_strip(
     info.generator = request.config.music.generator
     source.moodscore.out_dir = info.out_dir
     source.moodscore.owner = owner_key(scene, source)
+    record_owner(scene, source, request.out_dir)
     key_curves(scene, strip, timeline)
     return strip
 

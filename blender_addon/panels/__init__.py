@@ -1,7 +1,14 @@
-"""The Sequencer sidebar tab and the status-bar progress."""
+"""The Sequencer sidebar tab and the job's progress in the status bar."""
 
-from . import sidebar
+from . import progress, sidebar
 
 CLASSES = sidebar.CLASSES
-register = sidebar.register
-unregister = sidebar.unregister
+
+
+def register() -> None:
+    """Nothing beyond the classes: the status bar shows a job only while it runs."""
+
+
+def unregister() -> None:
+    """Give the status bar back if a job was showing in it."""
+    progress.restore_status_bar()

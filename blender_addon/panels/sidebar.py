@@ -1,15 +1,12 @@
-"""The **Moodscore** tab of the Sequencer sidebar, and the job's progress in the status bar."""
+"""The **Moodscore** tab of the Sequencer sidebar."""
 
 import bpy
 
-from .. import compat, engine
+from .. import engine
+from ..core.emotion.config import ALL_SOURCES
 from ..geometry import StripError, strip_span
-
-
-def _draw_job(layout: bpy.types.UILayout, job: engine.ScoringJob) -> None:
-    row = layout.row(align=True)
-    compat.draw_progress(row, job.fraction, job.stage)
-    row.operator("moodscore.cancel", text="", icon="CANCEL")
+from ..properties import OFFLINE_NOTE, online_access
+from .progress import draw_job
 
 
 def _draw_active_strip(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
@@ -32,6 +29,20 @@ def _draw_active_strip(layout: bpy.types.UILayout, context: bpy.types.Context) -
         text=f"Frames {span.first_frame}–{span.first_frame + span.frame_count - 1} "
         f"· {span.file_start_s:.2f}–{span.file_end_s:.2f} s of the file"
     )
+
+
+def _draw_sources(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    """One toggle per source; Cloud greyed out (its tooltip says why) when offline."""
+    row = layout.row(align=True)
+    online = online_access()
+    for name in ALL_SOURCES:
+        cell = row.row(align=True)
+        cell.enabled = online or name != "cloud"
+        cell.prop_enum(settings, "sources", name)
+    if not online:
+        note = layout.row()
+        note.scale_y = 0.8
+        note.label(text=f"Cloud: {OFFLINE_NOTE.lower()}", icon="URL")
 
 
 class SEQUENCER_PT_moodscore(bpy.types.Panel):  # noqa: N801 (Blender naming)
@@ -70,11 +81,11 @@ class SEQUENCER_PT_moodscore(bpy.types.Panel):  # noqa: N801 (Blender naming)
         column.prop(settings, "seed")
         column.prop(settings, "preset")
         layout.label(text="Emotion Sources")
-        layout.row(align=True).prop(settings, "sources", expand=True)
+        _draw_sources(layout, settings)
 
         job = engine.active_job()
         if job is not None:
-            _draw_job(layout, job)
+            draw_job(layout, job)
         else:
             layout.operator("moodscore.score_strip", icon="SOUND")
             layout.operator("moodscore.rescore_from_curves", icon="GRAPH")
@@ -82,23 +93,4 @@ class SEQUENCER_PT_moodscore(bpy.types.Panel):  # noqa: N801 (Blender naming)
             layout.label(text="Unsaved .blend: scores go to a temp folder", icon="ERROR")
 
 
-def draw_status(self: bpy.types.Header, context: bpy.types.Context) -> None:
-    """Status-bar progress while a job runs (appended to ``STATUSBAR_HT_header``)."""
-    job = engine.active_job()
-    if job is not None:
-        row = self.layout.row(align=True)
-        row.label(text="Moodscore")
-        _draw_job(row, job)
-
-
 CLASSES = (SEQUENCER_PT_moodscore,)
-
-
-def register() -> None:
-    """Show progress in the status bar."""
-    bpy.types.STATUSBAR_HT_header.append(draw_status)
-
-
-def unregister() -> None:
-    """Stop showing progress in the status bar."""
-    bpy.types.STATUSBAR_HT_header.remove(draw_status)

@@ -1,0 +1,324 @@
+"""How long Blender's UI stalls while the add-on scores, in the real UI (issue 10).
+
+Runs Debian's windowed ``blender`` under ``Xvfb`` with the Sequencer and the Moodscore sidebar
+visible, and a 20 ms ``bpy.app.timers`` probe that records when it runs. The probe's longest
+gap while idle is the baseline; the longest gap while a strip is scored (from the button press
+to the score strip) is what the user feels. The button's return time is how long
+``moodscore.score_strip`` with ``INVOKE_DEFAULT`` takes to return to Blender's event loop.
+
+Usage: ``python benchmarks/bench_ui.py [--runs 2] [--clips demo footage] [--baseline COMMIT]``;
+``--baseline`` also builds the add-on of an earlier commit (``git archive``) and measures it in
+the same run, alternating with the working tree's, so the two are compared side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import REPO, WORK, footage, markdown_table
+
+#: The probe's period; a gap is the time between two consecutive probe calls.
+PROBE_S = 0.02
+IDLE_S = 4.0
+
+UI_SCRIPT = r"""
+import json, sys, time
+import bpy
+
+args = json.loads(sys.argv[sys.argv.index("--") + 1])
+report = {"probe": [], "errors": []}
+bpy.ops.preferences.addon_install(filepath=args["zip"])
+bpy.ops.preferences.addon_enable(module="moodscore")
+engine = sys.modules["moodscore.engine"]
+
+bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
+scene = bpy.context.scene
+scene.render.fps, scene.render.fps_base = args["fps"], 1.0
+editor = scene.sequence_editor_create()
+strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+clip = strips.new_movie("clip", args["clip"], 2, 1)
+scene.frame_start, scene.frame_end = 1, clip.frame_final_end
+clip.select = True
+editor.active_strip = clip
+scene.moodscore.generator = "chords"
+
+window = bpy.context.window_manager.windows[0]
+area = max(window.screen.areas, key=lambda a: a.width * a.height)
+area.type = "SEQUENCE_EDITOR"
+space = area.spaces.active
+space.view_type = "SEQUENCER"
+space.show_region_ui = True
+phase = ["settle"]
+marks = {}
+
+
+def probe():
+    report["probe"].append(time.perf_counter())
+    return PROBE_S
+
+
+def finish():
+    with open(args["report"], "w") as out:
+        json.dump(report, out)
+    bpy.ops.wm.quit_blender()
+
+
+def step():
+    try:
+        return advance()
+    except Exception as exc:  # a dead timer would leave Blender open until the bench times out
+        report["errors"].append(f"{type(exc).__name__}: {exc} in phase {phase[0]}")
+        finish()
+        return None
+
+
+def advance():
+    now = time.perf_counter()
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        if phase[0] == "settle":
+            # Open the Moodscore tab the way a user can: Ctrl+Shift+Tab over the sidebar.
+            sidebar = next(r for r in area.regions if r.type == "UI")
+            x, y = sidebar.x + sidebar.width // 2, sidebar.y + 30
+            window.event_simulate("MOUSEMOVE", "NOTHING", x=x, y=y)
+            for value in ("PRESS", "RELEASE"):
+                window.event_simulate("TAB", value, x=x, y=y, ctrl=True, shift=True)
+            bpy.ops.sequencer.view_all()
+            phase[0] = "idle"
+            return 2.0
+        if phase[0] == "idle":
+            marks["idle_start"] = now
+            bpy.app.timers.register(probe, first_interval=PROBE_S)
+            phase[0] = "press"
+            return args["idle_s"]
+        if phase[0] == "press":
+            marks["idle_end"] = marks["press"] = time.perf_counter()
+            result = bpy.ops.moodscore.score_strip("INVOKE_DEFAULT")
+            marks["returned"] = time.perf_counter()
+            report["invoke"] = sorted(result)
+            phase[0] = "scoring"
+            return 0.05
+        if phase[0] == "scoring":
+            if engine.active_job() is not None and now - marks["press"] < 600:
+                return 0.05
+            marks["done"] = now
+            every = editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+            report["strips"] = sorted(s.name for s in every)
+            report["scored"] = "clip · score" in report["strips"]
+            if not report["scored"]:
+                try:  # the same request run synchronously raises the report the button showed
+                    bpy.ops.moodscore.score_strip()
+                except RuntimeError as exc:
+                    report["errors"].append(str(exc))
+            report["marks"] = marks
+            finish()
+            return None
+
+
+PROBE_S = args["probe_s"]
+bpy.app.timers.register(step, first_interval=2.0)
+"""
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    """Xvfb on a free display (it picks the number and writes it to our pipe)."""
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        display = pipe.readline().strip()
+    if not display:
+        server.kill()
+        raise RuntimeError("Xvfb did not start")
+    return server, f":{display}"
+
+
+def build_addon(out: Path, source: Path = REPO) -> Path:
+    """The legacy add-on zip without wheels (Debian's Blender takes packages from PYTHONPATH)."""
+    subprocess.run(
+        [
+            sys.executable,
+            str(source / "scripts" / "build_addon.py"),
+            "--no-wheels",
+            "--no-validate",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        timeout=300,
+        stdout=subprocess.DEVNULL,
+    )
+    return out
+
+
+def build_baseline(commit: str, out: Path) -> Path:
+    """The add-on as it was at ``commit``, built by that commit's own build script."""
+    with tempfile.TemporaryDirectory(prefix="bench-ui-src-") as tmp_name:
+        source = Path(tmp_name)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", commit, "blender_addon", "core", "scripts"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+        shutil.copy(REPO / "constraints.txt", source / "constraints.txt")
+        return build_addon(out, source)
+
+
+def longest_gap_ms(times: list[float], start: float, end: float) -> float:
+    """The longest time between probe calls within ``start``-``end`` (seconds), in ms."""
+    inside = [t for t in times if start <= t <= end]
+    bounded = [start, *inside, end]
+    return 1000 * max(b - a for a, b in itertools.pairwise(bounded))
+
+
+def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
+    """Score ``clip`` once in a fresh windowed Blender; return the stall figures."""
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp_name:
+        tmp = Path(tmp_name)
+        home = tmp / "home"
+        home.mkdir()
+        script = tmp / "ui.py"
+        script.write_text(UI_SCRIPT)
+        paths = {
+            "zip": str(addon_zip),
+            "clip": str(clip),
+            "fps": fps,
+            "blend": str(tmp / "edit.blend"),
+            "report": str(tmp / "report.json"),
+            "probe_s": PROBE_S,
+            "idle_s": IDLE_S,
+        }
+        server, display = start_xvfb()
+        try:
+            env = {
+                **os.environ,
+                "DISPLAY": display,
+                "HOME": str(home),
+                "TMPDIR": str(tmp),
+                "PYTHONPATH": os.pathsep.join(site.getsitepackages()),
+            }
+            run = subprocess.run(
+                [
+                    "blender",
+                    "--factory-startup",
+                    "--enable-event-simulate",
+                    "--window-geometry",
+                    "0",
+                    "0",
+                    "1280",
+                    "800",
+                    "--python",
+                    str(script),
+                    "--",
+                    json.dumps(paths),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        report_path = Path(paths["report"])
+        if not report_path.exists():
+            raise RuntimeError(
+                f"Blender wrote no report:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
+            )
+        report = json.loads(report_path.read_text())
+    if report["errors"] or not report.get("scored"):
+        report.pop("probe")
+        raise RuntimeError(f"the UI run failed: {report}\n{run.stdout[-2000:]}")
+    marks, probe = report["marks"], report["probe"]
+    return {
+        "idle_ms": longest_gap_ms(probe, marks["idle_start"] + PROBE_S, marks["idle_end"]),
+        "scoring_ms": longest_gap_ms(probe, marks["press"], marks["done"]),
+        "invoke_ms": 1000 * (marks["returned"] - marks["press"]),
+        "scoring_s": marks["done"] - marks["press"],
+    }
+
+
+def clip_for(name: str) -> tuple[Path, int]:
+    """A benchmark clip and its frame rate: the 24 s demo (360p) or 20 s of 1080p footage."""
+    if name == "demo":
+        return REPO / "examples" / "demo.mp4", 25
+    if name == "footage":
+        return footage(20.0, 1080, fps=30), 30
+    raise SystemExit(f"bench_ui: unknown clip '{name}'; use demo or footage.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=2, help="runs per clip (default 2)")
+    parser.add_argument("--clips", nargs="+", default=["demo", "footage"])
+    parser.add_argument("--baseline", help="also measure the add-on of this git commit")
+    parser.add_argument(
+        "--no-tree", action="store_true", help="measure only --baseline, not the working tree"
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args(argv)
+    if shutil.which("blender") is None or shutil.which("Xvfb") is None:
+        print("bench_ui: needs Debian's `blender` and `Xvfb` (scripts/setup_system.sh).")
+        return 2
+    WORK.mkdir(parents=True, exist_ok=True)
+    addons = {}
+    if args.baseline:
+        baseline_zip = WORK / "moodscore-ui-baseline.zip"
+        addons[args.baseline] = build_baseline(args.baseline, baseline_zip)
+    if not args.no_tree:
+        addons["this tree"] = build_addon(WORK / "moodscore-ui-bench.zip")
+    rows, raw = [], {}
+    for name in args.clips:
+        clip, fps = clip_for(name)
+        runs: dict[str, list[dict[str, float]]] = {label: [] for label in addons}
+        for _ in range(args.runs):  # alternate, so both see the same machine load
+            for label, addon_zip in addons.items():
+                runs[label].append(run_once(addon_zip, clip, fps))
+        for label, figures in runs.items():
+            raw[f"{name} ({label})"] = figures
+            rows.append(table_row(f"{clip.name}, {label}", figures))
+    header = [
+        "Clip, add-on",
+        "Longest gap idle (ms)",
+        "Longest gap scoring (ms)",
+        "Above idle (ms)",
+        "Button returns (ms)",
+        "Scoring (s)",
+    ]
+    print(markdown_table(header, rows))
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2))
+    return 0
+
+
+def table_row(label: str, runs: list[dict[str, float]]) -> list[str]:
+    """One table row: every run's figure, separated by slashes."""
+    return [
+        label,
+        " / ".join(f"{r['idle_ms']:.0f}" for r in runs),
+        " / ".join(f"{r['scoring_ms']:.0f}" for r in runs),
+        " / ".join(f"{r['scoring_ms'] - r['idle_ms']:+.0f}" for r in runs),
+        " / ".join(f"{r['invoke_ms']:.0f}" for r in runs),
+        " / ".join(f"{r['scoring_s']:.1f}" for r in runs),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The running job's progress where users look: the status bar and the Moodscore panel.
+
+While a job runs, the operator's modal timer calls :func:`update`. The status bar shows the
+job through ``WorkSpace.status_text_set`` with a draw function (as Blender's own modal tools
+do): setting it also redraws the status bar, which is a global area that Blender 3.x does not
+list in ``screen.areas``. On Blender 4.0+ both places draw a real progress bar
+(``UILayout.progress``); older versions show the percentage as text.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import compat, engine
+
+#: What was last shown: (stage, whole percent); a repeat changes nothing on screen.
+Shown = tuple[str, int]
+
+
+def progress_text(job: engine.ScoringJob) -> str:
+    """The job's stage as a line of text, e.g. ``clip.mp4: analysis``."""
+    return job.stage[:1].upper() + job.stage[1:]
+
+
+def draw_job(layout: bpy.types.UILayout, job: engine.ScoringJob) -> None:
+    """The progress bar (or percentage) and the cancel button."""
+    row = layout.row(align=True)
+    compat.draw_progress(row, job.fraction, progress_text(job))
+    row.operator("moodscore.cancel", text="", icon="CANCEL")
+
+
+def draw_status(header: bpy.types.Header, context: bpy.types.Context) -> None:
+    """The status bar while a job runs (Blender's own status bar otherwise)."""
+    job = engine.active_job()
+    if job is None:
+        original = getattr(type(header), "_draw_orig", None)
+        if original is not None:
+            original(header, context)
+        return
+    row = header.layout.row(align=True)
+    row.label(text="Moodscore", icon="SOUND")
+    draw_job(row, job)
+    row.label(text="Esc cancels")
+
+
+def _shown(job: engine.ScoringJob) -> Shown:
+    return job.stage, int(job.fraction * 100)
+
+
+def _redraw_panels(context: bpy.types.Context) -> None:
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "SEQUENCE_EDITOR":
+                area.tag_redraw()
+
+
+def show(context: bpy.types.Context, job: engine.ScoringJob) -> Shown:
+    """Start showing ``job``'s progress; return what is shown."""
+    if context.workspace is not None:
+        context.workspace.status_text_set(draw_status)
+    _redraw_panels(context)
+    return _shown(job)
+
+
+def update(context: bpy.types.Context, job: engine.ScoringJob, shown: Shown | None) -> Shown:
+    """Redraw the status bar and the panels if the progress changed; return what is shown."""
+    now = _shown(job)
+    if now != shown:
+        show(context, job)
+    return now
+
+
+def clear(context: bpy.types.Context) -> None:
+    """Give the status bar back to Blender and redraw the panels."""
+    if context.workspace is not None:
+        context.workspace.status_text_set(None)
+    _redraw_panels(context)
+
+
+def restore_status_bar() -> None:
+    """Put Blender's status bar back if a job's draw function is still installed (unregister)."""
+    header = bpy.types.STATUSBAR_HT_header
+    original = getattr(header, "_draw_orig", None)
+    if original is not None and header.draw is draw_status:
+        header.draw = original
