@@ -168,6 +168,7 @@ def parse_emotion_text(text: str, source: str = "<text>") -> list[tuple[float, f
         On a malformed line or a value outside [0, 1], naming the line number.
     """
     values: list[tuple[float, float]] = []
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as Windows Notepad writes
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -194,16 +195,36 @@ def parse_emotion_text(text: str, source: str = "<text>") -> list[tuple[float, f
 
 
 def read_emotion_file(path: str | Path, grid: TimeGrid | None = None) -> EmotionTimeline:
-    """Read a seed-format emotion file into a timeline on ``grid``."""
+    """Read a seed-format emotion file into a timeline on ``grid``.
+
+    A UTF-8 byte-order mark (as Windows Notepad writes) is accepted. Files over
+    :data:`~core.limits.MAX_EMOTION_FILE_BYTES` and timelines longer than
+    :data:`~core.limits.MAX_DURATION_S` are refused before any work.
+    """
+    from .files import check_input_file
+    from .limits import MAX_DURATION_S, MAX_EMOTION_FILE_BYTES
+
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"Emotion file {path} does not exist; check the path.")
-    if not path.is_file():
-        raise InputError(f"{path} is a directory, not an emotion file; pass a .txt file.")
+    grid = grid or TimeGrid()
+    check_input_file(path, "Emotion file", "pass an 'arousal, valence' text file")
+    size = path.stat().st_size
+    if size > MAX_EMOTION_FILE_BYTES:
+        raise InputError(
+            f"Emotion file {path} is {size / 2**20:.0f} MB, more than the "
+            f"{MAX_EMOTION_FILE_BYTES // 2**20} MB an emotion file of up to "
+            f"{MAX_DURATION_S / 3600:g} hours needs; pass the right file."
+        )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a text file; pass a '.emotions.txt' file.") from None
     pairs = parse_emotion_text(text, source=str(path))
+    duration_s = len(pairs) * grid.step_s
+    if duration_s > MAX_DURATION_S:
+        raise InputError(
+            f"Emotion file {path} has {len(pairs)} steps, {duration_s / 3600:.1f} hours at "
+            f"{grid.bpm:g} bpm; Moodscore composes at most {MAX_DURATION_S / 3600:g} hours, "
+            "so split the file."
+        )
     arousal, valence = zip(*pairs, strict=True)
     return EmotionTimeline.from_values(list(arousal), list(valence), grid=grid)
