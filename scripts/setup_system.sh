@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the native parts Moodscore needs from Debian packages when they are missing:
-# FluidSynth (audio rendering), a General MIDI SoundFont, and Blender + Xvfb for the add-on tests.
+# FluidSynth (audio rendering), a General MIDI SoundFont, Blender + Xvfb for the add-on tests, and
+# espeak-ng (real speech for the dialogue-ducking tests).
 # Idempotent: a second run only checks. Without root or apt it prints what to install and fails.
 set -euo pipefail
 
-packages=(libfluidsynth3 fluid-soundfont-gm blender xvfb)
+packages=(libfluidsynth3 fluid-soundfont-gm blender xvfb espeak-ng)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
