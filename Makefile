@@ -6,6 +6,18 @@ STAMP := $(VENV)/.moodscore-installed
 # A second environment with Blender 5.0's bpy: the add-on tests run against both API generations.
 BPY5_VENV ?= .venv-bpy5
 BPY5_STAMP := $(BPY5_VENV)/.moodscore-installed
+# A third with Blender 5.2's bpy, which exists for Python 3.13 only (with numpy 2). The project
+# itself pins Python 3.11 and numpy<2, so this venv gets bpy, the test tools and the engine's
+# packages (the repository add-on imports core from the source tree); the built zip's wheels are
+# installed by Blender itself, as for a user.
+BPY52_VENV ?= .venv-bpy52
+BPY52_STAMP := $(BPY52_VENV)/.moodscore-installed
+BPY52_PACKAGES := 'bpy==5.2.3' 'numpy==2.5.5' opencv-python-headless av mido pyfluidsynth PyYAML \
+	requests pytest pytest-timeout
+# Python 3.13: the machine image's pyenv build, else one on PATH; `make` installs one with uv
+# or pyenv when neither exists (or pass PYTHON313=/path/to/python3.13).
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+	$(shell command -v python3.13 2>/dev/null))
 ADDON_TESTS := tests/test_addon.py tests/test_addon_batch.py tests/test_addon_build.py
 
 .PHONY: setup demo test lint bench addon clean
@@ -28,11 +40,30 @@ $(BPY5_STAMP): pyproject.toml constraints.txt
 	$(BPY5_VENV)/bin/python -m pip install --quiet -c $(BPY5_VENV)/constraints.txt -e '.[dev]' 'bpy==5.0.1'
 	touch $(BPY5_STAMP)
 
+$(BPY52_STAMP): constraints.txt
+	@py='$(PYTHON313)'; \
+	if [ -z "$$py" ] && command -v uv >/dev/null 2>&1; then \
+		uv python install 3.13 && py="$$(uv python find 3.13)"; fi; \
+	if [ -z "$$py" ] && command -v pyenv >/dev/null 2>&1; then \
+		pyenv install --skip-existing 3.13 && \
+		py="$$(pyenv root)/versions/$$(pyenv latest 3.13)/bin/python3.13"; fi; \
+	if [ -z "$$py" ] || ! "$$py" -c 'import sys; assert sys.version_info[:2] == (3, 13)'; then \
+		echo "make: the Blender 5.2 tests need Python 3.13; install it (uv python install 3.13" \
+			"or pyenv install 3.13) or pass PYTHON313=/path/to/python3.13" >&2; exit 1; fi; \
+	test -x $(BPY52_VENV)/bin/python || "$$py" -m venv $(BPY52_VENV)
+	$(BPY52_VENV)/bin/python -m pip install --quiet --upgrade pip
+	grep -v '^\(bpy\|numpy\)==' constraints.txt > $(BPY52_VENV)/constraints.txt
+	$(BPY52_VENV)/bin/python -m pip install --quiet -c $(BPY52_VENV)/constraints.txt $(BPY52_PACKAGES)
+	touch $(BPY52_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/moodscore score examples/demo.mp4 --generator chords --out demo_output --force
 
-test: $(STAMP) $(BPY5_STAMP)
-	$(BPY5_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ADDON_TESTS)
+# The add-on tests on Blender 5.2 and 5.0, then everything on 4.5 LTS (which also runs the
+# tests of Debian's Blender 3.4, marked `blender`).
+test: $(STAMP) $(BPY5_STAMP) $(BPY52_STAMP)
+	$(BPY52_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not blender' $(ADDON_TESTS)
+	$(BPY5_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not blender' $(ADDON_TESTS)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -42,8 +73,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# One extension zip and one legacy zip per platform in dist/ (wheels cached in dist/wheels-cache).
 addon: $(STAMP)
 	$(PY) scripts/build_addon.py
 
 clean:
-	rm -rf $(VENV) $(BPY5_VENV) dist demo_output .pytest_cache
+	rm -rf $(VENV) $(BPY5_VENV) $(BPY52_VENV) dist demo_output .pytest_cache

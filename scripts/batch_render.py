@@ -4,8 +4,10 @@ Run inside Blender::
 
     blender -b edit.blend -P scripts/batch_render.py -- --generator chords --output out.mp4
 
-or, with the ``bpy`` module, call :func:`main` (``--blend`` opens a file first). Exits non-zero
-with a one-line message on failure.
+or, with the ``bpy`` module, call :func:`main` (``--blend`` opens a file first). ``--save``
+saves the .blend with its new score strips, so the next run scores nothing again; without it a
+rerun scores the strips anew into the same score folders (each records its strip), never into
+new ``-2`` folders. Exits non-zero with a one-line message on failure.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rescore", action="store_true", help="score strips that have a score too")
     parser.add_argument("--blend", type=Path, help="open this .blend first (bpy module use)")
     parser.add_argument("--scene", help="scene to render (default: the active one)")
+    parser.add_argument(
+        "--save", action="store_true", help="save the .blend with its score strips before rendering"
+    )
     return parser.parse_args(list(argv))
 
 
@@ -75,7 +80,7 @@ def strips_to_score(scene: bpy.types.Scene, rescore: bool) -> list[str]:
 
     movies = sorted(
         (s for s in compat.all_strips(scene) if s.type == "MOVIE" and not s.mute),
-        key=lambda s: (s.frame_final_start, s.channel),
+        key=lambda s: (compat.strip_timing(s, "left_handle"), s.channel),
     )
     return [s.name for s in movies if rescore or not score_strips_of(scene, s.name)]
 
@@ -109,8 +114,10 @@ def run(args: argparse.Namespace) -> Path:
         raise BatchError(f"there is no scene called '{args.scene}'")
     if scene.sequence_editor is None:
         raise BatchError(f"scene '{scene.name}' has no strips to render")
+    if args.save and not bpy.data.filepath:
+        raise BatchError("--save needs a saved .blend; open one (or pass --blend) first")
     if args.generator:
-        generators = addon_module("engine").core_module("generators")
+        generators = addon_module("core.generators")
         scene.moodscore.generator = generators.resolve_name(args.generator)
     if args.seed is not None:
         scene.moodscore.seed = args.seed
@@ -121,6 +128,10 @@ def run(args: argparse.Namespace) -> Path:
             result = bpy.ops.moodscore.score_strip(strip=name)
         if result != {"FINISHED"}:
             raise BatchError(f"scoring strip '{name}' failed")
+    if args.save:
+        # Blender saves to a temporary file and renames it over the .blend (keeping .blend1).
+        bpy.ops.wm.save_mainfile(filepath=bpy.data.filepath)
+        log.info("Saved %s", bpy.data.filepath)
     output = args.output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     # Blender writes the movie while it renders: render beside the output and rename into

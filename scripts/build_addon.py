@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import logging
@@ -67,8 +68,16 @@ BLENDER_PYTHONS: tuple[tuple[tuple[int, ...], tuple[int, ...], str], ...] = (
     ((4, 2, 0), (5, 1, 0), "3.11"),
     ((5, 1, 0), (5, 3, 0), "3.13"),
 )
-#: What scoring imports that Blender does not ship (Blender has numpy and requests).
-WHEEL_REQUIREMENTS = ("opencv-python-headless", "av", "mido", "pyfluidsynth", "PyYAML")
+#: What scoring imports that Blender does not ship (Blender has numpy and requests); mido
+#: imports packaging.
+WHEEL_REQUIREMENTS = (
+    "opencv-python-headless",
+    "av",
+    "mido",
+    "packaging",
+    "pyfluidsynth",
+    "PyYAML",
+)
 #: Parts of ``core`` that scoring never imports (``tests/test_addon_build.py`` checks this).
 CORE_EXCLUDED = (
     "__main__.py",
@@ -173,7 +182,7 @@ def download_wheels(
     folder = cache / platform
     folder.mkdir(parents=True, exist_ok=True)
     wanted = sorted(pinned(requirements))
-    key = re.sub(r"[^0-9a-z]+", "_", "-".join(wanted).lower())[:80]
+    key = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
     record = folder / f"cp{python.replace('.', '')}-{key}.json"
     if record.is_file():
         names = json.loads(record.read_text(encoding="utf-8"))

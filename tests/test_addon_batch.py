@@ -51,10 +51,10 @@ def edit_blend(tmp_path: Path) -> Path:
     scene.frame_start, scene.frame_end = 1, 100
     strips = compat.strips_in(scene.sequence_editor_create())
     first = strips.new_movie("opening", str(clip), 1, 1)
-    first.frame_final_end = 51
+    compat.set_strip_timing(first, "right_handle", 51)
     second = strips.new_movie("closing", str(clip), 1, 51 - 60)
-    second.frame_final_start = 51
-    second.frame_final_end = 101
+    compat.set_strip_timing(second, "left_handle", 51)
+    compat.set_strip_timing(second, "right_handle", 101)
     blend = tmp_path / "edit.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     return blend
@@ -86,6 +86,50 @@ def test_batch_render_scores_and_renders_h264_aac_of_the_edit_length(
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == 100
     assert float(audio.duration * audio.time_base) == pytest.approx(4.0, abs=0.1)
+
+
+def score_folders(blend: Path) -> list[str]:
+    return sorted(path.name for path in (blend.parent / "moodscore").iterdir())
+
+
+def test_rerun_without_save_scores_into_the_same_folders(edit_blend: Path, tmp_path: Path) -> None:
+    batch_render = load_batch_render()
+    args = ["--blend", str(edit_blend), "--generator", "scales"]
+
+    assert batch_render.main([*args, "--output", str(tmp_path / "first.mp4")]) == 0
+    first_wav = next((edit_blend.parent / "moodscore" / "opening").glob("*.wav"))
+    first_bytes = first_wav.read_bytes()
+    assert batch_render.main([*args, "--seed", "7", "--output", str(tmp_path / "again.mp4")]) == 0
+
+    assert score_folders(edit_blend) == ["closing", "opening"]  # no opening-2, closing-2
+    assert first_wav.read_bytes() != first_bytes  # the rerun's new seed, in the same folder
+
+
+def test_save_keeps_the_scores_for_the_next_run(edit_blend: Path, tmp_path: Path) -> None:
+    batch_render = load_batch_render()
+    args = ["--blend", str(edit_blend), "--generator", "scales", "--save"]
+
+    assert batch_render.main([*args, "--output", str(tmp_path / "first.mp4")]) == 0
+    wavs = sorted((edit_blend.parent / "moodscore").rglob("*.wav"))
+    stamps = [path.stat().st_mtime_ns for path in wavs]
+    bpy.ops.wm.read_homefile(use_empty=True)
+    assert batch_render.main([*args, "--output", str(tmp_path / "again.mp4")]) == 0
+
+    assert batch_render.strips_to_score(bpy.context.scene, rescore=False) == []
+    assert score_folders(edit_blend) == ["closing", "opening"]
+    assert [path.stat().st_mtime_ns for path in wavs] == stamps  # nothing scored again
+    assert (tmp_path / "again.mp4").is_file()
+
+
+def test_save_refuses_an_unsaved_file(tmp_path: Path, capsys) -> None:
+    batch_render = load_batch_render()
+    bpy.ops.wm.read_homefile(use_empty=True)
+    compat.strips_in(bpy.context.scene.sequence_editor_create())
+
+    status = batch_render.main(["--save", "--output", str(tmp_path / "o.mp4")])
+
+    assert status == 1
+    assert "--save needs a saved .blend" in capsys.readouterr().err
 
 
 def test_batch_render_fails_with_a_message(tmp_path: Path, capsys) -> None:
