@@ -10,7 +10,14 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from .errors import InputError
-from .files import NAME_MAX, FolderLock, remove_own_temps, remove_stale_temps, temp_path_for
+from .files import (
+    NAME_MAX,
+    TEMP_MARKER,
+    FolderLock,
+    remove_own_temps,
+    remove_stale_temps,
+    temp_path_for,
+)
 from .signals import shielded
 
 log = logging.getLogger(__name__)
@@ -167,7 +174,14 @@ def staged_outputs(
             staging.discard()
             lock.release()
             remove_empty_dirs(created_dirs)
-        if isinstance(exc, OSError) and exc.filename is None and exc.errno in _WRITE_ERRNOS:
-            exc.filename = str(out_dir)  # a full disk is reported without a file name
+        if isinstance(exc, OSError) and _names_no_user_file(exc):
+            exc.filename = str(out_dir)  # say where, not which hidden temp file
         raise
     lock.release()
+
+
+def _names_no_user_file(exc: OSError) -> bool:
+    """Whether ``exc`` names no file the user knows: none (a full disk), or one of our temps."""
+    if exc.filename is None:
+        return exc.errno in _WRITE_ERRNOS
+    return TEMP_MARKER in os.fsdecode(exc.filename)

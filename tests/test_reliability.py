@@ -268,7 +268,7 @@ def test_row10_negative_seed(
         ("analysis: {smoothing: 5}", "analysis.smoothing"),
         ("video: {audio_bitrate: -1}", "video.audio_bitrate"),
         ("render: {sample_rate: 1e8}", "render.sample_rate"),
-        ("render: {peak_dbfs: 50}", "render.peak_dbfs"),
+        ("render: {fade_s: 11}", "render.fade_s"),
         ("render: {fade_s: -1}", "render.fade_s"),
         ("step_bars: true", "step_bars"),
         ("bpm: .nan", "bpm"),
