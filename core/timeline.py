@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from .errors import InputError
+from .music.score import TICKS_PER_BEAT, TICKS_PER_TIMESTEP
 
 TIMESTEPS_PER_BAR = 16
+TIMESTEPS_PER_BEAT = 4
 MIN_BPM, MAX_BPM = 30.0, 300.0
 
 
@@ -61,6 +64,45 @@ class TimeGrid:
     def step_count(self, duration_s: float) -> int:
         """Steps needed to cover ``duration_s`` (the last one may be partial)."""
         return max(0, math.ceil(duration_s / self.step_s - 1e-9))
+
+    # --- tick arithmetic: MIDI ticks (TICKS_PER_BEAT to a quarter note) on this grid ---
+
+    #: Ticks per 16th-note timestep.
+    ticks_per_timestep: ClassVar[int] = TICKS_PER_TIMESTEP
+    #: Ticks per beat (a quarter note).
+    ticks_per_beat: ClassVar[int] = TICKS_PER_BEAT
+    #: Ticks per 4/4 bar.
+    ticks_per_bar: ClassVar[int] = TICKS_PER_TIMESTEP * TIMESTEPS_PER_BAR
+
+    @property
+    def ticks_per_step(self) -> int:
+        """Ticks per emotion step."""
+        return self.timesteps_per_step * TICKS_PER_TIMESTEP
+
+    @property
+    def ticks_per_second(self) -> float:
+        """Ticks per second at this tempo."""
+        return self.bpm * TICKS_PER_BEAT / 60.0
+
+    def ticks_at(self, seconds: float) -> float:
+        """The (fractional) tick at ``seconds``."""
+        return seconds * self.ticks_per_second
+
+    def seconds_at(self, ticks: float) -> float:
+        """The time in seconds of ``ticks``."""
+        return ticks / self.ticks_per_second
+
+    def length_ticks(self, duration_s: float) -> int:
+        """Whole ticks covering ``duration_s`` (rounded to the nearest tick)."""
+        return round(self.ticks_at(duration_s))
+
+    def timestep_count(self, duration_s: float) -> int:
+        """16th-note timesteps needed to cover ``duration_s`` (the last one may be partial)."""
+        return max(0, math.ceil(duration_s / self.timestep_s - 1e-9))
+
+    def step_of_tick(self, tick: int, step_count: int) -> int:
+        """Index of the emotion step sounding at ``tick``, clamped to ``[0, step_count)``."""
+        return max(0, min(tick // self.ticks_per_step, step_count - 1))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Chords generator (the seed's 2): broken-chord figuration over held chords and a bass.
+"""Chords generator (the seed's 2): broken-chord figuration over a chord pad and a bass.
 
 Valence picks the mode and so the chord qualities (major triads when bright, minor and
-diminished when dark); arousal picks the harmonic rhythm, the arpeggio rate, loudness and
-register (see :mod:`.mapping`). The figuration is the voice-led chord voicing lifted into the
-melody's register, so it moves as smoothly as the harmony under it.
+diminished when dark); arousal picks the harmonic rhythm, the figuration's rate, the layers,
+loudness and register (see :mod:`.mapping`). The figuration breaks each chord in close
+position just above the pad; its pattern is the motif: a phrase opens with the period's
+pattern, varies it in the middle bars and rises into the cadence, whose last tone rings.
 """
 
 from __future__ import annotations
@@ -13,24 +14,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..music.score import TICKS_PER_TIMESTEP, Note, Score
-from .harmony import (
-    Segment,
-    compose_over_harmony,
-)
-from .mapping import AROUSAL_TABLE, register_centre
+from ..music.score import Note, Score
+from .harmony import BAR, SIXTEENTH, Segment, compose_over_harmony
+from .mapping import MELODY_REACH, register_centre
+from .texture import Accompaniment, LeadLine
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..timeline import EmotionTimeline
 
-#: Orders in which the four voices of a chord are broken (0 = lowest voice).
+#: Orders in which the four tones of a chord are broken (0 = lowest tone).
 ARPEGGIO_PATTERNS: dict[str, tuple[int, ...]] = {
     "rising": (0, 1, 2, 3),
     "rising-falling": (0, 1, 2, 3, 2, 1),
     "alberti": (0, 2, 1, 2),
     "broken": (0, 2, 1, 3),
+    "falling": (3, 2, 1, 0),
+    "leaping": (0, 3, 1, 2),
 }
+CADENCE_PATTERN = "rising"
 
 
 def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
@@ -48,31 +50,53 @@ def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
     return compose_over_harmony(timeline, config, seed, "figure", arpeggios)
 
 
-def _lift_to_register(voicing: tuple[int, ...], centre: int) -> list[int]:
-    """``voicing`` moved by whole octaves so its middle is nearest ``centre``."""
-    octaves = round((centre - float(np.mean(voicing))) / 12)
-    return sorted(p + 12 * octaves for p in voicing)
+def _close_position(seg: Segment, floor: int) -> list[int]:
+    """Four chord tones in close position, starting on the lowest chord tone above ``floor``
+    and at least a few semitones below the register's centre."""
+    centre = register_centre(seg.arousal, seg.valence)
+    lowest = max(floor + 1, centre + MELODY_REACH[0])
+    tones = [p for p in range(lowest, lowest + 24) if p % 12 in seg.chord.pitch_classes]
+    return tones[:4]
 
 
 def arpeggios(
-    segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]], rng: np.random.Generator
+    segments: Sequence[Segment],
+    voicings: Sequence[tuple[int, ...]],
+    accompaniment: list[Note],
+    rng: np.random.Generator,
 ) -> list[Note]:
-    """Broken chords at the arousal band's rate; each band keeps one pattern for the piece
-    (drawn from the seed) so the texture is consistent while the energy holds."""
+    """Broken chords at the arousal band's rate; each period has its pattern (the motif),
+    the middle bars of a phrase draw variations, and the cadence bar rises."""
     names = sorted(ARPEGGIO_PATTERNS)
-    pattern_for_band = {
-        band.min_arousal: ARPEGGIO_PATTERNS[names[int(rng.integers(len(names)))]]
-        for band in AROUSAL_TABLE
-    }
-    notes: list[Note] = []
+    motif_patterns = [names[int(rng.integers(len(names)))] for _ in range(2)]
+    length = segments[-1].end
+    line = LeadLine(Accompaniment(accompaniment, length))
+    bar_pattern: dict[int, str] = {}
     for seg, voicing in zip(segments, voicings, strict=True):
-        tones = _lift_to_register(voicing, register_centre(seg.arousal, seg.valence))
-        pattern = pattern_for_band[seg.band.min_arousal]
-        value = seg.band.figure_16ths * TICKS_PER_TIMESTEP
-        for index, start in enumerate(range(seg.start, seg.end, value)):
-            duration = min(value, seg.end - start)
-            sounding = max(TICKS_PER_TIMESTEP // 2, round(duration * seg.band.legato))
-            velocity = seg.velocity("figure", start)
-            pitch = tones[pattern[index % len(pattern)]]
-            notes.append(Note(start, min(sounding, duration), pitch, velocity))
-    return notes
+        bar = seg.start // BAR
+        phrase = seg.phrase
+        if bar not in bar_pattern:
+            if bar == phrase.first_bar:
+                bar_pattern[bar] = motif_patterns[phrase.period % 2]
+            elif bar == phrase.last_bar:
+                bar_pattern[bar] = CADENCE_PATTERN
+            else:
+                bar_pattern[bar] = names[int(rng.integers(len(names)))]
+        pattern = ARPEGGIO_PATTERNS[bar_pattern[bar]]
+        tones = _close_position(seg, max(voicing))
+        value = seg.band.figure_16ths * SIXTEENTH
+        onsets = list(range(seg.start, seg.end, value))
+        if seg.final:
+            onsets = onsets[: len(tones)]
+        for index, start in enumerate(onsets):
+            end = onsets[index + 1] if index + 1 < len(onsets) else seg.end
+            preferred = tones[pattern[index % len(pattern)] % len(tones)]
+            candidates = sorted(tones, key=lambda p: (abs(p - preferred), p))
+            line.place(
+                start,
+                end - start,
+                candidates,
+                seg.velocity("figure", start),
+                gap=0 if seg.final or end == seg.end else seg.band.gap_ticks,
+            )
+    return line.notes

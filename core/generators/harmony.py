@@ -1,76 +1,111 @@
-"""Building blocks shared by the Scales and Chords generators.
+"""The harmonic frame shared by the Scales and Chords generators.
 
-A *harmonic plan* cuts the piece into segments, each with one chord of one mode and the
-emotion of its timeline step. Segments start on bar lines (and half bars when arousal asks for
-a faster harmonic rhythm) and at every cut of the video that falls inside a bar, rounded to the
-nearest 16th note, so the harmony moves with the picture. The generators then lay a melody or
-figuration over the layers built here: voice-led chord voicings and a bass line.
+A *harmonic plan* cuts the piece into segments, each with one chord in one key and the
+emotion of its bar. Chords follow the phrases of :mod:`.form`: a phrase opens on the tonic,
+walks one of its valence band's progressions and closes with a cadence (predominant →
+dominant for a half cadence; dominant → tonic on the next downbeat for an authentic one). In
+a minor key the cadential dominant is major, with the raised leading tone, and the tune
+switches to harmonic minor under it. A big jump of valence across 0.5 moves to the relative
+key. Every cut of the video becomes a chord change snapped to the nearest beat, so no chord
+lasts less than a beat; a cut with a big change of emotion is a *hit*: a forte chord and a
+cymbal.
+
+The accompaniment built here is a voice-led four-voice pad (held, or pulsing when arousal is
+high) and a bass line (from a moderate arousal on, and always for the final cadence). The
+generators lay their lead part on top through :class:`.texture.LeadLine`.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
-from ..music.score import TICKS_PER_TIMESTEP, Note, Score, Track, tidy_notes
-from ..timeline import TIMESTEPS_PER_BAR, EmotionTimeline
-from .mapping import (
+from ..music.analysis import estimate_key
+from ..music.dynamics import (
     CUT_ACCENT,
-    DOWNBEAT_ACCENT,
+    HIT_ACCENT,
+    accented_velocity,
+    clamp_velocity,
+    phrase_swell,
+)
+from ..music.instruments import ROLE_CHANNELS, TRACK_NAMES, programs_for
+from ..music.score import Note, Score, Track, tidy_notes
+from ..timeline import EmotionTimeline, TimeGrid
+from .form import AUTHENTIC, Phrase, plan_phrases
+from .mapping import (
+    DOMINANT_SCALES,
+    HIT_JUMP,
     MODES,
-    ROLE_CHANNELS,
-    VALENCE_TABLE,
+    MODULATION_JUMP,
     ArousalBand,
+    ValenceBand,
     arousal_band,
-    programs_for,
     valence_band,
-    velocity_for,
 )
 
 if TYPE_CHECKING:
     from ..config import Config
 
-TICKS_PER_BAR = TIMESTEPS_PER_BAR * TICKS_PER_TIMESTEP
-TICKS_PER_HALF_BAR = TICKS_PER_BAR // 2
-#: Register of the sustained chord layer and of the bass (MIDI pitches, inclusive).
-HARMONY_RANGE = (48, 67)
-BASS_RANGE = (34, 50)
-TRACK_NAMES = {"melody": "Melody", "figure": "Figuration", "harmony": "Harmony", "bass": "Bass"}
+BAR = TimeGrid.ticks_per_bar
+BEAT = TimeGrid.ticks_per_beat
+HALF_BAR = BAR // 2
+SIXTEENTH = TimeGrid.ticks_per_timestep
+#: Register of the chord pad and of the bass (MIDI pitches, inclusive).
+HARMONY_RANGE = (45, 68)
+BASS_RANGE = (31, 50)
+#: Bass figures per chord, as indices into (root, fifth, octave); one is drawn per segment.
+BASS_FIGURES: tuple[tuple[int, ...], ...] = ((0, 1, 2, 1), (0, 2, 1, 2), (0, 1, 0, 1), (0, 0, 1, 2))
+#: Cost (in semitones of movement) of a triad voicing that doubles its fifth, not its root:
+#: the doubled root anchors the chord, and with it the bar's key.
+ROOT_DOUBLING_COST = 5.0
+#: Silence before the pad's next pulse (ticks): enough to re-articulate, too little to show
+#: as a rest on the 16th grid.
+PULSE_GAP = 20
 
 
 @dataclass(frozen=True)
 class Chord:
-    """A triad as pitch classes (root, third, fifth), with a seventh when it is diminished."""
+    """Pitch classes of a chord: a triad, plus a fourth tone when it has one (the seventh of
+    a half-diminished chord, the added ninth of a final tonic's colour)."""
 
     root: int
     third: int
     fifth: int
-    seventh: int | None = None
+    added: int | None = None
 
     @property
     def pitch_classes(self) -> tuple[int, ...]:
-        """Root, third, fifth (and seventh) as pitch classes 0-11."""
+        """Root, third, fifth (and the added tone) as pitch classes 0-11."""
         tones = (self.root, self.third, self.fifth)
-        return tones if self.seventh is None else (*tones, self.seventh)
+        return tones if self.added is None else (*tones, self.added)
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of the piece with one chord, one mode and one emotion."""
+    """A stretch of the piece with one chord, one key and one emotion."""
 
     start: int
     end: int
     arousal: float
     valence: float
+    #: Tonic pitch class of the key, and the pitch classes the tune may use here.
+    tonic: int
     scale: tuple[int, ...]
     chord: Chord
-    #: The segment starts at a cut of the video (inside a bar), where the music is accented.
+    #: The phrase this segment belongs to, and its span in ticks (for the swell).
+    phrase: Phrase
+    phrase_span: tuple[int, int]
+    #: The segment starts at a cut of the video; a hit is a cut with a big change of emotion.
     at_cut: bool = False
+    hit: bool = False
+    #: "dominant" or "tonic" when the segment is part of the phrase's cadence.
+    cadence_role: str = ""
 
     @property
     def band(self) -> ArousalBand:
@@ -82,10 +117,20 @@ class Segment:
         """Length in ticks."""
         return self.end - self.start
 
+    @property
+    def final(self) -> bool:
+        """The last tonic of the piece, held to its end."""
+        return self.phrase.final and self.cadence_role == "tonic"
+
     def velocity(self, role: str, tick: int) -> int:
-        """Velocity for ``role`` at ``tick``: arousal, metric accent, and a cut accent."""
-        cut_accent = CUT_ACCENT if self.at_cut and tick == self.start else 0
-        return min(127, accented_velocity(self.arousal, role, tick) + cut_accent)
+        """Velocity for ``role`` at ``tick``: arousal, metre, the phrase's swell, cut accents."""
+        first, last = self.phrase_span
+        velocity = accented_velocity(self.arousal, role, tick) + phrase_swell(
+            (tick - first) / max(1, last - first)
+        )
+        if tick == self.start and self.at_cut:
+            velocity += HIT_ACCENT if self.hit and role == "harmony" else CUT_ACCENT
+        return clamp_velocity(velocity)
 
 
 @dataclass(frozen=True)
@@ -93,8 +138,9 @@ class HarmonicPlan:
     """The segments of a piece, covering ``[0, length_ticks)`` without gaps."""
 
     length_ticks: int
-    tonic: int
     segments: tuple[Segment, ...]
+    #: Ticks of hit points (cuts with a big change of emotion).
+    hits: tuple[int, ...] = ()
 
 
 def triad(tonic: int, mode: str, degree: int) -> Chord:
@@ -110,87 +156,284 @@ def triad(tonic: int, mode: str, degree: int) -> Chord:
     return Chord(pcs[0], pcs[1], pcs[2], pcs[3] if diminished else None)
 
 
+def dominant(tonic: int) -> Chord:
+    """The major triad on the fifth degree: with its leading tone, whatever the mode."""
+    return Chord((tonic + 7) % 12, (tonic + 11) % 12, (tonic + 2) % 12)
+
+
+def with_added_ninth(chord: Chord) -> Chord:
+    """``chord`` coloured with its ninth (a film-score tonic that still rests)."""
+    return replace(chord, added=(chord.root + 2) % 12)
+
+
 def piece_length_ticks(timeline: EmotionTimeline) -> int:
     """Ticks covering exactly the timeline's duration at its grid's tempo."""
     if not timeline.steps or timeline.duration_s <= 0:
         raise InputError(
             "The emotion timeline is empty; give a clip or emotion file at least one step long."
         )
-    return round(timeline.duration_s * timeline.grid.bpm * TICKS_PER_TIMESTEP * 4 / 60.0)
+    return timeline.grid.length_ticks(timeline.duration_s)
 
 
-def cut_ticks(timeline: EmotionTimeline) -> list[float]:
-    """Cut times in (fractional) ticks at the grid's tempo."""
-    ticks_per_second = timeline.grid.bpm * TICKS_PER_TIMESTEP * 4 / 60.0
-    return sorted(cut * ticks_per_second for cut in timeline.cuts_s)
+def final_bar_index(length_ticks: int) -> int:
+    """The bar on whose downbeat the final tonic arrives: the last one with at least half a
+    bar left to ring (a shorter tail rings on from the bar before)."""
+    last = (length_ticks - 1) // BAR
+    return last if last == 0 or length_ticks - last * BAR >= HALF_BAR else last - 1
 
 
-def _step_index(timeline: EmotionTimeline, tick: int) -> int:
-    step_ticks = timeline.grid.timesteps_per_step * TICKS_PER_TIMESTEP
-    return min(tick // step_ticks, len(timeline.steps) - 1)
+@dataclass(frozen=True)
+class _Bar:
+    """The emotion, bands and key of one bar."""
+
+    arousal: float
+    valence: float
+    colour: ValenceBand
+    pace: ArousalBand
+    tonic: int
 
 
-def _segment_boundaries(timeline: EmotionTimeline, length_ticks: int) -> tuple[list[int], set[int]]:
-    """Bar lines, half bars where the arousal band asks for them, and cuts inside bars.
+def _bars(timeline: EmotionTimeline, bar_count: int, tonic: int) -> list[_Bar]:
+    """Each bar's emotion (its first step's), bands and key: a jump of valence across 0.5 by
+    at least :data:`MODULATION_JUMP` moves to the relative minor or major."""
+    grid, count = timeline.grid, len(timeline.steps)
+    bars: list[_Bar] = []
+    for index in range(bar_count):
+        step = timeline.steps[grid.step_of_tick(index * BAR, count)]
+        colour = valence_band(step.valence)
+        if bars:
+            before = bars[-1]
+            if colour.bright != before.colour.bright and (
+                abs(step.valence - before.valence) >= MODULATION_JUMP
+            ):
+                tonic = (tonic + (9 if before.colour.bright else 3)) % 12
+        bars.append(_Bar(step.arousal, step.valence, colour, arousal_band(step.arousal), tonic))
+    return bars
 
-    Returns the sorted boundaries and the subset that was added for cuts.
+
+def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, str]]]:
+    """Candidate chord slots of a bar, best first, each as (offset in ticks, function): "T"
+    tonic, "D" cadential dominant, "P" predominant, "h" half-cadence dominant, "x" the next
+    chord of the progression.
+
+    A dark key's major dominant takes only the bar's last beat, the harmonic rhythm of a
+    hymn's cadence: held longer it would make the whole bar sound major.
     """
-    boundaries: set[int] = set()
-    at_cuts: set[int] = set()
-    for bar_start in range(0, length_ticks, TICKS_PER_BAR):
-        boundaries.add(bar_start)
-        step = timeline.steps[_step_index(timeline, bar_start)]
-        half_bar = bar_start + TICKS_PER_HALF_BAR
-        if arousal_band(step.arousal).chords_per_bar == 2 and half_bar < length_ticks:
-            boundaries.add(half_bar)
-    for cut in cut_ticks(timeline):
-        on_grid = round(cut / TICKS_PER_TIMESTEP) * TICKS_PER_TIMESTEP
-        # A chord change already within a 16th of the cut lands on it audibly; a second change
-        # one 16th later would only stutter.
-        if 0 < on_grid < length_ticks and all(
-            abs(cut - b) > TICKS_PER_TIMESTEP for b in boundaries
-        ):
-            boundaries.add(on_grid)
-            at_cuts.add(on_grid)
-    return sorted(boundaries), at_cuts
+    first, last = phrase.first_bar, phrase.last_bar
+    opening = "T" if bar == first else "x"
+    late = 3 * BEAT
+    if bar == last and phrase.cadence == AUTHENTIC:
+        if last > first or phrase.final:
+            return [[(0, "T")]]
+        return [[(0, "D"), (HALF_BAR, "T")]]
+    if bar == last:  # half cadence
+        lead_in = "P" if bar > first else "T"
+        if info.colour.bright:
+            return [[(0, lead_in), (HALF_BAR, "h")], [(0, "T"), (HALF_BAR, "h")]]
+        return [[(0, lead_in), (late, "h")], [(0, "T"), (late, "h")], [(0, lead_in)]]
+    if bar == last - 1 and phrase.cadence == AUTHENTIC:
+        if info.colour.bright:
+            return [[(0, opening), (HALF_BAR, "D")], [(0, "P"), (HALF_BAR, "D")]]
+        return [[(0, opening), (late, "D")], [(0, "P"), (late, "D")], [(0, opening)]]
+    if info.pace.chords_per_bar == 2:
+        return [[(0, opening), (HALF_BAR, "x")], [(0, opening)]]
+    return [[(0, opening)]]
+
+
+def sounds_in_mode(chords: Sequence[tuple[Chord, int]], scale: Sequence[int], bright: bool) -> bool:
+    """Whether chords held for the given ticks, with a tune in ``scale``, sound major (or
+    minor) by a Krumhansl–Kessler key estimate: the test every bar of the plan must pass so
+    that the mode is heard bar by bar."""
+    histogram = np.zeros(12)
+    for chord, ticks in chords:
+        histogram[list(chord.pitch_classes)] += ticks / BEAT
+        # The worst case: a tune that dwells on the chord's third.
+        histogram[chord.third] += 0.5 * ticks / BEAT
+    histogram[list(scale)] += 0.3
+    return (estimate_key(histogram).mode == "major") == bright
+
+
+def _chord_for(function: str, bar: _Bar, progression: tuple[int, ...], position: int) -> Chord:
+    mode = bar.colour.mode
+    if function == "T":
+        return triad(bar.tonic, mode, 0)
+    if function == "D":
+        return dominant(bar.tonic)
+    if function == "P":
+        return triad(bar.tonic, mode, bar.colour.predominant)
+    if function == "h":
+        return dominant(bar.tonic)
+    return triad(bar.tonic, mode, progression[position % len(progression)])
+
+
+def _scale_under(chord: Chord, bar: _Bar) -> tuple[int, ...]:
+    """Pitch classes the tune may use over ``chord``: the mode, or under a major dominant of a
+    dark key, harmonic minor (a mode's own note a semitone from a chord tone would rub)."""
+    if chord == dominant(bar.tonic):
+        intervals = DOMINANT_SCALES[bar.colour.bright]
+    else:
+        intervals = MODES[bar.colour.mode]
+    return tuple((bar.tonic + i) % 12 for i in intervals)
+
+
+def _snap_cuts(timeline: EmotionTimeline, length: int) -> list[tuple[int, bool]]:
+    """Cuts as (tick snapped to the nearest beat, is a hit), inside the piece, one per beat.
+
+    A hit is a cut across which the emotion moves by at least :data:`HIT_JUMP` (comparing the
+    step holding the cut with its neighbours: the analysis cannot see finer than a step).
+    """
+    grid, count = timeline.grid, len(timeline.steps)
+    snapped: dict[int, bool] = {}
+    for cut in sorted(timeline.cuts_s):
+        tick = round(grid.ticks_at(cut) / BEAT) * BEAT
+        if not 0 < tick <= length - BEAT:
+            continue
+        index = grid.step_of_tick(round(grid.ticks_at(cut)), count)
+        here = timeline.steps[index]
+        jump = max(
+            math.hypot(here.arousal - other.arousal, here.valence - other.valence)
+            for other in timeline.steps[max(0, index - 1) : index + 2]
+        )
+        snapped[tick] = snapped.get(tick, False) or jump >= HIT_JUMP
+    return sorted(snapped.items())
+
+
+@dataclass
+class _Slot:
+    """A chord slot of the plan while it is being built."""
+
+    start: int
+    function: str
+    bar: int
+    phrase: Phrase
+    chord: Chord | None = None
+
+
+class _ProgressionWalk:
+    """Chords of the progression ("x" slots) in order, never repeating the chord before."""
+
+    def __init__(self, progressions: dict[tuple[int, str], tuple[int, ...]]) -> None:
+        self.progressions = progressions
+        self.position = 1
+
+    def chord(
+        self, function: str, info: _Bar, phrase: Phrase, avoid: tuple[Chord | None, ...]
+    ) -> Chord:
+        progression = self.progressions[phrase.index, info.colour.mode]
+        chord = _chord_for(function, info, progression, self.position)
+        if function != "x":
+            return chord
+        for _ in range(len(progression)):
+            if chord not in avoid:
+                break
+            self.position += 1
+            chord = _chord_for(function, info, progression, self.position)
+        self.position += 1
+        return chord
+
+
+def _bar_chords(
+    bar: int, phrase: Phrase, info: _Bar, previous: Chord | None, walk: _ProgressionWalk
+) -> list[_Slot]:
+    """The first of the bar's candidate formulas whose chords sound in the bar's mode."""
+    chosen: list[_Slot] = []
+    for formula in _bar_formulas(bar, phrase, info):
+        saved = walk.position
+        slots, before = [], previous
+        for index, (offset, function) in enumerate(formula):
+            following = formula[index + 1][1] if index + 1 < len(formula) else ""
+            fixed = following in ("D", "P", "h", "T")
+            after = _chord_for(following, info, (0,), 0) if fixed else None
+            chord = walk.chord(function, info, phrase, (before, after))
+            slots.append(_Slot(bar * BAR + offset, function, bar, phrase, chord))
+            before = chord
+        spans = [b.start - a.start for a, b in itertools.pairwise(slots)]
+        spans.append(BAR - (slots[-1].start - bar * BAR))
+        chords = [(slot.chord, span) for slot, span in zip(slots, spans, strict=True)]
+        scale = _scale_under(slots[0].chord, info)
+        if sounds_in_mode(chords, scale, info.colour.bright):
+            return slots
+        chosen = chosen or slots
+        walk.position = saved
+    return chosen
 
 
 def plan_harmony(timeline: EmotionTimeline, rng: np.random.Generator) -> HarmonicPlan:
-    """Cut the piece into chord segments that follow the timeline's valence and cuts.
+    """Cut the piece into chord segments that follow the phrases, the valence and the cuts.
 
-    The tonic and one progression per mode are drawn from ``rng``; the chord sequence then
-    follows the mapping table. A change of mode restarts its progression on the tonic so the
-    new colour is heard at once; consecutive segments never repeat a chord.
+    The tonic and each phrase's progression are drawn from ``rng``.
     """
     length = piece_length_ticks(timeline)
-    tonic = int(rng.integers(12))
-    progression = {
-        band.mode: band.progressions[int(rng.integers(len(band.progressions)))]
-        for band in VALENCE_TABLE
+    final_bar = final_bar_index(length)
+    phrases = plan_phrases(final_bar)
+    bars = _bars(timeline, final_bar + 1, int(rng.integers(12)))
+    progressions = {
+        (phrase.index, band.mode): band.progressions[int(rng.integers(len(band.progressions)))]
+        for phrase in phrases
+        for band in sorted({bars[b].colour for b in phrase.bars}, key=lambda b: b.min_valence)
     }
-    boundaries, at_cuts = _segment_boundaries(timeline, length)
-    segments: list[Segment] = []
-    position, mode, previous = 0, "", None
-    for start, end in zip(boundaries, [*boundaries[1:], length], strict=True):
-        step = timeline.steps[_step_index(timeline, start)]
-        band = valence_band(step.valence)
-        if band.mode != mode:
-            mode, position = band.mode, 0
-        cycle = progression[mode]
-        chord = triad(tonic, mode, cycle[position % len(cycle)])
-        while previous is not None and chord == previous:
-            position += 1
-            chord = triad(tonic, mode, cycle[position % len(cycle)])
-        position += 1
-        scale = tuple((tonic + i) % 12 for i in MODES[mode])
+    walk = _ProgressionWalk(progressions)
+    slots: list[_Slot] = []
+    for phrase in phrases:
+        for bar in phrase.bars:
+            info = bars[bar]
+            if bar and (info.tonic, info.colour) != (bars[bar - 1].tonic, bars[bar - 1].colour):
+                walk.position = 1  # a new mode or key is stated from its tonic
+            previous = slots[-1].chord if slots else None
+            slots.extend(_bar_chords(bar, phrase, info, previous, walk))
+    cuts = _snap_cuts(timeline, length)
+    cut_ticks = {tick for tick, _ in cuts}
+    hit_ticks = {tick for tick, hit in cuts if hit}
+    # A cut inside a slot splits it. The slot's chord keeps the part after the cut when it
+    # leads somewhere (a cadence's dominant or predominant); a fresh chord of the progression
+    # fills the other part. The final tonic takes its added ninth after a cut.
+    for tick in sorted(cut_ticks - {slot.start for slot in slots}):
+        index = max(i for i, slot in enumerate(slots) if slot.start < tick)
+        slot = slots[index]
+        info = bars[slot.bar]
+        before = slots[index - 1].chord if index else None
+        after = slots[index + 1].chord if index + 1 < len(slots) else None
+        if slot.function == "T" and slot.phrase.final and slot.bar == final_bar:
+            colour = with_added_ninth(slot.chord)
+            slots.insert(index + 1, _Slot(tick, "c", slot.bar, slot.phrase, colour))
+        elif slot.function in ("D", "h", "P"):
+            fresh = walk.chord("x", info, slot.phrase, (before, slot.chord))
+            slots.insert(index, _Slot(slot.start, "x", slot.bar, slot.phrase, fresh))
+            slots[index + 1] = replace(slot, start=tick)
+        else:
+            fresh = walk.chord("x", info, slot.phrase, (slot.chord, after))
+            slots.insert(index + 1, _Slot(tick, "x", slot.bar, slot.phrase, fresh))
+    ends = [slot.start for slot in slots[1:]] + [length]
+    segments = []
+    for slot, end in zip(slots, ends, strict=True):
+        info, phrase = bars[slot.bar], slot.phrase
+        role = ""
+        if slot.function in ("D", "h") and slot.bar >= phrase.last_bar - 1:
+            role = "dominant"
+        elif slot.function in ("T", "c") and slot.bar == phrase.last_bar:
+            role = "tonic" if phrase.cadence == AUTHENTIC else ""
         segments.append(
-            Segment(start, end, step.arousal, step.valence, scale, chord, start in at_cuts)
+            Segment(
+                start=slot.start,
+                end=end,
+                arousal=info.arousal,
+                valence=info.valence,
+                tonic=info.tonic,
+                scale=_scale_under(slot.chord, info),
+                chord=slot.chord,
+                phrase=phrase,
+                phrase_span=(phrase.first_bar * BAR, min(length, (phrase.last_bar + 1) * BAR)),
+                at_cut=slot.start in cut_ticks,
+                hit=slot.start in hit_ticks,
+                cadence_role=role,
+            )
         )
-        previous = chord
-    return HarmonicPlan(length, tonic, tuple(segments))
+    return HarmonicPlan(length, tuple(segments), tuple(sorted(hit_ticks)))
 
 
-def _voicing_candidates(chord: Chord, low: int, high: int) -> list[tuple[int, ...]]:
+def _voicing_candidates(
+    chord: Chord, low: int, high: int, *, root_position: bool = False
+) -> list[tuple[int, ...]]:
     """Four-voice voicings of ``chord`` in ``[low, high]``: every pitch class present (a
     triad doubles its root or fifth, never the third), no gap wider than an octave between
     neighbouring voices."""
@@ -202,8 +445,20 @@ def _voicing_candidates(chord: Chord, low: int, high: int) -> list[tuple[int, ..
             continue
         if max(b - a for a, b in itertools.pairwise(voicing)) > 12:
             continue
+        if root_position and classes[0] != chord.root:
+            continue
         candidates.append(voicing)
     return candidates
+
+
+def _parallel_perfect(before: tuple[int, ...], after: tuple[int, ...]) -> bool:
+    """Whether any two voices move in parallel fifths or octaves from ``before`` to ``after``."""
+    for i, j in itertools.combinations(range(len(before)), 2):
+        a, b = before[j] - before[i], after[j] - after[i]
+        moved = before[i] != after[i]
+        if moved and a % 12 == b % 12 and a % 12 in (0, 7) and a * b > 0:
+            return True
+    return False
 
 
 def voice_lead(
@@ -213,20 +468,30 @@ def voice_lead(
 ) -> list[tuple[int, ...]]:
     """A voicing per segment, each as close as possible to the previous one.
 
-    Cost = total semitones moved by the four voices, plus a pull toward the middle of the range
-    so the layer never drifts to an edge; a small random jitter (from the seed) picks among
-    near-equal voicings.
+    Cost = total semitones moved by the four voices, a penalty for parallel fifths or octaves
+    between any two voices and for a triad without a doubled root, and a pull toward the
+    middle of the range so the layer never drifts to an edge; a small random jitter (from the
+    seed) picks among near-equal voicings.
+    The final tonic stands in root position.
     """
     low, high = pitch_range
     middle = (low + high) / 2
     voicings: list[tuple[int, ...]] = []
     previous: tuple[int, ...] | None = None
     for segment in segments:
-        candidates = _voicing_candidates(segment.chord, low, high)
+        candidates = _voicing_candidates(
+            segment.chord, low, high, root_position=segment.final
+        ) or _voicing_candidates(segment.chord, low, high)
         jitter = rng.uniform(0.0, 0.75, size=len(candidates))
         costs = [
-            (0.0 if previous is None else sum(abs(a - b) for a, b in zip(c, previous, strict=True)))
+            (
+                0.0
+                if previous is None
+                else sum(abs(a - b) for a, b in zip(c, previous, strict=True))
+                + 6.0 * _parallel_perfect(previous, c)
+            )
             + 0.35 * abs(float(np.mean(c)) - middle)
+            + ROOT_DOUBLING_COST * (sum(p % 12 == segment.chord.root for p in c) < 2)
             + j
             for c, j in zip(candidates, jitter, strict=True)
         ]
@@ -235,108 +500,124 @@ def voice_lead(
     return voicings
 
 
-def accented_velocity(arousal: float, role: str, tick: int) -> int:
-    """Velocity for ``role`` at ``tick``: the arousal mapping plus a metric accent."""
-    accent = 0
-    if tick % TICKS_PER_BAR == 0:
-        accent = DOWNBEAT_ACCENT
-    elif tick % TICKS_PER_HALF_BAR == 0:
-        accent = DOWNBEAT_ACCENT // 2
-    return min(127, velocity_for(arousal, role) + accent)
+def pad(segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]]) -> list[Note]:
+    """The chord pad: each voicing held for its segment, or re-struck at the arousal band's
+    pulse.
 
-
-def sustained_chords(
-    segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]]
-) -> list[Note]:
-    """The harmony layer: each voicing held for its segment.
-
-    A tone common to two chords inside one bar is held through the change rather than
-    struck again, as voice-leading asks (and it saves synthesizer voices); on each bar line
-    the whole chord is struck anew, so a decaying instrument such as the piano keeps sounding.
+    A held tone common to two chords inside one bar is tied through the change rather than
+    struck again, as voice-leading asks; on each bar line the chord is struck anew, so a
+    decaying instrument such as the piano keeps sounding.
     """
     notes: list[Note] = []
     held: dict[int, tuple[int, int]] = {}  # pitch -> (start, velocity) of the sounding note
+
+    def release(pitch: int, end: int) -> None:
+        start, velocity = held.pop(pitch)
+        notes.append(Note(start, end - start, pitch, velocity))
+
     for seg, voicing in zip(segments, voicings, strict=True):
-        restrike = seg.start % TICKS_PER_BAR == 0
-        for pitch in list(held):
-            if restrike or pitch not in voicing:
-                start, velocity = held.pop(pitch)
-                notes.append(Note(start, seg.start - start, pitch, velocity))
-        velocity = seg.velocity("harmony", seg.start)
-        for pitch in voicing:
-            held.setdefault(pitch, (seg.start, velocity))
+        pulse = seg.band.pad_pulse_16ths * SIXTEENTH
+        strikes = [seg.start]
+        if pulse and not seg.final:
+            strikes += [t for t in range(seg.start - seg.start % pulse + pulse, seg.end, pulse)]
+        for index, strike in enumerate(strikes):
+            restrike = strike % BAR == 0 or index > 0
+            for pitch in list(held):
+                if restrike or pitch not in voicing:
+                    gap = PULSE_GAP if index > 0 else 0
+                    release(pitch, max(held[pitch][0] + SIXTEENTH, strike - gap))
+            velocity = seg.velocity("harmony", strike) - (6 if strike % BEAT else 0)
+            for pitch in voicing:
+                held.setdefault(pitch, (strike, velocity))
     end = segments[-1].end if segments else 0
-    notes.extend(
-        Note(start, end - start, pitch, velocity) for pitch, (start, velocity) in held.items()
-    )
+    for pitch in list(held):
+        release(pitch, end)
     return notes
 
 
-def _nearest_pitch(pitch_class: int, target: float, low: int, high: int) -> int:
-    options = [p for p in range(low, high + 1) if p % 12 == pitch_class]
-    return min(options, key=lambda p: (abs(p - target), p))
-
-
-def bass_line(segments: Sequence[Segment]) -> list[Note]:
-    """Roots (and fifths, when arousal is high enough for several notes a chord).
-
-    Each root is taken in the octave nearest to the previous bass note, so the line moves
-    by small steps rather than jumping across the register.
-    """
+def _bass_pitch(pitch_class: int, near: float, ceiling: int) -> int:
+    """The pitch of ``pitch_class`` in the bass register below ``ceiling`` nearest ``near``."""
     low, high = BASS_RANGE
+    options = [p for p in range(low, min(high, ceiling - 1) + 1) if p % 12 == pitch_class]
+    options = options or [p for p in range(low - 12, low) if p % 12 == pitch_class]
+    return min(options, key=lambda p: (abs(p - near), p))
+
+
+def bass_line(
+    segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]], rng: np.random.Generator
+) -> list[Note]:
+    """Roots with fifths and octaves at the arousal band's bass value; silent in the calmest
+    band except for the closing cadence, where the dominant and the tonic always sound in the
+    bass. Every bass note stays below the pad, so no pitch is doubled across parts."""
     notes: list[Note] = []
-    previous = (low + high) / 2
-    for seg in segments:
-        value = seg.band.bass_16ths * TICKS_PER_TIMESTEP
-        root = _nearest_pitch(seg.chord.root, previous, low, high)
-        fifth = _nearest_pitch(seg.chord.fifth, root + 5, low, high)
-        # Root on the downbeat of the chord, then root-fifth-octave-fifth motion.
-        pattern = (root, fifth, root + 12, fifth)
+    previous = float(sum(BASS_RANGE) / 2)
+    for seg, voicing in zip(segments, voicings, strict=True):
+        figure = BASS_FIGURES[int(rng.integers(len(BASS_FIGURES)))]
+        closing = seg.phrase.final and seg.cadence_role
+        value = seg.band.bass_16ths * SIXTEENTH
+        if not value and not closing:
+            continue
+        ceiling = min(voicing)
+        root = _bass_pitch(seg.chord.root, previous, ceiling)
+        if closing or not value:
+            notes.append(Note(seg.start, seg.duration, root, seg.velocity("bass", seg.start)))
+            previous = root
+            continue
+        fifth = _bass_pitch(seg.chord.fifth, root + 5, ceiling)
+        octave = root + 12 if root + 12 < ceiling else root
+        tones = (root, fifth, octave)
         for index, start in enumerate(range(seg.start, seg.end, value)):
-            duration = min(value, seg.end - start)
-            velocity = seg.velocity("bass", start)
-            notes.append(Note(start, duration, pattern[index % len(pattern)], velocity))
+            pitch = tones[figure[index % len(figure)]]
+            notes.append(
+                Note(start, min(value, seg.end - start), pitch, seg.velocity("bass", start))
+            )
         previous = root
     return notes
 
 
-#: A generator's own part: notes from the harmonic segments, their voicings and the seeded rng.
+#: A generator's lead part: notes from the plan's segments, the pad voicings, the accompaniment
+#: so far (to keep the lead on top without parallels or doublings) and the seeded rng.
 LeadPart = Callable[
-    [Sequence["Segment"], Sequence[tuple[int, ...]], np.random.Generator], list[Note]
+    [Sequence[Segment], Sequence[tuple[int, ...]], list[Note], np.random.Generator], list[Note]
 ]
 
 
 def compose_over_harmony(
     timeline: EmotionTimeline, config: Config, seed: int, lead_role: str, lead: LeadPart
 ) -> Score:
-    """A lead part over voice-led sustained chords and a bass: the deterministic generators' frame.
+    """A lead part over a voice-led pad, a bass and percussion: the deterministic generators'
+    frame.
 
-    The random draws happen in a fixed order (plan, voicings, lead part), so the same seed
-    gives the same bytes.
+    The random draws happen in a fixed order (plan, voicings, bass, lead, drums), so the same
+    seed gives the same bytes.
     """
+    from .texture import percussion  # texture builds on this module's types
+
     programs = programs_for(config.music.preset, config.music.programs)
     rng = np.random.default_rng(seed)
     plan = plan_harmony(timeline, rng)
     voicings = voice_lead(plan.segments, rng)
-    parts = {
-        lead_role: lead(plan.segments, voicings, rng),
-        "harmony": sustained_chords(plan.segments, voicings),
-        "bass": bass_line(plan.segments),
-    }
-    return assemble_score(timeline.grid.bpm, plan.length_ticks, parts, programs)
+    parts = {"harmony": pad(plan.segments, voicings)}
+    parts["bass"] = bass_line(plan.segments, voicings, rng)
+    parts[lead_role] = lead(plan.segments, voicings, parts["harmony"] + parts["bass"], rng)
+    parts["percussion"] = percussion(plan, rng)
+    return assemble_score(
+        timeline.grid.bpm, plan.length_ticks, {r: n for r, n in parts.items() if n}, programs
+    )
 
 
 def assemble_score(
     bpm: float, length_ticks: int, parts: dict[str, list[Note]], programs: dict[str, int]
 ) -> Score:
     """A Score with one track per role, on the role's channel with the preset's program."""
+    order = [role for role in TRACK_NAMES if role in parts]
     tracks = [
         Track(
             name=TRACK_NAMES[role],
             program=programs[role],
             channel=ROLE_CHANNELS[role],
-            notes=tidy_notes(notes, length_ticks),
+            notes=tidy_notes(parts[role], length_ticks),
         )
-        for role, notes in parts.items()
+        for role in order
     ]
     return Score(bpm=bpm, tracks=tracks, length_ticks=length_ticks)

@@ -1,8 +1,11 @@
-"""Scales generator (the seed's 1): a stepwise melody in the mode of the moment.
+"""Scales generator (the seed's 1): a tune built from motifs, in the mode of the moment.
 
-The melody runs up and down the current mode's scale, landing on a chord tone on every strong
-beat, over sustained voice-led chords and a bass line. Valence picks the mode (lydian down to
-phrygian), arousal the note values, loudness and register (see :mod:`.mapping`).
+The tune states a motif, develops it (sequence, inversion, rhythmic variation, ornament) and
+restates it across antecedent and consequent phrases that end in cadences (see :mod:`.motif`
+and :mod:`.form`), over a voice-led chord pad, a bass and, when excited, percussion. On every
+beat the tune sounds a tone of the chord; between beats it moves by step through the mode,
+which is what makes the mode audible. Valence picks the mode (lydian down to phrygian),
+arousal the note values, the layers, loudness and register (see :mod:`.mapping`).
 """
 
 from __future__ import annotations
@@ -12,24 +15,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..music.score import TICKS_PER_TIMESTEP, Note, Score
-from .harmony import (
-    TICKS_PER_HALF_BAR,
-    Segment,
-    compose_over_harmony,
-)
-from .mapping import register_centre
+from ..music.score import Note, Score
+from .harmony import BAR, BEAT, SIXTEENTH, Segment, compose_over_harmony
+from .mapping import MELODY_REACH, register_centre
+from .motif import Motif, new_motif, ornamented, treatment
+from .texture import Accompaniment, LeadLine
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..timeline import EmotionTimeline
 
-#: How far the melody may wander from its register centre (semitones).
-MELODY_REACH = (-6, 9)
-#: Chance that a melody note is held twice as long, so the rhythm is not mechanical.
-LONG_NOTE_CHANCE = 0.2
-#: Chance of turning around mid-run.
-TURN_CHANCE = 0.2
+#: Motifs per piece: periods alternate between them.
+MOTIF_COUNT = 2
+#: Extra distance (semitones) that makes a long note avoid the chord's third, and any note
+#: repeat the one before.
+LONG_THIRD_COST = 4.5
+REPEAT_COST = 1.5
 
 
 def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
@@ -42,72 +43,148 @@ def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
     config
         Uses ``config.music.preset`` (and ``music.programs`` overrides) for the instruments.
     seed
-        Varies tonic, progressions, voicings and the melody's turns; same seed, same bytes.
+        Varies tonic, progressions, voicings, motifs and their treatment; same seed, same bytes.
     """
-    return compose_over_harmony(
-        timeline,
-        config,
-        seed,
-        "melody",
-        lambda segments, _voicings, rng: scale_melody(segments, rng),
-    )
+    return compose_over_harmony(timeline, config, seed, "melody", motif_melody)
 
 
-def _scale_pitches(segment: Segment) -> list[int]:
-    centre = register_centre(segment.arousal, segment.valence)
+def _range_pitches(seg: Segment, classes: Sequence[int]) -> list[int]:
+    centre = register_centre(seg.arousal, seg.valence)
     low, high = centre + MELODY_REACH[0], centre + MELODY_REACH[1]
-    return [p for p in range(low, high + 1) if p % 12 in segment.scale]
+    return [p for p in range(low, high + 1) if p % 12 in classes]
 
 
-def scale_melody(segments: Sequence[Segment], rng: np.random.Generator) -> list[Note]:
-    """Scale runs that turn at the edges of the register and at random, chord tones on beats.
+def _scale_step(pitch: int, steps: int, scale: list[int]) -> int:
+    """The scale pitch ``steps`` scale degrees from ``pitch``, reflected at the register's
+    edges."""
+    position = min(range(len(scale)), key=lambda i: (abs(scale[i] - pitch), scale[i]))
+    target = position + steps
+    if not 0 <= target < len(scale):
+        target = position - steps
+    return scale[min(len(scale) - 1, max(0, target))]
 
-    On the first and third beat of a bar the melody moves to the nearest chord tone in its
-    direction of travel, so the line outlines the harmony; between beats it steps through the
-    scale, which is what makes the mode audible.
+
+def _candidates(
+    target: float,
+    seg: Segment,
+    on_beat: bool,
+    goal: int | None,
+    *,
+    long: bool,
+    previous: int | None,
+) -> list[int]:
+    """Pitches for a note aiming at ``target``: chord tones on the beat, scale tones between,
+    nearest first; ``goal`` (a cadence's pitch class) comes first when given.
+
+    A long note leans on the chord's root or fifth rather than its third (held on the third
+    a chord sounds like its relative minor or major), and the tune avoids standing still.
     """
-    notes: list[Note] = []
-    pitch: int | None = None
-    direction = 1
+    tones = _range_pitches(seg, seg.chord.pitch_classes if on_beat else seg.scale)
+    tones = tones or _range_pitches(seg, seg.chord.pitch_classes)
+
+    def cost(pitch: int) -> tuple[float, int]:
+        penalty = LONG_THIRD_COST if long and pitch % 12 == seg.chord.third else 0.0
+        penalty += REPEAT_COST if pitch == previous else 0.0
+        return abs(pitch - target) + penalty, pitch
+
+    ranked = sorted(tones, key=cost)
+    if goal is not None:
+        ranked.sort(key=lambda p: p % 12 != goal)
+    return ranked
+
+
+def _bar_events(
+    start: int, rhythm: Sequence[int], segments: Sequence[Segment]
+) -> list[tuple[int, int, int]]:
+    """(tick, duration, rhythm index) of a bar's notes, split at chord changes so every chord
+    is met by a fresh note."""
+    events = []
+    tick = start
+    for index, value in enumerate(rhythm):
+        end = tick + value * SIXTEENTH
+        cuts = [s.start for s in segments if tick < s.start < end]
+        for a, b in zip([tick, *cuts], [*cuts, end], strict=True):
+            events.append((a, b - a, index))
+        tick = end
+    return events
+
+
+def motif_melody(
+    segments: Sequence[Segment],
+    _voicings: Sequence[tuple[int, ...]],
+    accompaniment: list[Note],
+    rng: np.random.Generator,
+) -> list[Note]:
+    """The tune: each bar one treatment of the period's motif, laid on top of the texture."""
+    length = segments[-1].end
+    line = LeadLine(Accompaniment(accompaniment, length))
+    motifs: list[Motif] = [new_motif(rng) for _ in range(MOTIF_COUNT)]
+    sequence_steps = [int(rng.choice((-2, 2))) for _ in range(MOTIF_COUNT)]
+    by_bar: dict[int, list[Segment]] = {}
     for seg in segments:
-        scale = _scale_pitches(seg)
-        value = seg.band.melody_16ths * TICKS_PER_TIMESTEP
-        tick = seg.start
-        while tick < seg.end:
-            duration = value * 2 if rng.random() < LONG_NOTE_CHANCE else value
-            duration = min(duration, seg.end - tick)
-            if pitch is None:
-                pitch = _first_pitch(scale, seg)
+        by_bar.setdefault(seg.start // BAR, []).append(seg)
+    statement_pitch: int | None = None
+    for bar, bar_segments in sorted(by_bar.items()):
+        first = bar_segments[0]
+        phrase = first.phrase
+        motif = motifs[phrase.period % MOTIF_COUNT]
+        kind = treatment(phrase, bar)
+        band = first.band
+        contour = motif.contour
+        ornament_at = -1
+        if kind == "cadence":
+            rhythm = band.cadence_rhythm
+        elif kind == "ornament":
+            rhythm, ornament_at = ornamented(motif.rhythm(band))
+        else:
+            rhythm = motif.rhythm(band, varied=kind == "rhythm")
+        if kind == "inversion":
+            contour = tuple(-c for c in contour)
+        centre = register_centre(first.arousal, first.valence)
+        if kind == "statement" or line.last_pitch is None:
+            anchor = float(centre if statement_pitch is None else statement_pitch)
+        elif kind == "sequence":
+            scale = _range_pitches(first, first.scale)
+            anchor = float(_scale_step(statement_pitch or centre, sequence_steps[0], scale))
+        else:
+            anchor = float(line.last_pitch)
+        end = bar_segments[-1].end
+        events = [e for e in _bar_events(bar * BAR, rhythm, bar_segments) if e[0] < end]
+        last_tick, last_duration, last_index = events[-1]
+        if bar_segments[-1].final or last_tick + last_duration > end:
+            events[-1] = (last_tick, end - last_tick, last_index)  # rings to the end
+        previous_index = -1
+        for tick, duration, index in events:
+            seg = next(s for s in bar_segments if s.start <= tick < s.end)
+            scale = _range_pitches(seg, seg.scale)
+            on_beat = tick % BEAT == 0
+            if line.last_pitch is None or (index == 0 and index != previous_index):
+                target = anchor
+            elif index == previous_index:
+                target = float(line.last_pitch)  # a note split at a chord change
+            elif index == ornament_at:
+                target = float(_scale_step(line.last_pitch, 1, scale))
             else:
-                if rng.random() < TURN_CHANCE:
-                    direction = -direction
-                pitch, direction = _next_melody_pitch(pitch, direction, scale, seg, tick)
-            sounding = max(TICKS_PER_TIMESTEP // 2, round(duration * seg.band.legato))
-            velocity = seg.velocity("melody", tick)
-            notes.append(Note(tick, min(sounding, duration), pitch, velocity))
-            tick += duration
-    return notes
-
-
-def _first_pitch(scale: list[int], seg: Segment) -> int:
-    """The chord's root nearest the middle of the melody's register."""
-    middle = float(np.mean(scale))
-    return min(scale, key=lambda p: (p % 12 != seg.chord.root, abs(p - middle)))
-
-
-def _next_melody_pitch(
-    pitch: int, direction: int, scale: list[int], seg: Segment, tick: int
-) -> tuple[int, int]:
-    """One scale step in ``direction`` (turning at the register's edges); on a strong beat,
-    the nearest chord tone that way instead."""
-    position = min(range(len(scale)), key=lambda i: abs(scale[i] - pitch))
-    if not 0 <= position + direction < len(scale):
-        direction = -direction
-    if tick % TICKS_PER_HALF_BAR:
-        return scale[position + direction], direction
-    chord_tones = [p for p in scale if p % 12 in seg.chord.pitch_classes]
-    ahead = [p for p in chord_tones if (p - pitch) * direction > 0]
-    if not ahead:
-        direction = -direction
-        ahead = [p for p in chord_tones if (p - pitch) * direction > 0] or [pitch]
-    return min(ahead, key=lambda p: abs(p - pitch)), direction
+                target = float(
+                    _scale_step(line.last_pitch, contour[(index - 1) % len(contour)], scale)
+                )
+            goal = None
+            closing = kind == "cadence" and (tick, duration, index) == events[-1]
+            if closing and seg.cadence_role == "tonic":
+                goal = seg.chord.root
+            elif closing:
+                goal = seg.chord.fifth  # a half cadence asks its question on the 2nd degree
+            pitch = line.place(
+                tick,
+                duration,
+                _candidates(
+                    target, seg, on_beat, goal, long=duration >= 2 * BEAT, previous=line.last_pitch
+                ),
+                seg.velocity("melody", tick),
+                gap=0 if seg.final else seg.band.gap_ticks,
+                passing=not on_beat,
+            )
+            if index == 0 and kind in ("statement", "rhythm") and tick == bar * BAR:
+                statement_pitch = pitch
+            previous_index = index
+    return line.notes

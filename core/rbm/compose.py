@@ -16,12 +16,12 @@ program comes from the instrument preset.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..generators.mapping import DOWNBEAT_ACCENT, preset_programs, velocity_for
+from ..music.dynamics import accented_velocity
+from ..music.instruments import preset_programs
 from ..music.score import TICKS_PER_TIMESTEP, Note, Score, Track
 from .model import RbmModel, load_model, noise_notes, resolve_model, sample_window
 from .roll import roll_to_notes
@@ -31,14 +31,14 @@ if TYPE_CHECKING:
     from ..timeline import EmotionTimeline
 
 MAX_NOTE_STEPS = 4 * 16  # four 4/4 bars
-#: Program roles of :func:`~core.generators.mapping.preset_programs` that suit polyphony.
+#: Program roles of :func:`~core.music.instruments.preset_programs` that suit polyphony.
 PROGRAM_ROLES = ("harmony", "melody")
 
 
 def timestep_emotions(timeline: EmotionTimeline) -> np.ndarray:
     """(arousal, valence) per 16th-note timestep covering ``timeline.duration_s``, (n, 2)."""
     grid = timeline.grid
-    total = max(0, math.ceil(timeline.duration_s / grid.timestep_s - 1e-9))
+    total = grid.timestep_count(timeline.duration_s)
     if not timeline.steps or total == 0:
         return np.zeros((total, 2), dtype=np.float32)
     per_step = np.stack([timeline.arousal, timeline.valence], axis=1).astype(np.float32)
@@ -80,11 +80,6 @@ def sample_roll(
     return notes.reshape(len(notes), layout.pitch_count, 2)
 
 
-def _velocity(arousal: float, start_step: int) -> int:
-    accent = DOWNBEAT_ACCENT if start_step % 8 == 0 else 0  # beats 1 and 3 of a 4/4 bar
-    return min(127, velocity_for(arousal) + accent)
-
-
 def roll_to_track(
     roll: np.ndarray, emotions: np.ndarray, lowest_pitch: int, program: int, length_ticks: int
 ) -> Track:
@@ -96,7 +91,7 @@ def roll_to_track(
         duration = min(duration, length_ticks - start_tick)
         if duration < TICKS_PER_TIMESTEP:  # cut by the end of the video: drop, don't blip
             continue
-        velocity = _velocity(float(emotions[start, 0]), start)
+        velocity = accented_velocity(float(emotions[start, 0]), "melody", start_tick)
         notes.append(Note(start=start_tick, duration=duration, pitch=pitch, velocity=velocity))
     return Track(name="RBM", program=program, channel=0, notes=notes)
 
@@ -133,7 +128,7 @@ def compose_rbm(timeline: EmotionTimeline, config: Config, seed: int, *, feedbac
         burn_in=config.rbm.burn_in,
     )
     bpm = timeline.grid.bpm
-    length_ticks = round(timeline.duration_s * bpm / 60.0 * 4 * TICKS_PER_TIMESTEP)
+    length_ticks = timeline.grid.length_ticks(timeline.duration_s)
     track = roll_to_track(
         roll,
         emotions,

@@ -1,0 +1,208 @@
+"""Texture: keeping the lead on top of the accompaniment, and the percussion layer.
+
+:class:`LeadLine` places the notes of a tune or figuration one by one over an accompaniment
+that is already written. For every note it takes the first of the caller's candidate pitches
+(best first) that
+
+* stays above everything the accompaniment sounds meanwhile (so the lead is the top voice and
+  never doubles a pitch of another part),
+* does not make parallel fifths or octaves with the lowest sounding voice, the other outer
+  voice of the whole texture, when both move at once, and
+* does not sound a semitone against the accompaniment (a minor second or major seventh),
+  unless it is a short off-beat passing note and the piece's clash budget allows it,
+
+relaxing these in reverse order only when no candidate meets them all. Everything is judged
+on the 16th-note grid a listener (and an engraver) hears.
+
+:func:`percussion` plays General MIDI drums on channel 10 when the arousal band asks for a
+groove, fills the last beat of a phrase, and strikes a cymbal at every hit point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..music.dynamics import clamp_velocity
+from ..music.instruments import (
+    CLOSED_HAT,
+    CRASH,
+    HIGH_TOM,
+    KICK,
+    LOW_TOM,
+    OPEN_HAT,
+    SNARE,
+)
+from ..music.score import Note
+from .harmony import BEAT, SIXTEENTH, HarmonicPlan, Segment
+
+PERFECT = (0, 7)
+#: Share of the piece's 16ths that off-beat passing notes may spend clashing a semitone with
+#: the accompaniment (the colour of the mode lives in them; the judge allows 12% in total).
+CLASH_BUDGET = 0.05
+#: Longest clashing passing note, in 16ths.
+CLASH_MAX_STEPS = 2
+
+
+def grid_span(start: int, end: int) -> tuple[int, int]:
+    """First 16th and the 16th after the last in which a note from ``start`` to ``end``
+    sounds, rounding both ends to the nearest 16th (at least one)."""
+    first = math.floor(start / SIXTEENTH + 0.5)
+    return first, max(first + 1, math.floor(end / SIXTEENTH + 0.5))
+
+
+class Accompaniment:
+    """The accompaniment on the 16th grid: lowest and highest pitch and pitch classes sounding
+    in each 16th."""
+
+    def __init__(self, notes: Iterable[Note], length_ticks: int) -> None:
+        steps = math.ceil(length_ticks / SIXTEENTH) + 1
+        self.low = np.full(steps, 10_000, dtype=np.int64)
+        self.high = np.full(steps, -1, dtype=np.int64)
+        self.classes = np.zeros((steps, 12), dtype=bool)
+        for note in notes:
+            first, end = grid_span(note.start, note.end)
+            end = min(end, steps)
+            self.low[first:end] = np.minimum(self.low[first:end], note.pitch)
+            self.high[first:end] = np.maximum(self.high[first:end], note.pitch)
+            self.classes[first:end, note.pitch % 12] = True
+
+    def clashes(self, pitch: int, first: int, end: int) -> bool:
+        """Whether ``pitch`` is a semitone from a pitch class sounding in ``[first, end)``."""
+        sounding = self.classes[first:end].any(axis=0)
+        return bool(sounding[(pitch + 1) % 12] or sounding[(pitch - 1) % 12])
+
+
+class LeadLine:
+    """A lead part built note by note on top of an :class:`Accompaniment`."""
+
+    def __init__(self, accompaniment: Accompaniment) -> None:
+        self.accompaniment = accompaniment
+        self.notes: list[Note] = []
+        self._top: dict[int, int] = {}  # 16th -> pitch of the lead sounding there
+        self.clash_steps = 0
+
+    @property
+    def last_pitch(self) -> int | None:
+        """Pitch of the latest note placed."""
+        return self.notes[-1].pitch if self.notes else None
+
+    def _parallel(self, pitch: int, first: int) -> bool:
+        acc = self.accompaniment
+        if first == 0 or first >= len(acc.low):
+            return False
+        before_top = self._top.get(first - 1, int(acc.high[first - 1]))
+        before_low, low = int(acc.low[first - 1]), int(acc.low[first])
+        if before_top < 0 or before_low >= 10_000 or low >= 10_000:
+            return False
+        if low == before_low or pitch == before_top:
+            return False  # only a move of both outer voices can make parallels
+        same_way = (low > before_low) == (pitch > before_top)
+        interval, previous = (pitch - low) % 12, (before_top - before_low) % 12
+        return same_way and interval == previous and interval in PERFECT
+
+    def place(
+        self,
+        start: int,
+        duration: int,
+        candidates: Sequence[int],
+        velocity: int,
+        *,
+        gap: int = 0,
+        passing: bool = False,
+    ) -> int:
+        """Add a note at ``start`` lasting ``duration`` ticks (sounding ``duration - gap``),
+        with the first acceptable pitch of ``candidates``; returns the pitch chosen.
+
+        ``passing`` marks an off-beat note that may clash within the budget.
+        """
+        acc = self.accompaniment
+        first, end = grid_span(start, start + duration)
+        end = min(end, len(acc.high))
+        ceiling = int(acc.high[first:end].max()) if end > first else -1
+        budget = CLASH_BUDGET * max(end, 32) - self.clash_steps
+        may_clash = passing and end - first <= CLASH_MAX_STEPS and end - first <= budget
+        rules = (
+            lambda p: p > ceiling,
+            lambda p: not self._parallel(p, first),
+            lambda p: may_clash or not acc.clashes(p, first, end),
+        )
+        pitch = candidates[0]
+        for strictness in range(len(rules), -1, -1):
+            fitting = [p for p in candidates if all(rule(p) for rule in rules[:strictness])]
+            if fitting:
+                pitch = fitting[0]
+                break
+        if acc.clashes(pitch, first, end):
+            self.clash_steps += end - first
+        for step in range(first, end):
+            self._top[step] = pitch
+        self.notes.append(
+            Note(start, max(SIXTEENTH // 2, duration - gap), pitch, clamp_velocity(velocity))
+        )
+        return pitch
+
+
+# --- percussion ------------------------------------------------------------------------------
+
+#: Grooves per 16th of a 4/4 bar: (16th, drum, velocity offset). Kick on 1 and 3, snare on the
+#: backbeat (2 and 4), hi-hat 8ths or 16ths with the off-beats lighter.
+GROOVES: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "backbeat": (
+        (0, KICK, 0), (8, KICK, -4), (4, SNARE, -2), (12, SNARE, -2),
+        *((s, CLOSED_HAT, -14 if s % 4 else -8) for s in range(0, 16, 2)),
+    ),
+    "drive": (
+        (0, KICK, 0), (8, KICK, -2), (10, KICK, -8), (4, SNARE, 0), (12, SNARE, 0),
+        *((s, CLOSED_HAT, -16 if s % 2 else (-10 if s % 4 else -6)) for s in range(16)),
+    ),
+}  # fmt: skip
+#: Variations drawn per bar so a groove breathes: (16th, drum, velocity offset).
+GROOVE_VARIANTS: tuple[tuple[tuple[int, int, int], ...], ...] = (
+    (),
+    ((6, KICK, -8),),
+    ((14, OPEN_HAT, -6),),
+    ((7, SNARE, -24), (15, SNARE, -22)),
+    ((3, KICK, -10),),
+)
+#: A fill over the last beat of a phrase.
+FILL: tuple[tuple[int, int, int], ...] = (
+    (12, SNARE, -4), (13, SNARE, -10), (14, HIGH_TOM, -4), (15, LOW_TOM, -2),
+)  # fmt: skip
+
+
+def percussion(plan: HarmonicPlan, rng: np.random.Generator) -> list[Note]:
+    """Drums for the bars whose arousal band has a groove, a fill closing each phrase they
+    play in, a crash on the next phrase's downbeat, and a crash with a kick at every hit."""
+    notes: list[Note] = []
+    bar_ticks = 4 * BEAT
+    by_bar: dict[int, Segment] = {}
+    for seg in plan.segments:
+        by_bar.setdefault(seg.start // bar_ticks, seg)
+    crash_next = False
+    for bar, seg in sorted(by_bar.items()):
+        groove = GROOVES.get(seg.band.drums)
+        variant = GROOVE_VARIANTS[int(rng.integers(len(GROOVE_VARIANTS)))]
+        if groove is None or seg.final:
+            crash_next = False
+            continue
+        start = bar * bar_ticks
+        hits = list(groove) + list(variant)
+        closing = bar == seg.phrase.last_bar
+        if closing:
+            hits = [h for h in hits if h[0] < 12] + list(FILL)
+        if crash_next:
+            hits.append((0, CRASH, 0))
+        crash_next = closing
+        for sixteenth, drum, offset in hits:
+            tick = start + sixteenth * SIXTEENTH
+            if tick < plan.length_ticks:
+                velocity = seg.velocity("percussion", tick) + offset
+                notes.append(Note(tick, SIXTEENTH, drum, clamp_velocity(velocity)))
+    for tick in plan.hits:
+        seg = next(s for s in plan.segments if s.start <= tick < s.end)
+        velocity = seg.velocity("percussion", tick) + 20
+        notes.extend(Note(tick, BEAT, drum, clamp_velocity(velocity)) for drum in (CRASH, KICK))
+    return notes
