@@ -11,6 +11,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, load_config, merge
+from .edit.cli import add_edit_arguments, bpm_option, edit_overrides
 from .errors import Cancelled, InputError, MoodscoreError
 from .files import NAME_MAX, describe_os_error
 from .generators import GENERATORS, resolve_name
@@ -39,7 +40,10 @@ def _add_common(parser: argparse.ArgumentParser, *, music: bool) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     parser.add_argument("--config", metavar="FILE", type=Path, help="YAML file with any option")
     parser.add_argument(
-        "--bpm", metavar="N", type=float, help="tempo of the time grid (30-300, default 120)"
+        "--bpm",
+        metavar="N",
+        type=bpm_option,
+        help="tempo of the time grid (30-300, default 120); 'auto' fits it to the cuts",
     )
     parser.add_argument(
         "--step-bars", metavar="N", type=int, help="bars per emotion step (default 1)"
@@ -98,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep the source audio as a second track",
     )
+    add_edit_arguments(score, video=True)
     score.set_defaults(run=_run_score)
 
     emotions = sub.add_parser("emotions", help="write only the emotion files of a video")
@@ -109,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     compose = sub.add_parser("compose", help="music from an emotion file, no video")
     compose.add_argument("emotions", type=Path, help="emotion file: 'arousal, valence' per line")
     _add_common(compose, music=True)
+    add_edit_arguments(compose, video=False)
     compose.set_defaults(run=_run_compose)
 
     split = sub.add_parser("split", help="cut a video into segments without re-encoding")
@@ -150,8 +156,7 @@ def resolve_config(args: argparse.Namespace) -> Config:
         if getattr(args, "generator", None):
             raise InputError("Give the generator once: as a number/name or with --generator.")
         args.generator = args.generator_number
-    overrides: dict[str, Any] = {}
-    labels: dict[str, str] = {}
+    overrides, labels = edit_overrides(args)
     for option, key in _OVERRIDES.items():
         value = getattr(args, option, None)
         if value is not None:

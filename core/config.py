@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .edit.config import EditConfig
 from .emotion.config import AnalysisConfig
 from .errors import InputError
 from .files import check_input_file
@@ -36,6 +37,7 @@ class Config:
     render: RenderConfig = field(default_factory=RenderConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     rbm: RbmConfig = field(default_factory=RbmConfig)
+    edit: EditConfig = field(default_factory=EditConfig)
 
 
 #: How a key is named in errors when the value came from a command-line option.

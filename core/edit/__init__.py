@@ -1,0 +1,1 @@
+"""Music that serves the edit: ducking under dialogue, tempo fitted to the cuts, beats, stems."""
