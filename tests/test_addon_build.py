@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -44,6 +45,35 @@ LEFT_OUT = (
     "moodscore/core/music/plot.py",
     "moodscore/core/video/split.py",
 )
+
+
+def load_build_addon():
+    spec = importlib.util.spec_from_file_location(
+        "build_addon", REPO / "scripts" / "build_addon.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_addon", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pythons_follow_the_blender_range() -> None:
+    build_addon = load_build_addon()
+    assert build_addon.pythons_for((4, 2, 0), (5, 3, 0)) == ("3.11", "3.13")
+    assert build_addon.pythons_for((5, 1, 0), (5, 2, 0)) == ("3.13",)
+    assert build_addon.pythons_for((4, 2, 0), (4, 3, 0)) == ("3.11",)
+    with pytest.raises(SystemExit, match=r"no known Python for Blender 5\.3\.0"):
+        build_addon.pythons_for((4, 2, 0), (6, 0, 0))
+    assert build_addon.extension_kind().pythons == ("3.11", "3.13")
+
+
+def test_core_exclusions_match_whole_paths() -> None:
+    build_addon = load_build_addon()
+    assert build_addon.core_excluded(Path("rbm/training/train.py"))
+    assert build_addon.core_excluded(Path("cli.py"))
+    assert not build_addon.core_excluded(Path("rbm/model.py"))
+    assert not build_addon.core_excluded(Path("video/split_helpers.py"))
+    assert not build_addon.core_excluded(Path("emotion/cli.py"))
 
 
 def build(out_dir: Path, *extra: str) -> dict[str, Path]:
