@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_arguments(train)
     train.set_defaults(run=run_train)
+
+    from .batch.cli import add_batch_parser
+
+    add_batch_parser(sub, _add_common, _add_sources)
     return parser
 
 

@@ -1,0 +1,290 @@
+"""Where a batch's jobs run: a local pool of worker processes, or a Dask distributed cluster.
+
+Both pools offer the same small interface to :mod:`.runner`: ``submit`` a job, ``wait`` for
+some to finish, turn a finished future into a :class:`~.jobs.JobResult` (``outcome``),
+``cancel`` everything still running, ``close``.
+
+Cancelling reaches into running jobs: the local workers share a ``multiprocessing`` event that
+:func:`core.pipeline.score_video` checks before every frame and render block; on a cluster a
+Dask ``Event`` set by the batch is watched from inside each task and mirrored into a local
+flag. Either way a cancelled job discards its staged files, so nothing partial is left.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import InputError
+from .jobs import CANCELLED, FAILED, CancelFlag, Job, JobResult, run_job
+
+log = logging.getLogger(__name__)
+
+#: How long running jobs get to stop cleanly after a cancel before their workers are ended.
+CANCEL_GRACE_S = 30.0
+_WORKER_DIED = (
+    "The worker process scoring it died twice (a crash, or killed for lack of memory); "
+    "score it alone with moodscore score to see why."
+)
+
+
+# -- local processes ---------------------------------------------------------------------------
+
+_worker_cancel: CancelFlag | None = None
+
+
+def _init_local_worker(cancel: CancelFlag, log_level: int) -> None:
+    """Set up a pool process: the batch process alone decides when Ctrl-C stops the batch."""
+    global _worker_cancel
+    _worker_cancel = cancel
+    # Idle workers must not die of the terminal's Ctrl-C (which reaches the whole process
+    # group); a running job handles it through core.signals and cleans up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format="moodscore: %(message)s")
+
+
+def _run_local_job(job: Job) -> JobResult:
+    return run_job(job, _worker_cancel)
+
+
+class LocalPool:
+    """``workers`` processes on this machine (``concurrent.futures``, spawned fresh).
+
+    At most ``workers`` jobs are handed over at a time, so when a worker process dies (a
+    segfaulting decoder, the out-of-memory killer) the jobs it may have held are known; they
+    are retried once on a fresh pool, then reported as failed.
+    """
+
+    def __init__(self, workers: int, *, log_level: int = logging.WARNING) -> None:
+        self.capacity = workers
+        self._context = multiprocessing.get_context("spawn")
+        self._cancel = self._context.Event()
+        self._log_level = log_level
+        self._retried: set[int] = set()
+        self._executor = self._start()
+
+    def describe(self) -> str:
+        return f"{self.capacity} local worker process{'es' if self.capacity != 1 else ''}"
+
+    def _start(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(
+            max_workers=self.capacity,
+            mp_context=self._context,
+            initializer=_init_local_worker,
+            initargs=(self._cancel, self._log_level),
+        )
+
+    def submit(self, job: Job) -> cf.Future[JobResult]:
+        try:
+            return self._executor.submit(_run_local_job, job)
+        except cf.process.BrokenProcessPool:
+            self._restart()
+            return self._executor.submit(_run_local_job, job)
+
+    def wait(self, futures: Collection[Any], timeout: float) -> set[Any]:
+        done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def outcome(self, future: cf.Future[JobResult], job: Job) -> JobResult | None:
+        """The job's result; ``None`` asks the runner to submit it again."""
+        try:
+            return future.result()
+        except cf.CancelledError:
+            return JobResult(job.index, CANCELLED, 0.0, "The batch was stopped before it started.")
+        except cf.process.BrokenProcessPool:
+            self._restart()
+            if job.index in self._retried:
+                return JobResult(job.index, FAILED, 0.0, _WORKER_DIED)
+            self._retried.add(job.index)
+            return None
+
+    def _restart(self) -> None:
+        if self._executor._broken:
+            log.warning("A worker process died; starting a fresh pool.")
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+
+    def cancel(self, futures: Collection[cf.Future[JobResult]]) -> None:
+        """Stop queued jobs, let running ones stop cleanly, end workers that do not."""
+        self._cancel.set()
+        for future in futures:
+            future.cancel()
+        _, stuck = cf.wait(futures, timeout=CANCEL_GRACE_S)
+        if stuck:
+            # SIGTERM runs the job's own cleanup (core.signals) in the worker.
+            for process in multiprocessing.active_children():
+                process.terminate()
+            cf.wait(stuck, timeout=CANCEL_GRACE_S)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+# -- Dask distributed --------------------------------------------------------------------------
+
+
+def worker_facts(out_root: str) -> dict[str, Any]:
+    """Run on every Dask worker before a batch: its host, version and view of ``--out``."""
+    return {
+        "host": socket.gethostname(),
+        "version": __version__,
+        "sees_out": os.path.isdir(out_root),
+        "can_write": os.access(out_root, os.W_OK | os.X_OK),
+    }
+
+
+def run_dask_job(job: Job, cancel_event: str) -> JobResult:
+    """A Dask task: :func:`~.jobs.run_job` with the batch's cancel event mirrored locally."""
+    from distributed import Event
+
+    remote = Event(cancel_event)
+    if remote.is_set():
+        return JobResult(job.index, CANCELLED, 0.0, "The batch was stopped before it started.")
+    flag, finished = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        # One long-poll at a time on the scheduler, not one round trip per frame.
+        while not finished.is_set():
+            try:
+                if remote.wait(timeout=1.0):
+                    flag.set()
+                    return
+            except Exception:  # the scheduler went away: the job finishes on its own
+                return
+
+    watcher = threading.Thread(target=watch, name="moodscore-cancel-watch", daemon=True)
+    watcher.start()
+    try:
+        return run_job(job, flag)
+    finally:
+        finished.set()
+
+
+class DaskPool:
+    """Jobs as tasks on an existing Dask distributed cluster.
+
+    Workers must have this Moodscore version installed and see the inputs and ``--out`` at the
+    same paths as this machine (a shared file system); both are checked on every worker before
+    the first task.
+    """
+
+    def __init__(self, address: str, out_root: Path) -> None:
+        from distributed import Client
+
+        self.address = address
+        try:
+            self.client = Client(address, timeout="15s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(
+                f"Cannot reach the Dask scheduler at {address} ({_first_line(exc)}); start one "
+                "with `dask scheduler` and pass its address, e.g. --scheduler tcp://HOST:8786."
+            ) from None
+        try:
+            self._check_workers(out_root)
+        except BaseException:
+            self.client.close()
+            raise
+        self._cancel_event = f"moodscore-batch-{uuid.uuid4().hex}"
+        self._keys = f"moodscore-{uuid.uuid4().hex[:8]}"
+        self.capacity = 1 << 30  # the scheduler queues; it also sees workers join and leave
+
+    def describe(self) -> str:
+        workers = self.client.scheduler_info().get("workers", {})
+        threads = sum(w.get("nthreads", 1) for w in workers.values())
+        return f"the Dask cluster at {self.address} ({len(workers)} workers, {threads} threads)"
+
+    def _check_workers(self, out_root: Path) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=30)
+        except TimeoutError:
+            raise InputError(
+                f"The Dask scheduler at {self.address} has no workers; start some with "
+                f"`dask worker {self.address} --nthreads 1` on machines with Moodscore installed."
+            ) from None
+        try:
+            facts = self.client.run(worker_facts, str(out_root))
+        except Exception as exc:
+            raise InputError(
+                f"A Dask worker cannot run Moodscore ({type(exc).__name__}: {_first_line(exc)}); "
+                f"install moodscore {__version__} in every worker's environment."
+            ) from None
+        for address, fact in sorted(facts.items()):
+            if fact["version"] != __version__:
+                raise InputError(
+                    f"Dask worker {address} runs moodscore {fact['version']}, this machine "
+                    f"{__version__}; install the same version on every worker."
+                )
+            if not (fact["sees_out"] and fact["can_write"]):
+                raise InputError(
+                    f"Dask worker {address} on {fact['host']} cannot write to {out_root}; the "
+                    "workers need the inputs and --out on a shared file system at the same "
+                    "paths (see README, Batch scoring)."
+                )
+
+    def submit(self, job: Job) -> Any:
+        return self.client.submit(
+            run_dask_job,
+            job,
+            self._cancel_event,
+            key=f"{self._keys}-{job.index}",
+            pure=False,
+        )
+
+    def wait(self, futures: Collection[Any], timeout: float) -> set[Any]:
+        from distributed import wait
+
+        try:
+            done, _ = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set()
+        return set(done)
+
+    def outcome(self, future: Any, job: Job) -> JobResult:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker:
+            error = (
+                "The Dask workers scoring it died repeatedly (a crash, or out of memory); score "
+                "it alone with moodscore score to see why."
+            )
+        except Exception as exc:  # raised in the task before run_job could catch it
+            error = f"The Dask task failed ({type(exc).__name__}: {_first_line(exc)})."
+        return JobResult(job.index, FAILED, 0.0, error)
+
+    def cancel(self, futures: Collection[Any]) -> None:
+        """Set the cancel event, drop queued tasks, give running ones time to clean up."""
+        from distributed import Event
+
+        with contextlib.suppress(Exception):
+            Event(self._cancel_event, client=self.client).set()
+        running = {key for keys in self.client.processing().values() for key in keys}
+        queued = [f for f in futures if f.key not in running]
+        self.client.cancel(queued)
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        pending = [f for f in futures if f.key in running]
+        while pending and time.monotonic() < deadline:
+            pending = [f for f in pending if not f.done()]
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=10)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].rstrip(".")
