@@ -35,6 +35,14 @@ OUTPUT_NAMES: dict[str, str] = {
     "cuts_csv": "{stem}.cuts.csv",
     "plot": "{stem}.emotions.png",
     "manifest": "score.json",
+    "beats_csv": "{stem}.beats.csv",
+    # Only with --duck and --stems (core.edit.run.selected_outputs drops them otherwise).
+    "speech_csv": "{stem}.speech.csv",
+    "stem_melody": "{stem}.melody.wav",
+    "stem_figure": "{stem}.figure.wav",
+    "stem_harmony": "{stem}.harmony.wav",
+    "stem_bass": "{stem}.bass.wav",
+    "stem_percussion": "{stem}.percussion.wav",
 }
 ALL_OUTPUTS = tuple(OUTPUT_NAMES)
 EMOTION_OUTPUTS = ("emotions_txt", "emotions_csv", "cuts_csv", "plot")
@@ -152,15 +160,15 @@ def staged_outputs(
     on any failure or signal nothing is left: no temp file, no folder the run created.
     """
     check_writable(targets, force=force, protected=protected)
-    created_dirs = prepare_out_dir(out_dir)
     lock = FolderLock(out_dir)
-    try:
-        lock.acquire()
-    except BaseException:
-        remove_empty_dirs(created_dirs)
-        raise
     staging = Staging(targets, out_dir)
+    created_dirs: list[Path] = []
     try:
+        # Shielded: a signal between creating the folder (or the lock file) and noting it
+        # would leave them behind.
+        with shielded():
+            created_dirs = prepare_out_dir(out_dir)
+            lock.acquire()
         stale = remove_stale_temps(out_dir)
         if stale:
             log.info("Removed %d temp file(s) left by an earlier, killed run.", len(stale))
@@ -177,7 +185,8 @@ def staged_outputs(
         if isinstance(exc, OSError) and _names_no_user_file(exc):
             exc.filename = str(out_dir)  # say where, not which hidden temp file
         raise
-    lock.release()
+    with shielded():
+        lock.release()
 
 
 def _names_no_user_file(exc: OSError) -> bool:

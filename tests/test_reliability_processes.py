@@ -50,6 +50,11 @@ def _temps(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if TEMP_MARKER in p.name] if folder.is_dir() else []
 
 
+def _writing_outputs(folder: Path) -> bool:
+    """Whether the run has output temps on disk (not just the folder check's instant probe)."""
+    return any(p.name.startswith(".minute") for p in _temps(folder))
+
+
 def _wait_until(condition, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
     """Poll ``condition`` every millisecond until it holds; fail if the process ends first."""
     deadline = time.monotonic() + timeout
@@ -78,7 +83,7 @@ def test_row05_a_stop_signal_leaves_nothing(
 ) -> None:
     out = tmp_path / "made" / "by-the-run"
     run = _start("score", str(minute_clip), "--out", str(out))
-    _wait_until(lambda: bool(_temps(out)), run)
+    _wait_until(lambda: _writing_outputs(out), run)
     run.send_signal(signum)
     code, err = _finish(run)
     assert code == 128 + signum
@@ -93,7 +98,7 @@ def test_row05_sigterm_with_force_keeps_the_old_outputs(minute_clip: Path, tmp_p
     assert main(["score", str(minute_clip), "--out", str(out), "--quiet"]) == 0
     before = _tree(out)
     run = _start("score", str(minute_clip), "--out", str(out), "--force", "--seed", "9")
-    _wait_until(lambda: bool(_temps(out)), run)
+    _wait_until(lambda: _writing_outputs(out), run)
     run.send_signal(signal.SIGTERM)
     code, _ = _finish(run)
     assert code == 143
@@ -108,7 +113,7 @@ def test_row06_double_ctrl_c_leaves_nothing_and_no_traceback(
     for trial in range(6):
         out = tmp_path / f"trial{trial}"
         run = _start("score", str(minute_clip), "--out", str(out))
-        _wait_until(lambda out=out: bool(_temps(out)), run)
+        _wait_until(lambda out=out: _writing_outputs(out), run)
         time.sleep(rng.uniform(0.0, 0.3))
         run.send_signal(signal.SIGINT)
         time.sleep(rng.uniform(0.0, 0.003))
@@ -131,7 +136,7 @@ def test_temp_files_of_a_killed_run_are_removed_by_the_next_run(
     out = tmp_path / "out"
     assert main(["score", str(minute_clip), "--out", str(out), "--quiet"]) == 0
     run = _start("score", str(minute_clip), "--out", str(out), "--force")
-    _wait_until(lambda: bool(_temps(out)), run)
+    _wait_until(lambda: _writing_outputs(out), run)
     run.kill()
     run.wait()
     left = _temps(out)

@@ -41,21 +41,26 @@ def split_video(video: Path, out_dir: Path, seconds: float, *, force: bool = Fal
             f"--seconds must be a segment length between {MIN_SEGMENT_S:g} and "
             f"{MAX_DURATION_S:g} seconds, got {seconds!r}."
         )
-    created_dirs = prepare_out_dir(out_dir)
     staged: list[tuple[Path, Path]] = []  # (temp, final) per finished segment
+    created_dirs: list[Path] = []
+    lock = FolderLock(out_dir)
     try:
-        with FolderLock(out_dir):
-            remove_stale_temps(out_dir)
-            with av.open(str(video)) as source:
-                _copy_segments(source, video, out_dir, seconds, force, staged)
-            with shielded():
-                for temp, final in staged:
-                    os.replace(temp, final)
+        with shielded():  # a signal must not fall between making the folder and noting it
+            created_dirs = prepare_out_dir(out_dir)
+            lock.acquire()
+        remove_stale_temps(out_dir)
+        with av.open(str(video)) as source:
+            _copy_segments(source, video, out_dir, seconds, force, staged)
+        with shielded():
+            for temp, final in staged:
+                os.replace(temp, final)
+            lock.release()
     except BaseException:
         with shielded():
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
             remove_own_temps(out_dir)
+            lock.release()
             remove_empty_dirs(created_dirs)
         raise
     return [final for _, final in staged]
