@@ -82,6 +82,8 @@ WHEEL_REQUIREMENTS = (
 CORE_EXCLUDED = (
     "__main__.py",
     "cli.py",
+    "batch",  # `moodscore batch`: process pools and Dask
+    "edit/cli.py",
     "rbm/training",
     "music/plot.py",
     "video/split.py",

