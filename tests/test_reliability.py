@@ -85,6 +85,7 @@ def test_row01_av1_video_is_scored_and_split(
     assert code == 0, err
     with av.open(str(tmp_path / "scored" / "av1.mp4")) as scored:
         assert scored.streams.video[0].codec_context.codec.canonical_name == "av1"
+        assert sum(1 for _ in scored.decode(video=0)) == 75  # every frame, still decodable
     code, err = _run(capsys, "split", str(clip), "--seconds", "1", "--out", str(tmp_path / "p"))
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "p").iterdir())[0] == "av1_part001.mp4"
@@ -102,6 +103,22 @@ def test_row01_codec_mp4_cannot_carry_is_refused_before_analysis(
     code, err = _run(capsys, "score", str(clip), "--out", str(tmp_path / "o"))
     assert code == 2
     _one_sentence(err, "UTVIDEO", "cannot carry", "re-encode")
+    assert not (tmp_path / "o").exists()
+
+
+def test_row01_video_without_a_decoder_is_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    clip = write_clip(
+        tmp_path / "ut.avi", render_frames(lambda i, t: frame, 1.0, 10.0), codec="utvideo"
+    )
+    # An AVI fourcc FFmpeg knows no decoder for: what a missing decoder looks like.
+    unknown = tmp_path / "unknown.avi"
+    unknown.write_bytes(clip.read_bytes().replace(b"ULY0", b"ZZZZ"))
+    code, err = _run(capsys, "score", str(unknown), "--out", str(tmp_path / "o"))
+    assert code == 2
+    _one_sentence(err, "no decoder", "re-encode it to H.264")
     assert not (tmp_path / "o").exists()
 
 

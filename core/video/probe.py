@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 from dataclasses import dataclass
 from fractions import Fraction
@@ -59,10 +58,10 @@ def probe(path: str | Path) -> VideoInfo:
             kind = "an audio-only file" if container.streams.audio else "not a video"
             raise InputError(f"{path} is {kind}: it has no video stream; pass a video file.")
         stream = container.streams.video[0]
-        if stream.codec_context is None or not stream.codec_context.is_decoder:
+        if stream.codec_context is None:
             raise InputError(
-                f"{path} holds {_codec_label(stream)} video, which this FFmpeg build cannot "
-                "decode; re-encode it to H.264 (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)."
+                f"{path} holds video in a codec this FFmpeg build has no decoder for; "
+                "re-encode it to H.264 (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)."
             )
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         info = VideoInfo(
@@ -79,16 +78,6 @@ def probe(path: str | Path) -> VideoInfo:
                 f"{path} has no decodable video frame (truncated or corrupt?); re-export it."
             )
     return info
-
-
-def _codec_label(stream: av.stream.Stream) -> str:
-    """The stream's codec as people name it (``av1``), not the decoder's name (``libdav1d``)."""
-    descriptor = lib_name = None
-    with contextlib.suppress(Exception):
-        descriptor = stream.codec_context.codec.canonical_name
-    with contextlib.suppress(Exception):
-        lib_name = stream.codec_context.name
-    return str(descriptor or lib_name or "an unknown codec's").upper()
 
 
 def check_remuxable(info: VideoInfo, container_format: str) -> None:
