@@ -16,7 +16,8 @@ import numpy as np
 
 from ..music.score import Note, Score
 from .harmony import BAR, SIXTEENTH, Segment, compose_over_harmony
-from .mapping import MELODY_REACH, register_centre
+from .mapping import MELODY_REACH, busier, register_centre
+from .motif import with_neighbour
 from .texture import Accompaniment, LeadLine
 
 if TYPE_CHECKING:
@@ -59,6 +60,30 @@ def _close_position(seg: Segment, floor: int) -> list[int]:
     return tones[:4]
 
 
+def _rhythm(
+    seg: Segment, bar: int, rng: np.random.Generator, motif_rhythms: list[int]
+) -> tuple[int, ...]:
+    """The figuration's rhythm in ``bar``: even notes at the band's figuration value, or in
+    calm bands (a quarter note or slower) one of the band's bar rhythms, the period's own at
+    the phrase's start."""
+    band = seg.band
+    if band.figure_16ths < 4:
+        return (band.figure_16ths,) * (16 // band.figure_16ths)
+    if bar == seg.phrase.first_bar:
+        rhythm = band.rhythms[motif_rhythms[seg.phrase.period % 2] % len(band.rhythms)]
+    else:
+        rhythm = band.rhythms[int(rng.integers(len(band.rhythms)))]
+    return with_neighbour(rhythm)[0] if busier(seg.arousal) else rhythm
+
+
+def _figure_onsets(seg: Segment, rhythm: tuple[int, ...]) -> list[int]:
+    """Onsets of ``rhythm`` (laid from the bar line) inside the segment, and its start."""
+    bar_start = seg.start - seg.start % BAR
+    ticks = bar_start + SIXTEENTH * np.cumsum((0, *rhythm[:-1]))
+    inside = [int(t) for t in ticks if seg.start < t < seg.end]
+    return [seg.start, *inside]
+
+
 def arpeggios(
     segments: Sequence[Segment],
     voicings: Sequence[tuple[int, ...]],
@@ -72,6 +97,8 @@ def arpeggios(
     length = segments[-1].end
     line = LeadLine(Accompaniment(accompaniment, length))
     bar_pattern: dict[int, str] = {}
+    bar_rhythm: dict[int, tuple[int, ...]] = {}
+    motif_rhythms = [int(rng.integers(64)) for _ in range(2)]
     for seg, voicing in zip(segments, voicings, strict=True):
         bar = seg.start // BAR
         phrase = seg.phrase
@@ -84,8 +111,9 @@ def arpeggios(
                 bar_pattern[bar] = names[int(rng.integers(len(names)))]
         pattern = ARPEGGIO_PATTERNS[bar_pattern[bar]]
         tones = _close_position(seg, max(voicing))
-        value = seg.band.figure_16ths * SIXTEENTH
-        onsets = list(range(seg.start, seg.end, value))
+        onsets = _figure_onsets(
+            seg, bar_rhythm.setdefault(bar, _rhythm(seg, bar, rng, motif_rhythms))
+        )
         if seg.final:
             onsets = onsets[: len(tones)]
         for index, start in enumerate(onsets):

@@ -46,6 +46,7 @@ from .mapping import (
     ArousalBand,
     ValenceBand,
     arousal_band,
+    busier,
     valence_band,
 )
 
@@ -64,6 +65,8 @@ BASS_FIGURES: tuple[tuple[int, ...], ...] = ((0, 1, 2, 1), (0, 2, 1, 2), (0, 1, 
 #: Cost (in semitones of movement) of a triad voicing that doubles its fifth, not its root:
 #: the doubled root anchors the chord, and with it the bar's key.
 ROOT_DOUBLING_COST = 5.0
+#: How far (semitones) a phrase may move the pad's centre up or down.
+PHRASE_REGISTER_SHIFT = 3.0
 #: Silence before the pad's next pulse (ticks): enough to re-articulate, too little to show
 #: as a rest on the 16th grid.
 PULSE_GAP = 20
@@ -232,6 +235,8 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
             return [[(0, lead_in), (HALF_BAR, "h")], [(0, "T"), (HALF_BAR, "h")]]
         return [[(0, lead_in), (late, "h")], [(0, "T"), (late, "h")], [(0, lead_in)]]
     if bar == last - 1 and phrase.cadence == AUTHENTIC:
+        if info.colour.bright and info.pace.chords_per_bar == 1 and bar > first:
+            return [[(0, "D")], [(0, opening), (HALF_BAR, "D")]]
         if info.colour.bright:
             return [[(0, opening), (HALF_BAR, "D")], [(0, "P"), (HALF_BAR, "D")]]
         return [[(0, opening), (late, "D")], [(0, "P"), (late, "D")], [(0, opening)]]
@@ -475,7 +480,10 @@ def voice_lead(
     The final tonic stands in root position.
     """
     low, high = pitch_range
-    middle = (low + high) / 2
+    phrases = max(seg.phrase.index for seg in segments) + 1 if segments else 0
+    # Each phrase centres the pad a little higher or lower: the same chords come back in new
+    # spacings, as an arranger re-voices a returning progression.
+    middles = (low + high) / 2 + rng.uniform(-PHRASE_REGISTER_SHIFT, PHRASE_REGISTER_SHIFT, phrases)
     voicings: list[tuple[int, ...]] = []
     previous: tuple[int, ...] | None = None
     for segment in segments:
@@ -490,7 +498,7 @@ def voice_lead(
                 else sum(abs(a - b) for a, b in zip(c, previous, strict=True))
                 + 6.0 * _parallel_perfect(previous, c)
             )
-            + 0.35 * abs(float(np.mean(c)) - middle)
+            + 0.35 * abs(float(np.mean(c)) - middles[segment.phrase.index])
             + ROOT_DOUBLING_COST * (sum(p % 12 == segment.chord.root for p in c) < 2)
             + j
             for c, j in zip(candidates, jitter, strict=True)
@@ -543,27 +551,39 @@ def _bass_pitch(pitch_class: int, near: float, ceiling: int) -> int:
     return min(options, key=lambda p: (abs(p - near), p))
 
 
+def _holds_pedal(seg: Segment) -> bool:
+    """Whether the bass holds the tonic under ``seg``: in a pedal mode, outside cadences, under
+    a chord with no tone a semitone from the tonic."""
+    if not valence_band(seg.valence).pedal or seg.cadence_role:
+        return False
+    return all((pc - seg.tonic) % 12 not in (1, 11) for pc in seg.chord.pitch_classes)
+
+
 def bass_line(
     segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]], rng: np.random.Generator
 ) -> list[Note]:
-    """Roots with fifths and octaves at the arousal band's bass value; silent in the calmest
-    band except for the closing cadence, where the dominant and the tonic always sound in the
-    bass. Every bass note stays below the pad, so no pitch is doubled across parts."""
+    """Roots with fifths and octaves at the arousal band's bass value (or a tonic pedal, see
+    :class:`.mapping.ValenceBand`); silent in the calmest band except for the closing cadence,
+    where the dominant and the tonic always sound in the bass. Every bass note stays below the
+    pad, so no pitch is doubled across parts."""
     notes: list[Note] = []
     previous = float(sum(BASS_RANGE) / 2)
     for seg, voicing in zip(segments, voicings, strict=True):
         figure = BASS_FIGURES[int(rng.integers(len(BASS_FIGURES)))]
         closing = seg.phrase.final and seg.cadence_role
         value = seg.band.bass_16ths * SIXTEENTH
+        if value >= BAR and busier(seg.arousal):
+            value //= 2
         if not value and not closing:
             continue
         ceiling = min(voicing)
-        root = _bass_pitch(seg.chord.root, previous, ceiling)
+        pedal = _holds_pedal(seg)
+        root = _bass_pitch(seg.tonic if pedal else seg.chord.root, previous, ceiling)
         if closing or not value:
             notes.append(Note(seg.start, seg.duration, root, seg.velocity("bass", seg.start)))
             previous = root
             continue
-        fifth = _bass_pitch(seg.chord.fifth, root + 5, ceiling)
+        fifth = root if pedal else _bass_pitch(seg.chord.fifth, root + 5, ceiling)
         octave = root + 12 if root + 12 < ceiling else root
         tones = (root, fifth, octave)
         for index, start in enumerate(range(seg.start, seg.end, value)):

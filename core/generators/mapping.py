@@ -53,12 +53,17 @@ class ValenceBand:
     predominant
         The degree that leads into the cadence's dominant (IV in bright keys, iv or ii∅7 in
         dark ones).
+    pedal
+        The bass holds the tonic under the progression (not the cadence): lydian's raised
+        4th floats over it (II over I, the sound of flight in film scores) instead of pulling
+        the key toward the dominant.
     """
 
     min_valence: float
     mode: str
     progressions: tuple[tuple[int, ...], ...]
     predominant: int
+    pedal: bool = False
 
     @property
     def bright(self) -> bool:
@@ -77,9 +82,10 @@ class ArousalBand:
     min_arousal
         Lower edge of the band (inclusive).
     rhythms
-        Bar rhythms the tune's motifs are cut from (durations summing to a bar).
-    cadence_rhythm
-        The rhythm of a phrase's last bar: motion into a long final note.
+        Bar rhythms the tune's motifs are cut from (durations summing to a bar), all with the
+        band's number of notes, so that how busy a bar is follows arousal alone.
+    cadence_rhythms
+        Rhythms of a phrase's last bar: motion into a long final note.
     figure_16ths
         Arpeggio (figuration) note value.
     bass_16ths
@@ -97,7 +103,7 @@ class ArousalBand:
 
     min_arousal: float
     rhythms: tuple[tuple[int, ...], ...]
-    cadence_rhythm: tuple[int, ...]
+    cadence_rhythms: tuple[tuple[int, ...], ...]
     figure_16ths: int
     bass_16ths: int
     pad_pulse_16ths: int
@@ -109,14 +115,14 @@ class ArousalBand:
 # fmt: off
 #: Valence bands, brightest first. Diminished triads are played as half-diminished sevenths.
 #: The dark modes keep to their most minor-sounding chords: phrygian's bII and bvii, and
-#: dorian's ii and IV, tip a bar's pitch content toward the relative major, so their colour is
+#: dorian's IV, tip a bar's pitch content toward the relative major, so their colour is
 #: left to the tune (the b2 of phrygian, the raised 6th of dorian).
 VALENCE_TABLE: tuple[ValenceBand, ...] = (
     #           valence ≥  mode          progressions (degrees, 0 = I)               predominant
-    ValenceBand(0.80,      "lydian",     ((0, 1, 0, 4), (0, 4, 1, 4), (0, 1, 4, 1)),   1),  # I II V
+    ValenceBand(0.80,      "lydian",     ((0, 1, 0, 4), (0, 4, 1, 4), (0, 1, 4, 1)),   1, True),
     ValenceBand(0.60,      "ionian",     ((0, 3, 0, 4), (0, 3, 4, 3), (0, 4, 3, 4)),   3),  # I IV V
     ValenceBand(0.50,      "mixolydian", ((0, 6, 0, 3), (0, 3, 6, 3), (0, 6, 3, 6)),   3),  # I bVII
-    ValenceBand(0.35,      "dorian",     ((0, 4, 0, 4),),                              0),  # i v
+    ValenceBand(0.35,      "dorian",     ((0, 4, 0, 4), (0, 1, 4, 1), (0, 4, 1, 4)),   1),  # i ii v
     ValenceBand(0.20,      "aeolian",    ((0, 3, 0, 4), (0, 1, 0, 4), (0, 3, 1, 4)),   3),  # i ii∅7
     ValenceBand(0.00,      "phrygian",   ((0, 3, 0, 4), (0, 3, 4, 3)),                 3),  # i iv
 )
@@ -125,30 +131,30 @@ VALENCE_TABLE: tuple[ValenceBand, ...] = (
 #: → a pulsing pad → percussion), the tune's note values shrink, the harmony moves faster.
 AROUSAL_TABLE: tuple[ArousalBand, ...] = (
     ArousalBand(0.00,
-                rhythms=((8, 8), (12, 4), (4, 4, 8), (8, 4, 4)),
-                cadence_rhythm=(16,),
+                rhythms=((8, 8), (12, 4), (4, 12), (6, 10)),
+                cadence_rhythms=((16,), (8, 8)),
                 figure_16ths=4, bass_16ths=0, pad_pulse_16ths=0, drums="",
                 chords_per_bar=1, gap_ticks=0),
     ArousalBand(0.20,
-                rhythms=((4, 4, 4, 4), (6, 2, 4, 4), (4, 4, 8), (4, 2, 2, 8), (8, 4, 4)),
-                cadence_rhythm=(4, 4, 8),
+                rhythms=((4, 4, 4, 4), (6, 2, 4, 4), (4, 2, 2, 8), (4, 4, 6, 2), (2, 2, 4, 8)),
+                cadence_rhythms=((4, 4, 8), (6, 2, 8)),
                 figure_16ths=4, bass_16ths=16, pad_pulse_16ths=0, drums="",
                 chords_per_bar=1, gap_ticks=10),
     ArousalBand(0.40,
                 rhythms=((4, 2, 2, 4, 4), (2, 2, 4, 4, 4), (4, 4, 2, 2, 4), (6, 2, 2, 2, 4)),
-                cadence_rhythm=(4, 2, 2, 8),
+                cadence_rhythms=((4, 2, 2, 8), (2, 2, 4, 8)),
                 figure_16ths=2, bass_16ths=8, pad_pulse_16ths=4, drums="",
                 chords_per_bar=1, gap_ticks=20),
     ArousalBand(0.60,
                 rhythms=((2, 2, 2, 2, 4, 2, 2), (2, 2, 4, 2, 2, 2, 2), (3, 1, 2, 2, 2, 2, 4),
                          (2, 2, 2, 2, 2, 2, 4)),
-                cadence_rhythm=(2, 2, 2, 2, 8),
+                cadence_rhythms=((2, 2, 2, 2, 8), (3, 1, 2, 2, 8)),
                 figure_16ths=2, bass_16ths=4, pad_pulse_16ths=4, drums="backbeat",
                 chords_per_bar=2, gap_ticks=30),
     ArousalBand(0.80,
                 rhythms=((1, 1, 2, 1, 1, 2, 2, 2, 2, 2), (2, 1, 1, 2, 1, 1, 2, 2, 2, 2),
-                         (1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 4), (2, 2, 1, 1, 2, 2, 2, 1, 1, 2)),
-                cadence_rhythm=(1, 1, 2, 2, 2, 8),
+                         (1, 1, 1, 1, 2, 2, 1, 1, 2, 4), (2, 2, 1, 1, 2, 2, 2, 1, 1, 2)),
+                cadence_rhythms=((1, 1, 2, 2, 2, 8), (2, 1, 1, 2, 2, 8)),
                 figure_16ths=1, bass_16ths=2, pad_pulse_16ths=4, drums="drive",
                 chords_per_bar=2, gap_ticks=40),
 )
@@ -178,6 +184,16 @@ def arousal_band(arousal: float) -> ArousalBand:
     return next(
         b for b in reversed(AROUSAL_TABLE) if arousal >= b.min_arousal or b is AROUSAL_TABLE[0]
     )
+
+
+def busier(arousal: float) -> bool:
+    """Whether ``arousal`` lies in the upper half of its band, where the tune adds a passing
+    note to each bar and a held bass moves in half notes: the music gets busier by degrees,
+    not only at the band's edges."""
+    band = arousal_band(arousal)
+    index = AROUSAL_TABLE.index(band)
+    top = AROUSAL_TABLE[index + 1].min_arousal if index + 1 < len(AROUSAL_TABLE) else 1.0
+    return arousal >= (band.min_arousal + top) / 2
 
 
 def register_centre(arousal: float, valence: float) -> int:

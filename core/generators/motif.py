@@ -77,13 +77,29 @@ def treatment(phrase: Phrase, bar: int) -> str:
     return middle[(position - 1 + phrase.period) % len(middle)]
 
 
-def ornamented(rhythm: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
-    """``rhythm`` with its longest note split so a neighbour note ends it; and the index of
-    that neighbour note."""
+def with_neighbour(rhythm: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """``rhythm`` with its longest note split so that a neighbour (or passing) note ends it;
+    and the index of that note (-1 when no note is long enough)."""
     longest = max(range(len(rhythm)), key=lambda i: (rhythm[i], -i))
     value = rhythm[longest]
     if value < 2:
         return rhythm, -1
     tail = 1 if value <= 4 else 2
-    split = (*rhythm[:longest], value - tail, tail, *rhythm[longest + 1 :])
-    return split, longest + 1
+    return (*rhythm[:longest], value - tail, tail, *rhythm[longest + 1 :]), longest + 1
+
+
+def ornamented(rhythm: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """``rhythm`` with a neighbour note ending its longest note and its last two notes joined,
+    so the bar keeps its number of notes; and the index of the neighbour note (-1 when the
+    rhythm is too short to ornament)."""
+    split, neighbour = with_neighbour(rhythm)
+    if neighbour < 0 or len(rhythm) < 3 or neighbour >= len(split) - 2:
+        return rhythm, -1
+    return joined_ending(split), neighbour
+
+
+def joined_ending(rhythm: tuple[int, ...]) -> tuple[int, ...]:
+    """``rhythm`` with its last two notes joined into one (one note fewer)."""
+    if len(rhythm) < 2:
+        return rhythm
+    return (*rhythm[:-2], rhythm[-2] + rhythm[-1])

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..music.score import Note, Score
 from .harmony import BAR, BEAT, SIXTEENTH, Segment, compose_over_harmony
-from .mapping import MELODY_REACH, register_centre
-from .motif import Motif, new_motif, ornamented, treatment
+from .mapping import MELODY_REACH, busier, register_centre
+from .motif import Motif, joined_ending, new_motif, ornamented, treatment, with_neighbour
 from .texture import Accompaniment, LeadLine
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ MOTIF_COUNT = 2
 #: Extra distance (semitones) that makes a long note avoid the chord's third, and any note
 #: repeat the one before.
 LONG_THIRD_COST = 4.5
-REPEAT_COST = 1.5
+REPEAT_COST = 3.0
 
 
 def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
@@ -120,6 +120,9 @@ def motif_melody(
     line = LeadLine(Accompaniment(accompaniment, length))
     motifs: list[Motif] = [new_motif(rng) for _ in range(MOTIF_COUNT)]
     sequence_steps = [int(rng.choice((-2, 2))) for _ in range(MOTIF_COUNT)]
+    # Each period states its motif from its own chord tone (root, third or fifth): the tune
+    # comes back recognisably, but not as a copy.
+    statement_tones = [int(t) for t in rng.integers(3, size=8)]
     by_bar: dict[int, list[Segment]] = {}
     for seg in segments:
         by_bar.setdefault(seg.start // BAR, []).append(seg)
@@ -133,16 +136,25 @@ def motif_melody(
         contour = motif.contour
         ornament_at = -1
         if kind == "cadence":
-            rhythm = band.cadence_rhythm
+            rhythm = band.cadence_rhythms[phrase.index % len(band.cadence_rhythms)]
         elif kind == "ornament":
             rhythm, ornament_at = ornamented(motif.rhythm(band))
         else:
             rhythm = motif.rhythm(band, varied=kind == "rhythm")
+        if kind not in ("cadence", "ornament") and busier(first.arousal):
+            rhythm, ornament_at = with_neighbour(rhythm)
+        if kind != "cadence" and band.chords_per_bar == 1 and len(bar_segments) > 1:
+            # The harmony moves inside the bar: the tune answers with a longer note, so the
+            # bar is no busier than its arousal asks.
+            rhythm = joined_ending(rhythm)
         if kind == "inversion":
             contour = tuple(-c for c in contour)
         centre = register_centre(first.arousal, first.valence)
         if kind == "statement" or line.last_pitch is None:
-            anchor = float(centre if statement_pitch is None else statement_pitch)
+            tones = (first.chord.root, first.chord.third, first.chord.fifth)
+            tone = tones[statement_tones[phrase.period % len(statement_tones)]]
+            starts = _range_pitches(first, (tone,)) or [centre]
+            anchor = float(min(starts, key=lambda p: (abs(p - centre), p)))
         elif kind == "sequence":
             scale = _range_pitches(first, first.scale)
             anchor = float(_scale_step(statement_pitch or centre, sequence_steps[0], scale))

@@ -175,7 +175,7 @@ FILL: tuple[tuple[int, int, int], ...] = (
 
 def percussion(plan: HarmonicPlan, rng: np.random.Generator) -> list[Note]:
     """Drums for the bars whose arousal band has a groove, a fill closing each phrase they
-    play in, a crash on the next phrase's downbeat, and a crash with a kick at every hit."""
+    play in, a crash on the next phrase's downbeat, and a crash cymbal at every hit."""
     notes: list[Note] = []
     bar_ticks = 4 * BEAT
     by_bar: dict[int, Segment] = {}
@@ -204,5 +204,5 @@ def percussion(plan: HarmonicPlan, rng: np.random.Generator) -> list[Note]:
     for tick in plan.hits:
         seg = next(s for s in plan.segments if s.start <= tick < s.end)
         velocity = seg.velocity("percussion", tick) + 20
-        notes.extend(Note(tick, BEAT, drum, clamp_velocity(velocity)) for drum in (CRASH, KICK))
+        notes.append(Note(tick, BEAT, CRASH, clamp_velocity(velocity)))
     return notes
