@@ -26,6 +26,7 @@ _OVERRIDES = {
     "generator": "music.generator",
     "preset": "music.preset",
     "soundfont": "render.soundfont",
+    "loudness": "render.loudness_lufs",
     "sources": "analysis.sources",
     "keep_original_audio": "video.keep_original_audio",
     "model": "rbm.model",
@@ -60,6 +61,12 @@ def _add_common(parser: argparse.ArgumentParser, *, music: bool) -> None:
     parser.add_argument("--preset", metavar="NAME", help="instrument preset (piano, strings, ...)")
     parser.add_argument(
         "--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) for the WAV"
+    )
+    parser.add_argument(
+        "--loudness",
+        metavar="LUFS",
+        type=float,
+        help="integrated loudness of the WAV (default -16; -23 EBU R128 broadcast, -14 streaming)",
     )
     parser.add_argument("--model", metavar="NPZ", help="RBM model (.npz) for the rbm generators")
 

@@ -36,10 +36,16 @@ def score() -> Score:
     return get_composer("chords")(timeline, config, 1)
 
 
+#: Quiet enough that the limiter never acts: the trimmed and the longer render then differ
+#: only by one gain and the fade.
+UNLIMITED = RenderConfig(loudness_lufs=-23.0)
+
+
 @pytest.fixture(scope="module")
 def trimmed(score: Score, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("render") / "trimmed.wav"
-    render_wav(score, path, RenderConfig(), 5.3)  # cut mid-bar while notes sound
+    result = render_wav(score, path, UNLIMITED, 5.3)  # cut mid-bar while notes sound
+    assert result.limited_s == 0.0
     return path
 
 
@@ -49,12 +55,16 @@ def test_wav_format_and_exact_length(trimmed: Path) -> None:
     assert params.nframes == round(5.3 * RATE)
 
 
-def test_peak_is_normalised_to_minus_one_dbfs_and_not_silent(trimmed: Path) -> None:
-    _, frames = read_wav(trimmed)
+def test_render_reports_what_it_wrote(score: Score, tmp_path: Path) -> None:
+    path = tmp_path / "measured.wav"
+    result = render_wav(score, path, RenderConfig(), 5.3)
+    _, frames = read_wav(path)
     peak_dbfs = 20 * np.log10(np.abs(frames).max() / 32768)
-    assert peak_dbfs == pytest.approx(-1.0, abs=0.05)
-    rms_dbfs = 20 * np.log10(np.sqrt(np.mean(frames.astype(float) ** 2)) / 32768)
-    assert rms_dbfs > -30
+    assert peak_dbfs <= result.true_peak_dbtp + 0.01 <= -0.99  # true peaks >= sample peaks
+    assert result.loudness_lufs == pytest.approx(RenderConfig().loudness_lufs, abs=0.2)
+    assert set(result.as_dict()) == {
+        "loudness_lufs", "true_peak_dbtp", "dc_offset_dbfs", "gain_db", "limited_s"
+    }  # fmt: skip
 
 
 def test_end_fades_to_zero_without_a_click(score: Score, trimmed: Path, tmp_path: Path) -> None:
@@ -62,10 +72,10 @@ def test_end_fades_to_zero_without_a_click(score: Score, trimmed: Path, tmp_path
     # file must equal it (up to the normalisation gain), and in the fade it must only ever be
     # turned down, smoothly, to silence.
     longer = tmp_path / "longer.wav"
-    render_wav(score, longer, RenderConfig(), 6.3)
+    render_wav(score, longer, UNLIMITED, 6.3)
     _, faded = read_wav(trimmed)
     _, reference = read_wav(longer)
-    fade = round(RenderConfig().fade_s * RATE)
+    fade = round(UNLIMITED.fade_s * RATE)
     reference = reference[: len(faded)].astype(float)
     body = slice(0, len(faded) - fade)
     ratio = np.sum(faded[body] * reference[body]) / np.sum(reference[body] ** 2)
@@ -82,7 +92,7 @@ def test_end_fades_to_zero_without_a_click(score: Score, trimmed: Path, tmp_path
 
 def test_padding_a_short_score_to_a_longer_duration(score: Score, tmp_path: Path) -> None:
     path = tmp_path / "padded.wav"
-    render_wav(score, path, RenderConfig(), score.duration_s + 1.25)
+    render_wav(score, path, UNLIMITED, score.duration_s + 1.25)
     params, frames = read_wav(path)
     assert params.nframes == round((score.duration_s + 1.25) * RATE)
     assert np.abs(frames[-1]).max() <= 1

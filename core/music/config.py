@@ -23,9 +23,18 @@ class MusicConfig:
 
 @dataclass
 class RenderConfig:
-    """How the score becomes a WAV file."""
+    """How the score becomes a WAV file.
+
+    The mix is mastered to ``loudness_lufs`` of integrated loudness (ITU-R BS.1770-4) with
+    true peaks (4× oversampled) at most ``true_peak_dbtp``; the last ``fade_s`` seconds fade
+    out to silence on the last sample. (``peak_dbfs`` of earlier versions is gone: peak
+    normalisation left the loudness anywhere from -20 to -11 LUFS.)
+    """
 
     soundfont: str = ""
     sample_rate: int = ranged(48000, 8000, 96000, why="Hz")
-    peak_dbfs: float = ranged(-1.0, -60.0, 0.0, why="dBFS: 0 is full scale")
-    fade_s: float = ranged(0.05, 0.0, 10.0, why="seconds")
+    loudness_lufs: float = ranged(
+        -16.0, -50.0, -6.0, why="LUFS: -23 EBU R128 broadcast, -16 default, -14 streaming"
+    )
+    true_peak_dbtp: float = ranged(-1.0, -20.0, 0.0, why="dBTP: 0 is full scale")
+    fade_s: float = ranged(1.5, 0.0, 10.0, why="seconds of fade-out at the end")

@@ -1,22 +1,33 @@
-"""Score → WAV with FluidSynth and a General MIDI SoundFont, offline and faster than real time.
+"""Score → mastered WAV with FluidSynth and a General MIDI SoundFont, offline, faster than
+real time.
 
 No audio driver is started: the synthesizer is driven directly. Events are applied between
 calls that render exactly up to their sample, so timing is sample-accurate at the call
-boundary (FluidSynth itself quantises to its 64-sample block, 1.3 ms at 48 kHz). The float
-mix is spooled to a temporary file while its peak is measured, then scaled to the target peak,
-faded at the end and written as 16-bit PCM, so memory stays flat however long the piece is.
+boundary (FluidSynth itself quantises to its 64-sample block, 1.3 ms at 48 kHz).
+
+Two passes keep memory flat however long the piece is. The first renders the float mix,
+removes DC (:class:`~.master.DcBlocker`), fades the last ``fade_s`` seconds out to silence on
+the last sample, measures its loudness (BS.1770-4) and spools it to a temporary file. The
+second reads the spool back, applies the one gain that brings it to the target loudness and
+a true-peak limiter (:mod:`.master`), and writes 16-bit PCM while measuring what it wrote. If
+the limiter took the loudness more than :data:`LOUDNESS_TOLERANCE_LU` off target, or the
+written true peak is over the ceiling, the second pass runs again with a corrected gain or
+ceiling.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import logging
+import math
 import os
 import tempfile
 import threading
 import wave
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +36,15 @@ import numpy as np
 from ..errors import Cancelled, InputError, MoodscoreError
 from ..files import atomic_path
 from .config import RenderConfig
+from .master import (
+    DcBlocker,
+    LoudnessMeter,
+    TruePeakLimiter,
+    chunk_peaks,
+    db_to_gain,
+    gain_to_db,
+    true_peak,
+)
 from .score import Score
 
 log = logging.getLogger(__name__)
@@ -45,7 +65,14 @@ WELL_KNOWN_SOUNDFONTS: tuple[Path, ...] = (
 INSTALL_HINT = "sudo apt-get install fluid-soundfont-gm"
 CHANNELS = 2
 SAMPLE_WIDTH = 2  # bytes: 16-bit PCM
+FRAME_BYTES = CHANNELS * 4  # a float32 stereo frame in the spool
 BLOCK_FRAMES = 16384  # frames rendered and spooled per block (~0.34 s at 48 kHz)
+#: A written file whose loudness is further than this from the target is mastered again.
+LOUDNESS_TOLERANCE_LU = 0.2
+#: The limiter aims this far under the true-peak ceiling: 16-bit rounding and the gain's
+#: movement between samples may add a few hundredths of a dB.
+CEILING_MARGIN_DB = 0.05
+MAX_MASTERING_PASSES = 4
 #: Peaks below this (about -100 dBFS) count as silence.
 SILENCE_PEAK = 1e-5
 DRUM_CHANNEL = 9
@@ -64,7 +91,8 @@ SYNTH_SETTINGS: dict[str, int | float | str] = {
     "synth.chorus.active": 0,
     "synth.reverb.active": 1,
     "synth.polyphony": 128,
-    "synth.cpu-cores": 1,
+    # A second core renders voices in parallel; the output is bit-identical to one core.
+    "synth.cpu-cores": min(2, os.cpu_count() or 1),
 }
 
 ProgressFn = Callable[[float], None]
@@ -72,6 +100,35 @@ ProgressFn = Callable[[float], None]
 
 class RenderError(MoodscoreError):
     """The synthesizer produced no usable audio."""
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What the written WAV measures.
+
+    Attributes
+    ----------
+    loudness_lufs
+        Integrated loudness, ITU-R BS.1770-4.
+    true_peak_dbtp
+        True peak, 4× oversampled, dB relative to full scale.
+    dc_offset_dbfs
+        Mean sample value of the louder channel, dB relative to full scale.
+    gain_db
+        The one gain that brought the mix to the target loudness.
+    limited_s
+        Audio the true-peak limiter turned down, in seconds.
+    """
+
+    loudness_lufs: float
+    true_peak_dbtp: float
+    dc_offset_dbfs: float
+    gain_db: float
+    limited_s: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The measurements rounded for a manifest (``score.json``)."""
+        return {name: round(value, 3) for name, value in dataclasses.asdict(self).items()}
 
 
 def find_soundfont(
@@ -181,8 +238,9 @@ class _Synth:
             buffer[offset * 2 : (offset + frames) * 2] = samples
             return
         address = buffer.ctypes.data
-        self._write_float(self.synth.synth, frames, address, 2 * offset, 2,
-                          address, 2 * offset + 1, 2)  # fmt: skip
+        self._write_float(
+            self.synth.synth, frames, address, 2 * offset, 2, address, 2 * offset + 1, 2
+        )
 
     def apply(self, is_on: int, channel: int, pitch: int, velocity: int) -> None:
         if is_on:
@@ -191,64 +249,171 @@ class _Synth:
             self.synth.noteoff(channel, pitch)
 
     def close(self) -> None:
-        self.synth.delete()
+        """Free the synthesizer (its samples are the larger part of the memory); idempotent."""
+        if self.synth is not None:
+            self.synth.delete()
+            self.synth = None
+
+
+def synthesize(
+    score: Score,
+    soundfont: Path,
+    sample_rate: int,
+    total_frames: int,
+    cancel: threading.Event | None = None,
+) -> Iterator[np.ndarray]:
+    """The piece as float32 stereo blocks ``(frames, 2)`` of :data:`BLOCK_FRAMES` (the last
+    shorter), exactly ``total_frames`` long: notes past the end are cut, silence pads a
+    shorter score. Each block is overwritten by the next: use it before asking for more.
+    """
+    events = _events(score, sample_rate, total_frames)
+    synth = _Synth(soundfont, sample_rate)
+    try:
+        synth.select_programs(score)
+        buffer = np.zeros(BLOCK_FRAMES * CHANNELS, dtype=np.float32)
+        next_event = 0
+        for block_start in range(0, total_frames, BLOCK_FRAMES):
+            _check_cancel(cancel)
+            block_frames = min(BLOCK_FRAMES, total_frames - block_start)
+            cursor = 0
+            while cursor < block_frames:
+                # Apply every event due now, then render up to the next one (or block end).
+                while next_event < len(events) and events[next_event][0] <= block_start + cursor:
+                    synth.apply(*events[next_event][1:])
+                    next_event += 1
+                until = block_frames
+                if next_event < len(events):
+                    until = min(until, events[next_event][0] - block_start)
+                synth.render_into(buffer, cursor, until - cursor)
+                cursor = until
+            yield buffer[: block_frames * CHANNELS].reshape(-1, CHANNELS)
+    finally:
+        synth.close()
+
+
+@dataclass
+class _Mix:
+    """The spooled first pass, measured: loudness, sample peaks per chunk, and per block the
+    K-weighting state before it and its energy per loudness hop (replayed in the second pass
+    wherever the limiter leaves the block alone)."""
+
+    loudness_lufs: float
+    peaks: np.ndarray
+    meter_states: list[np.ndarray]
+    hop_energies: list[np.ndarray]
 
 
 def _spool_float_mix(
-    synth: _Synth,
-    events: list[tuple[int, int, int, int, int]],
+    blocks: Iterator[np.ndarray],
     total_frames: int,
+    sample_rate: int,
+    fade_frames: int,
     spool: IO[bytes],
     progress: ProgressFn | None,
-    cancel: threading.Event | None,
-) -> float:
-    """Render the whole piece into ``spool`` (float32 stereo) and return its peak."""
-    buffer = np.zeros(BLOCK_FRAMES * CHANNELS, dtype=np.float32)
-    peak = 0.0
-    next_event = 0
-    for block_start in range(0, total_frames, BLOCK_FRAMES):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("Rendering was cancelled.")
-        block_frames = min(BLOCK_FRAMES, total_frames - block_start)
-        cursor = 0
-        while cursor < block_frames:
-            # Apply every event due now, then render up to the next one (or the block's end).
-            while next_event < len(events) and events[next_event][0] <= block_start + cursor:
-                synth.apply(*events[next_event][1:])
-                next_event += 1
-            until = block_frames
-            if next_event < len(events):
-                until = min(until, events[next_event][0] - block_start)
-            synth.render_into(buffer, cursor, until - cursor)
-            cursor = until
-        block = buffer[: block_frames * CHANNELS]
-        peak = max(peak, float(np.max(np.abs(block))))
+) -> _Mix:
+    """Spool the synthesized blocks, DC-blocked and faded, as float32 stereo and measure them."""
+    dc_blocker = DcBlocker(sample_rate, CHANNELS)
+    meter = LoudnessMeter(sample_rate, CHANNELS)
+    peaks, states, energies = [], [], []
+    block_start = 0
+    for synthesized in blocks:
+        block = dc_blocker(synthesized)
+        block_frames = len(block)
+        if block_start + block_frames > total_frames - fade_frames:
+            block *= _fade_out(total_frames, fade_frames, block_start, block_frames)[:, None]
         spool.write(block.tobytes())
+        states.append(meter.state)
+        energies.append(meter.add(block))
+        peaks.append(chunk_peaks(block))
+        block_start += block_frames
         if progress is not None:
-            progress(0.9 * (block_start + block_frames) / total_frames)
-    return peak
+            progress(0.85 * block_start / total_frames)
+    spool.flush()
+    return _Mix(meter.integrated(), np.concatenate(peaks), states, energies)
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("Rendering was cancelled.")
 
 
 def _fade_out(frames: int, fade_frames: int, block_start: int, block_frames: int) -> np.ndarray:
     """Gain per frame of a block: 1, then a raised-cosine fade reaching 0 on the last frame."""
     index = np.arange(block_start, block_start + block_frames)
     remaining = (frames - 1 - index) / max(1, fade_frames - 1)
-    return np.where(remaining >= 1.0, 1.0, 0.5 - 0.5 * np.cos(np.pi * np.clip(remaining, 0, 1)))
+    gain = np.where(remaining >= 1.0, 1.0, 0.5 - 0.5 * np.cos(np.pi * np.clip(remaining, 0, 1)))
+    return gain.astype(np.float32)
 
 
-def _pcm_blocks(
-    spool: IO[bytes], total_frames: int, gain: float, fade_frames: int
-) -> Iterator[tuple[int, bytes]]:
-    """The spooled mix scaled by ``gain``, faded, as 16-bit PCM blocks ``(end_frame, bytes)``."""
-    spool.seek(0)
-    for block_start in range(0, total_frames, BLOCK_FRAMES):
-        block_frames = min(BLOCK_FRAMES, total_frames - block_start)
-        raw = spool.read(block_frames * CHANNELS * 4)
-        block = np.frombuffer(raw, dtype=np.float32).reshape(-1, CHANNELS) * gain
-        if block_start + block_frames > total_frames - fade_frames:
-            block = block * _fade_out(total_frames, fade_frames, block_start, block_frames)[:, None]
-        pcm = np.clip(np.rint(block * 32767.0), -32768, 32767).astype("<i2")
-        yield block_start + block_frames, pcm.tobytes()
+def _spool_reader(spool: IO[bytes], total_frames: int) -> Callable[[int, int], np.ndarray]:
+    """``read(first, end)``: frames ``[first, end)`` of the spool, zeros outside the piece."""
+
+    def read(first: int, end: int) -> np.ndarray:
+        lo, hi = max(0, first), min(total_frames, end)
+        frames = np.zeros((end - first, CHANNELS), np.float32)
+        if hi > lo:
+            spool.seek(lo * FRAME_BYTES)
+            spool.readinto(memoryview(frames[lo - first : hi - first]).cast("B"))
+        return frames
+
+    return read
+
+
+def _write_mastered(
+    spool: IO[bytes],
+    mix: _Mix,
+    path: Path,
+    sample_rate: int,
+    total_frames: int,
+    gain_db: float,
+    ceiling_db: float,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> RenderResult:
+    """Second pass: gain, true-peak limiting and 16-bit PCM into ``path``, measured.
+
+    The loudness of a block the limiter left alone is the first pass's, scaled by the gain
+    (the K-weighting is linear); only limited blocks, and the block after each (whose filter
+    state they changed), are weighted again.
+    """
+    read = _spool_reader(spool, total_frames)
+    gain = db_to_gain(gain_db)
+    limiter = TruePeakLimiter(sample_rate, gain, db_to_gain(ceiling_db), mix.peaks)
+    meter = LoudnessMeter(sample_rate, CHANNELS)
+    peaks = []
+    sums = np.zeros(CHANNELS)
+    replayable = True  # the meter's state is the first pass's times the gain
+    with contextlib.closing(wave.open(str(path), "wb")) as out:
+        out.setnchannels(CHANNELS)
+        out.setsampwidth(SAMPLE_WIDTH)
+        out.setframerate(sample_rate)
+        for index, block_start in enumerate(range(0, total_frames, BLOCK_FRAMES)):
+            _check_cancel(cancel)
+            block_end = min(total_frames, block_start + BLOCK_FRAMES)
+            mastered = limiter.process(read, block_start, block_end)
+            pcm = np.clip(np.rint(mastered * 32767.0), -32768, 32767).astype("<i2")
+            out.writeframesraw(pcm.tobytes())
+            if limiter.idle and replayable:
+                meter.add_energy(mix.hop_energies[index] * gain**2, len(mastered))
+            else:
+                if replayable:
+                    meter.state = mix.meter_states[index] * gain
+                meter.add(mastered)
+            replayable = limiter.idle
+            peaks.append(chunk_peaks(mastered))
+            sums += mastered.sum(axis=0, dtype=np.float64)
+            if progress is not None:
+                progress(0.85 + 0.15 * block_end / total_frames)
+    # Measured on the float samples before 16-bit rounding, which moves neither measure by
+    # more than a thousandth of a dB; the true peak bound allows for it.
+    dc = float(np.abs(sums).max() / total_frames)
+    return RenderResult(
+        loudness_lufs=meter.integrated(),
+        true_peak_dbtp=gain_to_db(true_peak(path, np.concatenate(peaks), tolerance=1.0 / 32768)),
+        dc_offset_dbfs=gain_to_db(dc),
+        gain_db=gain_db,
+        limited_s=limiter.limited_frames / sample_rate,
+    )
 
 
 def render_wav(
@@ -260,8 +425,8 @@ def render_wav(
     soundfont: Path | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-) -> None:
-    """Render ``score`` to a 16-bit stereo WAV exactly ``duration_s`` long.
+) -> RenderResult:
+    """Render ``score`` to a mastered 16-bit stereo WAV exactly ``duration_s`` long.
 
     Parameters
     ----------
@@ -270,7 +435,7 @@ def render_wav(
     path
         Output file, written atomically.
     config
-        Sample rate, target peak (dBFS) and fade length.
+        Sample rate, loudness target (LUFS), true-peak ceiling (dBTP) and fade length.
     duration_s
         Length of the audio (the video's duration).
     soundfont
@@ -279,6 +444,11 @@ def render_wav(
         Called with the fraction done, 0 to 1.
     cancel
         When set, rendering stops with :class:`~core.errors.Cancelled` and no file is left.
+
+    Returns
+    -------
+    RenderResult
+        Loudness, true peak and DC offset measured on the written file.
 
     Raises
     ------
@@ -292,30 +462,74 @@ def render_wav(
     if total_frames <= 0:
         raise InputError(f"Cannot render {duration_s:g} s of audio; the duration must be positive.")
     soundfont = soundfont or find_soundfont(None, config.soundfont)
-    events = _events(score, sample_rate, total_frames)
-    synth = _Synth(soundfont, sample_rate)
+    fade_frames = min(total_frames, round(config.fade_s * sample_rate))
     log.info("Rendering %.1f s with %s", duration_s, soundfont)
-    try:
-        synth.select_programs(score)
-        # The spool sits beside the output: that disk has room for the WAV, /tmp may not.
-        with tempfile.TemporaryFile(prefix=".moodscore-mix-", dir=Path(path).parent) as spool:
-            peak = _spool_float_mix(synth, events, total_frames, spool, progress, cancel)
-            if peak < SILENCE_PEAK:
-                raise RenderError(
-                    f"The rendered audio is silent; check that {soundfont} is a General MIDI "
-                    "SoundFont and that the score has notes."
-                )
-            gain = 10.0 ** (config.peak_dbfs / 20.0) / peak
-            fade_frames = min(total_frames, max(1, round(config.fade_s * sample_rate)))
-            with atomic_path(path) as tmp, contextlib.closing(wave.open(str(tmp), "wb")) as out:
-                out.setnchannels(CHANNELS)
-                out.setsampwidth(SAMPLE_WIDTH)
-                out.setframerate(sample_rate)
-                for end_frame, pcm in _pcm_blocks(spool, total_frames, gain, fade_frames):
-                    if cancel is not None and cancel.is_set():
-                        raise Cancelled("Rendering was cancelled.")
-                    out.writeframesraw(pcm)
-                    if progress is not None:
-                        progress(0.9 + 0.1 * end_frame / total_frames)
-    finally:
-        synth.close()
+    # The spool sits beside the output: that disk has room for the WAV, /tmp may not.
+    with tempfile.TemporaryFile(prefix=".moodscore-mix-", dir=Path(path).parent) as spool:
+        blocks = synthesize(score, soundfont, sample_rate, total_frames, cancel)
+        with contextlib.closing(blocks):
+            mix = _spool_float_mix(blocks, total_frames, sample_rate, fade_frames, spool, progress)
+        if mix.peaks.max(initial=0.0) < SILENCE_PEAK or not math.isfinite(mix.loudness_lufs):
+            raise RenderError(
+                f"The rendered audio is silent; check that {soundfont} is a General MIDI "
+                "SoundFont and that the score has notes."
+            )
+        with atomic_path(path) as tmp:
+            result = _master(spool, mix, tmp, config, sample_rate, total_frames, progress, cancel)
+    log.info(
+        "Mastered to %.1f LUFS, true peak %.2f dBTP, DC %.0f dBFS (gain %+.1f dB, limited %.1f s)",
+        result.loudness_lufs,
+        result.true_peak_dbtp,
+        result.dc_offset_dbfs,
+        result.gain_db,
+        result.limited_s,
+    )
+    return result
+
+
+def _master(
+    spool: IO[bytes],
+    mix: _Mix,
+    path: Path,
+    config: RenderConfig,
+    sample_rate: int,
+    total_frames: int,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> RenderResult:
+    """Write the mastered WAV, again with a corrected gain or ceiling if the first try missed.
+
+    Limiting lowers the loudness a little (more for peaky music at a loud target), and the
+    written true peak can sit a hair over the limiter's aim; each retry corrects by what was
+    measured.
+    """
+    gain_db = config.loudness_lufs - mix.loudness_lufs
+    ceiling_db = config.true_peak_dbtp - CEILING_MARGIN_DB
+    for attempt in range(1, MAX_MASTERING_PASSES + 1):
+        result = _write_mastered(
+            spool, mix, path, sample_rate, total_frames, gain_db, ceiling_db, progress, cancel
+        )
+        over_db = result.true_peak_dbtp - config.true_peak_dbtp
+        short_lu = config.loudness_lufs - result.loudness_lufs
+        if over_db <= 0 and abs(short_lu) <= LOUDNESS_TOLERANCE_LU:
+            break
+        if attempt == MAX_MASTERING_PASSES:
+            log.warning(
+                "Mastering reached %.1f LUFS and %.2f dBTP (asked %.1f LUFS, at most %.1f dBTP)",
+                result.loudness_lufs,
+                result.true_peak_dbtp,
+                config.loudness_lufs,
+                config.true_peak_dbtp,
+            )
+            break
+        if over_db > 0:
+            ceiling_db -= over_db + CEILING_MARGIN_DB
+        else:
+            gain_db += short_lu
+        log.debug(
+            "Mastering again (pass %d): gain %+.2f dB, ceiling %.2f dBTP",
+            attempt + 1,
+            gain_db,
+            ceiling_db,
+        )
+    return result
