@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
+import os
 import platform
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any
 from . import __version__
 from .config import Config, config_to_dict
 from .errors import Cancelled, InputError
-from .files import describe_os_error
+from .files import check_input_file, describe_os_error
 from .generators import get_composer, resolve_name
 from .limits import MAX_DURATION_S
 from .outputs import ALL_OUTPUTS, Staging, output_paths, staged_outputs
@@ -326,8 +327,12 @@ def checked_soundfont(explicit: str | None, configured: str = "") -> Path:
 
     Checked here, by its RIFF header, rather than by FluidSynth, which prints native errors.
     """
-    from .music.render import find_soundfont
+    from .music.render import SOUNDFONT_ENV, find_soundfont
 
+    for named in (explicit, configured, os.environ.get(SOUNDFONT_ENV)):
+        # A FIFO, a device or a link loop would otherwise be reported as missing, or block.
+        if named and os.path.lexists(os.path.expanduser(named)):
+            check_input_file(Path(named).expanduser(), "SoundFont", "pass a General MIDI .sf2 file")
     path = find_soundfont(explicit, configured)
     try:
         with open(path, "rb") as handle:

@@ -621,3 +621,18 @@ def test_zip_directory_patch_helper_really_claims_the_size(tmp_path: Path) -> No
     path = _claim_size(_npz(tmp_path / "m.npz", {"a": np.zeros(3)}), "a.npy", 3 * 2**30)
     with zipfile.ZipFile(path) as archive:
         assert archive.getinfo("a.npy").file_size == 3 * 2**30
+
+
+@pytest.mark.parametrize("kind", ["fifo", "loop"])
+def test_soundfont_that_is_a_fifo_or_a_link_loop(
+    kind: str, emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    soundfont = tmp_path / "gm.sf2"
+    if kind == "fifo":
+        os.mkfifo(soundfont)
+    else:
+        soundfont.symlink_to(soundfont)
+    code, err = _run(capsys, "compose", str(emotions_file), "--soundfont", str(soundfont),
+                     "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 2
+    _one_sentence(err, "not a regular file" if kind == "fifo" else "symbolic link loop")
