@@ -63,9 +63,18 @@ def vendor_wheels() -> None:
     """Unpack fitting bundled wheels (once) and append the vendor folder to ``sys.path``."""
     if not WHEELS_DIR.is_dir():
         return
-    for wheel in sorted(WHEELS_DIR.glob("*.whl")):
+    wheels = sorted(WHEELS_DIR.glob("*.whl"))
+    fitting = [wheel for wheel in wheels if wheel_fits(wheel)]
+    if wheels and all(wheel.name.endswith("-any.whl") for wheel in fitting):  # no compiled one
+        log.warning(
+            "Moodscore: its bundled packages do not fit Python %d.%d on %s; install the zip "
+            "made for this Blender (README: Add-on install).",
+            *sys.version_info[:2],
+            sys.platform,
+        )
+    for wheel in fitting:
         marker = VENDOR_DIR / f".{wheel.name}.unpacked"
-        if marker.exists() or not wheel_fits(wheel):
+        if marker.exists():
             continue
         log.info("Moodscore: unpacking %s", wheel.name)
         VENDOR_DIR.mkdir(exist_ok=True)

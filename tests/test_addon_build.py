@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -350,3 +351,51 @@ def test_legacy_zip_brings_numpy_to_debians_blender(zips: dict[str, Path], tmp_p
     found = json.loads(lines[0].removeprefix("RESULT"))
     assert found["module"] == "moodscore.operators.scoring" and str(home) in found["core"]
     assert_trimmed_score(found)
+
+
+def write_wheel(folder: Path, name: str, module: str) -> None:
+    """A minimal wheel holding one module, under the file name ``name``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / name, "w") as archive:
+        archive.writestr(f"{module}.py", "VALUE = 42\n")
+
+
+def load_dependencies(addon: Path) -> object:
+    """Import a copy of ``blender_addon/dependencies.py`` from ``addon`` (unpacks on import)."""
+    shutil.copy(REPO / "blender_addon" / "dependencies.py", addon / "dependencies.py")
+    spec = importlib.util.spec_from_file_location(
+        "legacy_copy.dependencies", addon / "dependencies.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.machine() != "x86_64",
+    reason="the wheel names below are linux-x64's",
+)
+def test_legacy_add_on_unpacks_the_wheels_that_fit(tmp_path: Path) -> None:
+    write_wheel(tmp_path / "wheels", "fits-1.0-cp311-abi3-manylinux_2_17_x86_64.whl", "fits")
+    write_wheel(tmp_path / "wheels", "other-1.0-cp310-cp310-win_amd64.whl", "other")
+    try:
+        dependencies = load_dependencies(tmp_path)
+        vendor = tmp_path / "vendor"
+        assert str(vendor) in sys.path and sys.path.index(str(vendor)) == len(sys.path) - 1
+        assert (vendor / "fits.py").is_file() and not (vendor / "other.py").exists()
+        stamp = (vendor / "fits.py").stat().st_mtime_ns
+        dependencies.vendor_wheels()  # enabling again unpacks nothing
+        assert (vendor / "fits.py").stat().st_mtime_ns == stamp
+    finally:
+        sys.path[:] = [p for p in sys.path if p != str(tmp_path / "vendor")]
+
+
+def test_legacy_add_on_says_when_no_wheel_fits(tmp_path: Path, caplog) -> None:
+    write_wheel(tmp_path / "wheels", "other-1.0-cp310-cp310-win_amd64.whl", "other")
+    write_wheel(tmp_path / "wheels", "pure-1.0-py3-none-any.whl", "pure")
+    try:
+        with caplog.at_level("WARNING"):
+            load_dependencies(tmp_path)
+    finally:
+        sys.path[:] = [p for p in sys.path if p != str(tmp_path / "vendor")]
+    assert f"do not fit Python {sys.version_info[0]}.{sys.version_info[1]}" in caplog.text
