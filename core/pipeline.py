@@ -19,6 +19,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, config_to_dict
+from .edit.run import EditRun, selected_outputs
 from .errors import Cancelled, InputError
 from .files import check_input_file, describe_os_error
 from .generators import get_composer, resolve_name
@@ -125,6 +126,7 @@ def score_video(
 
     video = Path(video)
     info = probe(video)
+    outputs = selected_outputs(outputs, config)
     if "video" in outputs and (start_s > 0 or end_s is not None):
         raise InputError("A scored video can only be made of the whole file; leave out the range.")
     scored_s = (end_s if end_s is not None else info.duration_s) - start_s
@@ -134,6 +136,7 @@ def score_video(
     out = Path(out_dir) if out_dir is not None else default_out_dir(video)
     targets = output_paths(out, stem or video.stem, outputs)
     soundfont = preflight(config, targets)
+    edits = EditRun(config, fps=info.fps)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     with staged_outputs(targets, out, force=force, protected=[video]) as staging:
@@ -150,7 +153,11 @@ def score_video(
                 cancel=cancel,
             )
             timings["analysis_s"] = time.perf_counter() - tick
-        _compose_and_write(timeline, config, staging, timings, progress, cancel, soundfont)
+        edits.find_speech(video, staging, start_s=start_s, end_s=end_s, cancel=cancel)
+        audio: dict[str, float] = {}
+        timeline = _compose_and_write(
+            timeline, config, staging, timings, progress, cancel, soundfont, edits, audio
+        )
         if "video" in targets:
             from .video.mux import mux
 
@@ -175,7 +182,9 @@ def score_video(
             "start_s": start_s,
             "end_s": end_s,
         }
-        manifest = _write_manifest(staging, config, timeline, timings, inputs, soundfont)
+        manifest = _write_manifest(
+            staging, config, timeline, timings, inputs, soundfont, edits, audio
+        )
     if progress is not None:
         progress("done", 1.0)
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
@@ -188,7 +197,7 @@ def score_timeline(
     *,
     stem: str,
     force: bool = False,
-    outputs: Collection[str] = ("midi", "wav", "manifest"),
+    outputs: Collection[str] = ("midi", "wav", "beats_csv", "manifest"),
     source: Path | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -196,16 +205,22 @@ def score_timeline(
     """Compose and render music for a timeline with no video (``moodscore compose``)."""
     out = Path(out_dir)
     check_duration(timeline.duration_s, "The emotion timeline")
-    targets = output_paths(out, stem, outputs)
+    targets = output_paths(out, stem, selected_outputs(outputs, config))
     soundfont = preflight(config, targets)
+    edits = EditRun(config)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     protected = [source] if source else []
     with staged_outputs(targets, out, force=force, protected=protected) as staging:
-        _compose_and_write(timeline, config, staging, timings, progress, cancel, soundfont)
+        audio: dict[str, float] = {}
+        timeline = _compose_and_write(
+            timeline, config, staging, timings, progress, cancel, soundfont, edits, audio
+        )
         timings["total_s"] = time.perf_counter() - started
         inputs = {"emotions": str(source.resolve()) if source else None}
-        manifest = _write_manifest(staging, config, timeline, timings, inputs, soundfont)
+        manifest = _write_manifest(
+            staging, config, timeline, timings, inputs, soundfont, edits, audio
+        )
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
 
 
@@ -259,13 +274,19 @@ def _compose_and_write(
     progress: Progress | None,
     cancel: threading.Event | None,
     soundfont: Path | None,
-) -> None:
+    edits: EditRun,
+    audio: dict[str, float] | None = None,
+) -> EmotionTimeline:
+    """Compose, write the MIDI, render (and duck) the WAV; returns the timeline composed to
+    (moved onto the fitted tempo with ``--bpm auto``). ``audio`` receives the rendered WAV's
+    measured loudness, true peak and DC offset (before any ducking)."""
     from .music.midi import write_midi
     from .music.render import render_wav
 
     targets = staging.targets
     _check_cancel(cancel)
     tick = time.perf_counter()
+    timeline = edits.fit_tempo(timeline)
     compose = get_composer(config.music.generator)
     score = compose(timeline, config, config.music.seed)
     timings["compose_s"] = time.perf_counter() - tick
@@ -273,9 +294,10 @@ def _compose_and_write(
     _check_cancel(cancel)
     if "midi" in targets:
         write_midi(score, staging.path("midi"))
+    edits.after_compose(score, timeline, staging)
     if soundfont is not None:
         tick = time.perf_counter()
-        render_wav(
+        rendered = render_wav(
             score,
             staging.path("wav"),
             config.render,
@@ -285,7 +307,13 @@ def _compose_and_write(
             cancel=cancel,
         )
         timings["render_s"] = time.perf_counter() - tick
+        if audio is not None:
+            audio.update(rendered.as_dict())
+        edits.after_render(
+            staging, score, timeline.duration_s, soundfont, rendered.gain_db, cancel
+        )
     _write_emotion_files(timeline, staging, title=targets.get("midi", Path("score")).stem)
+    return timeline
 
 
 def check_duration(duration_s: float, what: str) -> None:
@@ -368,11 +396,16 @@ def _write_manifest(
     timings: dict[str, Any],
     inputs: dict[str, Any],
     soundfont: Path | None,
+    edits: EditRun,
+    audio: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Build the manifest and stage ``score.json`` when the run asked for it."""
     manifest = build_manifest(
         config, staging.targets, timeline, timings, inputs=inputs, soundfont=soundfont
     )
+    manifest["edit"] = edits.summary()
+    if audio:
+        manifest["audio"] = audio
     if "manifest" in staging.targets:
         staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

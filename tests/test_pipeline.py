@@ -26,6 +26,7 @@ SEVEN_PLUS_CUTS = {
     "dark_bright.emotions.csv",
     "dark_bright.cuts.csv",
     "dark_bright.emotions.png",
+    "dark_bright.beats.csv",
     "score.json",
 }
 
@@ -212,7 +213,12 @@ def test_emotions_then_compose_then_plot(dark_bright_clip: Path, tmp_path: Path)
     music = tmp_path / "music"
     emotions = out / "dark_bright.emotions.txt"
     assert main(["compose", str(emotions), "-g", "1", "--out", str(music), "--quiet"]) == 0
-    assert {p.name for p in music.iterdir()} == {"dark_bright.mid", "dark_bright.wav", "score.json"}
+    assert {p.name for p in music.iterdir()} == {
+        "dark_bright.mid",
+        "dark_bright.wav",
+        "dark_bright.beats.csv",
+        "score.json",
+    }
     for source in (emotions, music / "dark_bright.mid"):
         png = tmp_path / f"{source.name}.png"
         assert main(["plot", str(source), "--output", str(png), "--quiet"]) == 0

@@ -105,9 +105,31 @@ class EditRun:
         if "beats_csv" in staging.targets:
             write_beats_csv(score.bpm, timeline.duration_s, staging.path("beats_csv"))
 
-    def after_render(self, staging: Staging, cancel: threading.Event | None = None) -> None:
-        """Lower the rendered music under the speech found (the WAV the MP4 is muxed from)."""
+    def after_render(
+        self,
+        staging: Staging,
+        score: Score,
+        duration_s: float,
+        soundfont: Path,
+        gain_db: float,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Render the stems with the mix's mastering gain, then lower the mix (the WAV the MP4
+        is muxed from) under the speech found. Stems are not ducked: they are for remixing."""
         edit = self.config.edit
+        stem_paths = {
+            kind.removeprefix(STEM_PREFIX): staging.path(kind)
+            for kind in staging.targets
+            if kind.startswith(STEM_PREFIX)
+        }
+        if edit.stems and stem_paths:
+            from .stems import render_stems
+
+            roles = render_stems(
+                score, stem_paths, self.config.render, duration_s, soundfont, gain_db,
+                cancel=cancel,
+            )  # fmt: skip
+            self.stems = {role: staging.targets[STEM_PREFIX + role].name for role in roles}
         if self.speech is None or not self.speech.segments or "wav" not in staging.temps:
             return
         from .ducking import duck_wav
