@@ -39,6 +39,12 @@ def test_one_wav_per_part_the_generator_played(stems_run: Path) -> None:
     assert len(stems) >= 3 and {"harmony", "bass"} <= set(stems)
     for role, name in stems.items():
         assert name == f"cuts.{role}.wav" and (stems_run / name).is_file()
+    # Parts the score does not play leave no file behind.
+    assert {p.name for p in stems_run.glob("*.wav")} == {"cuts.wav", *stems.values()}
+    assert set(manifest["outputs"]) >= {f"stem_{role}" for role in stems}
+    assert not {k for k in manifest["outputs"] if k.startswith("stem_")} - {
+        f"stem_{role}" for role in stems
+    }
     mix = _pcm(stems_run / "cuts.wav")
     for name in stems.values():
         part = _pcm(stems_run / name)

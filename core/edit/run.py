@@ -130,6 +130,9 @@ class EditRun:
                 cancel=cancel,
             )  # fmt: skip
             self.stems = {role: staging.targets[STEM_PREFIX + role].name for role in roles}
+            for role in set(stem_paths) - set(roles):
+                # A part this score does not play: no file, and not listed as an output.
+                del staging.targets[STEM_PREFIX + role]
         if self.speech is None or not self.speech.segments or "wav" not in staging.temps:
             return
         from .ducking import duck_wav
