@@ -145,7 +145,9 @@ class LoudnessMeter:
     def add(self, block: np.ndarray) -> np.ndarray:
         """Measure the next ``(frames, channels)`` block; return its energy per hop touched."""
         weighted = self._weighting(block)
-        power = np.einsum("ij,ij->i", weighted, weighted)  # channel weights are 1 for L and R
+        power = np.square(weighted[:, 0])  # channel weights are 1 for L and R
+        for channel in range(1, weighted.shape[1]):
+            power += np.square(weighted[:, channel])
         start = self.frames
         first_hop = len(self._hop_energy) - 1
         edges = [start]
@@ -319,9 +321,10 @@ class TruePeakLimiter:
         # Context: the interpolator's reach around frames first-w .. end+w-1.
         segment = read(first - w - INTERPOLATION_REACH, end + w + INTERPOLATION_REACH)
         segment *= np.float32(self.gain)
-        # Peak within [k, k+1) for k = first-w-1 .. end+w-1; the peak around frame k is the
-        # larger of the intervals on either side of it (k = first-w .. end+w-1).
-        intervals = interval_peaks(segment)
+        # Peak within [k, k+1) for k = first-w-1 .. end+w-1, oversampled only in the chunks
+        # that could reach the ceiling; the peak around frame k is the larger of the
+        # intervals on either side of it (k = first-w .. end+w-1).
+        intervals = self._interval_peaks_near_ceiling(segment, first - w - 1)
         around = np.maximum(intervals[:-1], intervals[1:])
         needed_db = 20.0 * np.log10(np.maximum(around, self.ceiling) / self.ceiling)
         # Look ahead: frame j must already be down by what any of frames j .. j+w-1 need.
@@ -339,6 +342,21 @@ class TruePeakLimiter:
         self.idle = limited == 0
         body = segment[w + INTERPOLATION_REACH : w + INTERPOLATION_REACH + end - first]
         return body * (10.0 ** (-reduction_db / 20.0)).astype(np.float32)[:, None]
+
+    def _interval_peaks_near_ceiling(self, segment: np.ndarray, first_interval: int) -> np.ndarray:
+        """:func:`interval_peaks` of ``segment`` (whose first interval starts at frame
+        ``first_interval``), computed only in runs of chunks whose bound exceeds the ceiling;
+        elsewhere 0, which the bound proves harmless."""
+        count = len(segment) - 2 * INTERPOLATION_REACH + 1
+        frames = np.arange(first_interval, first_interval + count)
+        chunks = np.clip(frames // CHUNK_FRAMES, 0, len(self._bounds) - 1)
+        candidate = np.concatenate([[False], self._bounds[chunks] > self.ceiling, [False]])
+        edges = np.flatnonzero(np.diff(candidate.astype(np.int8)))
+        peaks = np.zeros(count, np.float32)
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            span = segment[start : stop + 2 * INTERPOLATION_REACH - 1]
+            peaks[start:stop] = interval_peaks(span)
+        return peaks
 
 
 def _forward_max(values: np.ndarray, width: int) -> np.ndarray:

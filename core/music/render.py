@@ -401,7 +401,7 @@ def _write_mastered(
                 meter.add(mastered)
             replayable = limiter.idle
             peaks.append(chunk_peaks(mastered))
-            sums += mastered.sum(axis=0, dtype=np.float64)
+            sums += [float(mastered[:, c].sum(dtype=np.float64)) for c in range(CHANNELS)]
             if progress is not None:
                 progress(0.85 + 0.15 * block_end / total_frames)
     # Measured on the float samples before 16-bit rounding, which moves neither measure by
