@@ -34,6 +34,9 @@ ARPEGGIO_PATTERNS: dict[str, tuple[int, ...]] = {
     "leaping": (0, 3, 1, 2),
 }
 CADENCE_PATTERN = "rising"
+#: Positions the broken chord may start from (0 = root position above the pad, 1 = first
+#: inversion, ...): drawn per bar, so a returning chord is broken in a new shape.
+INVERSIONS = 3
 
 
 def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
@@ -51,13 +54,13 @@ def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
     return compose_over_harmony(timeline, config, seed, "figure", arpeggios)
 
 
-def _close_position(seg: Segment, floor: int) -> list[int]:
-    """Four chord tones in close position, starting on the lowest chord tone above ``floor``
-    and at least a few semitones below the register's centre."""
+def _close_position(seg: Segment, floor: int, inversion: int) -> list[int]:
+    """Four chord tones in close position above ``floor`` and at least a few semitones below
+    the register's centre, starting ``inversion`` chord tones above the lowest such tone."""
     centre = register_centre(seg.arousal, seg.valence)
     lowest = max(floor + 1, centre + MELODY_REACH[0])
-    tones = [p for p in range(lowest, lowest + 24) if p % 12 in seg.chord.pitch_classes]
-    return tones[:4]
+    tones = [p for p in range(lowest, lowest + 36) if p % 12 in seg.chord.pitch_classes]
+    return tones[inversion : inversion + 4]
 
 
 def _rhythm(
@@ -98,6 +101,7 @@ def arpeggios(
     line = LeadLine(Accompaniment(accompaniment, length))
     bar_pattern: dict[int, str] = {}
     bar_rhythm: dict[int, tuple[int, ...]] = {}
+    bar_inversion: dict[int, int] = {}
     motif_rhythms = [int(rng.integers(64)) for _ in range(2)]
     for seg, voicing in zip(segments, voicings, strict=True):
         bar = seg.start // BAR
@@ -110,7 +114,8 @@ def arpeggios(
             else:
                 bar_pattern[bar] = names[int(rng.integers(len(names)))]
         pattern = ARPEGGIO_PATTERNS[bar_pattern[bar]]
-        tones = _close_position(seg, max(voicing))
+        inversion = bar_inversion.setdefault(bar, int(rng.integers(INVERSIONS)))
+        tones = _close_position(seg, max(voicing), inversion)
         onsets = _figure_onsets(
             seg, bar_rhythm.setdefault(bar, _rhythm(seg, bar, rng, motif_rhythms))
         )

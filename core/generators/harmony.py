@@ -65,8 +65,11 @@ BASS_FIGURES: tuple[tuple[int, ...], ...] = ((0, 1, 2, 1), (0, 2, 1, 2), (0, 1, 
 #: Cost (in semitones of movement) of a triad voicing that doubles its fifth, not its root:
 #: the doubled root anchors the chord, and with it the bar's key.
 ROOT_DOUBLING_COST = 5.0
+#: Largest random cost (semitones of movement) added to a voicing: near-equal voicings are
+#: chosen by the seed, so a returning chord is not always spaced the same way.
+VOICING_JITTER = 2.0
 #: How far (semitones) a phrase may move the pad's centre up or down.
-PHRASE_REGISTER_SHIFT = 3.0
+PHRASE_REGISTER_SHIFT = 5.0
 #: Silence before the pad's next pulse (ticks): enough to re-articulate, too little to show
 #: as a rest on the 16th grid.
 PULSE_GAP = 20
@@ -490,7 +493,7 @@ def voice_lead(
         candidates = _voicing_candidates(
             segment.chord, low, high, root_position=segment.final
         ) or _voicing_candidates(segment.chord, low, high)
-        jitter = rng.uniform(0.0, 0.75, size=len(candidates))
+        jitter = rng.uniform(0.0, VOICING_JITTER, size=len(candidates))
         costs = [
             (
                 0.0

@@ -122,7 +122,7 @@ VALENCE_TABLE: tuple[ValenceBand, ...] = (
     ValenceBand(0.80,      "lydian",     ((0, 1, 0, 4), (0, 4, 1, 4), (0, 1, 4, 1)),   1, True),
     ValenceBand(0.60,      "ionian",     ((0, 3, 0, 4), (0, 3, 4, 3), (0, 4, 3, 4)),   3),  # I IV V
     ValenceBand(0.50,      "mixolydian", ((0, 6, 0, 3), (0, 3, 6, 3), (0, 6, 3, 6)),   3),  # I bVII
-    ValenceBand(0.35,      "dorian",     ((0, 4, 0, 4), (0, 1, 4, 1), (0, 4, 1, 4)),   1),  # i ii v
+    ValenceBand(0.35,      "dorian",     ((0, 4, 0, 4), (0, 1, 0, 4), (0, 4, 0, 1)),   1),  # i ii v
     ValenceBand(0.20,      "aeolian",    ((0, 3, 0, 4), (0, 1, 0, 4), (0, 3, 1, 4)),   3),  # i ii∅7
     ValenceBand(0.00,      "phrygian",   ((0, 3, 0, 4), (0, 3, 4, 3)),                 3),  # i iv
 )
@@ -131,7 +131,7 @@ VALENCE_TABLE: tuple[ValenceBand, ...] = (
 #: → a pulsing pad → percussion), the tune's note values shrink, the harmony moves faster.
 AROUSAL_TABLE: tuple[ArousalBand, ...] = (
     ArousalBand(0.00,
-                rhythms=((8, 8), (12, 4), (4, 12), (6, 10)),
+                rhythms=((8, 8), (12, 4), (4, 12), (6, 10), (10, 6)),
                 cadence_rhythms=((16,), (8, 8)),
                 figure_16ths=4, bass_16ths=0, pad_pulse_16ths=0, drums="",
                 chords_per_bar=1, gap_ticks=0),

@@ -30,6 +30,8 @@ TREATMENTS: dict[str, tuple[str, ...]] = {
     "authentic": ("statement", "ornament", "inversion", "cadence"),
 }
 CONTOUR_LENGTH = 16
+#: Steps of a motif's head, kept whenever the motif returns.
+HEAD_STEPS = 3
 #: Scale steps a contour takes between notes, and how often (mostly steps, a few leaps).
 CONTOUR_STEPS = (-3, -2, -1, 1, 2, 3)
 CONTOUR_WEIGHTS = (0.05, 0.15, 0.3, 0.3, 0.15, 0.05)
@@ -62,6 +64,16 @@ def new_motif(rng: np.random.Generator) -> Motif:
             contour.append(int(rng.choice(CONTOUR_STEPS, p=CONTOUR_WEIGHTS)))
     choice = tuple(int(rng.integers(len(band.rhythms))) for band in AROUSAL_TABLE)
     return Motif(tuple(contour), choice)
+
+
+def developed(motif: Motif, rng: np.random.Generator) -> Motif:
+    """``motif`` as it returns in a later period: its head (the first :data:`HEAD_STEPS`
+    steps) and rhythms kept so it is recognised, two later steps redrawn (developing
+    variation)."""
+    contour = list(motif.contour)
+    for index in rng.choice(np.arange(HEAD_STEPS, CONTOUR_LENGTH), size=2, replace=False):
+        contour[int(index)] = int(rng.choice(CONTOUR_STEPS, p=CONTOUR_WEIGHTS))
+    return Motif(tuple(contour), motif.rhythm_choice)
 
 
 def treatment(phrase: Phrase, bar: int) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from ..music.score import Note, Score
 from .harmony import BAR, BEAT, SIXTEENTH, Segment, compose_over_harmony
 from .mapping import MELODY_REACH, busier, register_centre
-from .motif import Motif, joined_ending, new_motif, ornamented, treatment, with_neighbour
+from .motif import Motif, developed, joined_ending, new_motif, ornamented, treatment, with_neighbour
 from .texture import Accompaniment, LeadLine
 
 if TYPE_CHECKING:
@@ -27,10 +27,14 @@ if TYPE_CHECKING:
 
 #: Motifs per piece: periods alternate between them.
 MOTIF_COUNT = 2
+#: Semitones above or below the register's centre a phrase's statement may start.
+PHRASE_LIFTS = (-4, -2, 0, 2, 4, 6)
 #: Extra distance (semitones) that makes a long note avoid the chord's third, and any note
 #: repeat the one before.
 LONG_THIRD_COST = 4.5
 REPEAT_COST = 3.0
+#: Largest random extra distance (semitones) when ranking a note's candidate pitches.
+PITCH_JITTER = 1.5
 
 
 def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
@@ -72,20 +76,25 @@ def _candidates(
     *,
     long: bool,
     previous: int | None,
+    rng: np.random.Generator,
 ) -> list[int]:
     """Pitches for a note aiming at ``target``: chord tones on the beat, scale tones between,
     nearest first; ``goal`` (a cadence's pitch class) comes first when given.
 
     A long note leans on the chord's root or fifth rather than its third (held on the third
-    a chord sounds like its relative minor or major), and the tune avoids standing still.
+    a chord sounds like its relative minor or major), and the tune avoids standing still. A
+    little seeded jitter chooses between near-equal pitches, as a composer would not always
+    take the nearest.
     """
     tones = _range_pitches(seg, seg.chord.pitch_classes if on_beat else seg.scale)
     tones = tones or _range_pitches(seg, seg.chord.pitch_classes)
 
+    jitter = dict(zip(tones, rng.uniform(0.0, PITCH_JITTER, len(tones)), strict=True))
+
     def cost(pitch: int) -> tuple[float, int]:
         penalty = LONG_THIRD_COST if long and pitch % 12 == seg.chord.third else 0.0
         penalty += REPEAT_COST if pitch == previous else 0.0
-        return abs(pitch - target) + penalty, pitch
+        return abs(pitch - target) + penalty + jitter[pitch], pitch
 
     ranked = sorted(tones, key=cost)
     if goal is not None:
@@ -123,6 +132,8 @@ def motif_melody(
     # Each period states its motif from its own chord tone (root, third or fifth): the tune
     # comes back recognisably, but not as a copy.
     statement_tones = [int(t) for t in rng.integers(3, size=8)]
+    # ... and each phrase from its own height: the line breathes across the piece.
+    lifts = [int(x) for x in rng.choice(PHRASE_LIFTS, size=8)]
     by_bar: dict[int, list[Segment]] = {}
     for seg in segments:
         by_bar.setdefault(seg.start // BAR, []).append(seg)
@@ -130,7 +141,9 @@ def motif_melody(
     for bar, bar_segments in sorted(by_bar.items()):
         first = bar_segments[0]
         phrase = first.phrase
-        motif = motifs[phrase.period % MOTIF_COUNT]
+        while len(motifs) <= phrase.period:
+            motifs.append(developed(motifs[-MOTIF_COUNT], rng))
+        motif = motifs[phrase.period]
         kind = treatment(phrase, bar)
         band = first.band
         contour = motif.contour
@@ -154,7 +167,8 @@ def motif_melody(
             tones = (first.chord.root, first.chord.third, first.chord.fifth)
             tone = tones[statement_tones[phrase.period % len(statement_tones)]]
             starts = _range_pitches(first, (tone,)) or [centre]
-            anchor = float(min(starts, key=lambda p: (abs(p - centre), p)))
+            lift = centre + lifts[phrase.index % len(lifts)]
+            anchor = float(min(starts, key=lambda p: (abs(p - lift), p)))
         elif kind == "sequence":
             scale = _range_pitches(first, first.scale)
             anchor = float(_scale_step(statement_pitch or centre, sequence_steps[0], scale))
@@ -190,7 +204,13 @@ def motif_melody(
                 tick,
                 duration,
                 _candidates(
-                    target, seg, on_beat, goal, long=duration >= 2 * BEAT, previous=line.last_pitch
+                    target,
+                    seg,
+                    on_beat,
+                    goal,
+                    long=duration >= 2 * BEAT,
+                    previous=line.last_pitch,
+                    rng=rng,
                 ),
                 seg.velocity("melody", tick),
                 gap=0 if seg.final else seg.band.gap_ticks,
