@@ -182,15 +182,25 @@ def staged_outputs(
             staging.discard()
             lock.release()
             remove_empty_dirs(created_dirs)
-        if isinstance(exc, OSError) and _names_no_user_file(exc):
-            exc.filename = str(out_dir)  # say where, not which hidden temp file
+        renamed = folder_error(exc, out_dir)
+        if renamed is not None:
+            raise renamed from exc
         raise
     with shielded():
         lock.release()
 
 
-def _names_no_user_file(exc: OSError) -> bool:
-    """Whether ``exc`` names no file the user knows: none (a full disk), or one of our temps."""
-    if exc.filename is None:
-        return exc.errno in _WRITE_ERRNOS
-    return TEMP_MARKER in os.fsdecode(exc.filename)
+def folder_error(exc: BaseException, out_dir: Path) -> OSError | None:
+    """For a write error that names no file the user knows, the same error naming ``out_dir``.
+
+    A full disk is reported with no file name, an FFmpeg write error with the hidden temp
+    file's; either way the useful answer is the output folder. ``None`` when ``exc`` is fine
+    as it is.
+    """
+    if not isinstance(exc, OSError):
+        return None
+    name = exc.filename
+    unnamed = name is None and exc.errno in _WRITE_ERRNOS
+    if unnamed or (name is not None and TEMP_MARKER in os.fsdecode(name)):
+        return OSError(exc.errno, exc.strerror or str(exc), str(out_dir))
+    return None

@@ -229,7 +229,10 @@ def test_row08_split_force_failing_part_way_keeps_the_old_segments(
     code = main([*argv, "--force"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "no space left on device" in err
+    assert err.strip() == (
+        f"moodscore: error: {parts}: no space left on device; "
+        "free some space or choose a folder on another disk."
+    )
     assert _tree(parts) == before
 
 

@@ -13,7 +13,7 @@ import av
 from ..errors import InputError
 from ..files import FolderLock, remove_own_temps, remove_stale_temps, temp_path_for
 from ..limits import MAX_DURATION_S
-from ..outputs import prepare_out_dir, remove_empty_dirs
+from ..outputs import folder_error, prepare_out_dir, remove_empty_dirs
 from ..signals import shielded
 
 #: Shortest segment: a tenth of a second is already below one keyframe interval of any
@@ -55,13 +55,16 @@ def split_video(video: Path, out_dir: Path, seconds: float, *, force: bool = Fal
             for temp, final in staged:
                 os.replace(temp, final)
             lock.release()
-    except BaseException:
+    except BaseException as exc:
         with shielded():
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
             remove_own_temps(out_dir)
             lock.release()
             remove_empty_dirs(created_dirs)
+        renamed = folder_error(exc, out_dir)
+        if renamed is not None:
+            raise renamed from exc
         raise
     return [final for _, final in staged]
 
