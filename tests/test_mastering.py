@@ -8,6 +8,7 @@ resampler, both independent of the code under test.
 from __future__ import annotations
 
 import math
+import sys
 import wave
 from pathlib import Path
 
@@ -249,3 +250,32 @@ def test_limiter_turns_down_only_the_peaks() -> None:
     untouched = (t < 0.9) | (t > 1.5)  # beyond the look-ahead and the release
     assert np.array_equal(limited[untouched], audio[untouched])
     assert 0.0 < limiter.limited_frames / rate < 0.5
+
+
+# --- without scipy (Blender's Python ships numpy only) ----------------------------------------
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 96000])
+def test_numpy_filters_equal_scipy_and_pyloudnorm(rate: int) -> None:
+    dc = master.butterworth_highpass(master.DC_CUTOFF_HZ, rate)
+    assert np.allclose(dc, signal.butter(2, master.DC_CUTOFF_HZ, "highpass", fs=rate, output="sos"))
+    cookbook = [master._rbj_section(*stage, rate) for stage in master.K_WEIGHTING_STAGES]
+    assert np.allclose(cookbook, master.k_weighting(rate), rtol=1e-12, atol=0)
+    sections = np.vstack([dc, master.k_weighting(rate)])
+    audio = np.random.default_rng(rate).standard_normal((40000, 2)).astype(np.float32) + 0.2
+    expected = signal.sosfilt(sections, audio, axis=0)
+    state, cache = np.zeros((len(sections), 2, 2)), {}
+    got = np.concatenate([master._sosfilt_numpy(sections, audio[s : s + 16384], state, cache)
+                          for s in range(0, len(audio), 16384)])  # fmt: skip
+    assert np.abs(got - expected).max() < 1e-8
+
+
+def test_render_without_scipy_is_the_same(
+    score: Score, renders, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(master, "_scipy_signal", None)
+    monkeypatch.setitem(sys.modules, "pyloudnorm", None)  # its import now fails
+    result = render_wav(score, tmp_path / "numpy.wav", RenderConfig(loudness_lufs=-16.0), SECONDS)
+    reference_result, reference = renders[-16.0]
+    assert np.abs(read_wav(tmp_path / "numpy.wav") - reference).max() <= 1 / 32768
+    assert result.loudness_lufs == pytest.approx(reference_result.loudness_lufs, abs=1e-3)

@@ -27,7 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import ndimage, signal
+
+try:
+    from scipy import signal as _scipy_signal
+except ImportError:  # Blender's Python ships numpy only: the exact numpy filters below serve
+    _scipy_signal = None
 
 #: High-pass corner of the DC blocker: below the lowest note of a piano (27.5 Hz) by more than
 #: an octave, so only offset and sub-sonic drift go.
@@ -77,38 +81,122 @@ def gain_to_db(gain: float) -> float:
 
 
 class _StatefulSos:
-    """A second-order-sections filter applied block after block along axis 0."""
+    """A second-order-sections filter applied block after block along axis 0, with
+    ``scipy.signal.sosfilt`` or, where scipy is missing, :func:`_sosfilt_numpy`."""
 
     def __init__(self, sos: np.ndarray, channels: int) -> None:
         self.sos = sos
         self.state = np.zeros((len(sos), 2, channels))
+        self._responses: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        filtered, self.state = signal.sosfilt(self.sos, block, axis=0, zi=self.state)
-        return filtered
+        if _scipy_signal is not None:
+            filtered, self.state = _scipy_signal.sosfilt(self.sos, block, axis=0, zi=self.state)
+            return filtered
+        return _sosfilt_numpy(self.sos, block, self.state, self._responses)
+
+
+def _all_pole_impulse(a1: float, a2: float, length: int) -> np.ndarray:
+    """Impulse response of ``1 / (1 + a1 z^-1 + a2 z^-2)``, by its recursion (computed once
+    per block length; closed forms and matrix powers lose digits for poles this near 1)."""
+    impulse = [1.0, -a1]
+    for _ in range(length - 2):
+        impulse.append(-a1 * impulse[-1] - a2 * impulse[-2])
+    return np.array(impulse[:length])
+
+
+def _sosfilt_numpy(
+    sos: np.ndarray,
+    block: np.ndarray,
+    state: np.ndarray,
+    responses: dict[int, list[tuple[np.ndarray, np.ndarray]]],
+) -> np.ndarray:
+    """``scipy.signal.sosfilt`` along axis 0 with state (transposed direct form II), updating
+    ``state`` in place; each section's block output is its zero-state response (an FFT
+    convolution with the section's impulse response, exact for a block) plus its zero-input
+    response to the state."""
+    n = len(block)
+    size = 1 << max(1, (2 * n - 1).bit_length())
+    if n not in responses:
+        responses[n] = []
+        for b0, b1, b2, _, a1, a2 in sos:
+            impulse = _all_pole_impulse(a1, a2, n)
+            full = np.convolve([b0, b1, b2], impulse)[:n]
+            responses[n].append((np.fft.rfft(full, size), impulse))
+    signal_in = block.astype(np.float64)
+    for index, ((_, b1, b2, _, a1, a2), (spectrum, impulse)) in enumerate(
+        zip(sos, responses[n], strict=True)
+    ):
+        z1, z2 = state[index]
+        out = np.fft.irfft(np.fft.rfft(signal_in, size, axis=0) * spectrum[:, None], size, axis=0)
+        out = out[:n] + np.outer(impulse, z1)
+        out[1:] += np.outer(impulse[:-1], z2)
+        # The state after the last sample, from the last two inputs and outputs.
+        carried = z2 if n == 1 else b2 * signal_in[-2] - a2 * out[-2]
+        state[index, 0] = b1 * signal_in[-1] - a1 * out[-1] + carried
+        state[index, 1] = b2 * signal_in[-1] - a2 * out[-1]
+        signal_in = out
+    return signal_in
+
+
+def butterworth_highpass(cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """Second-order Butterworth high-pass as one second-order section (the bilinear transform
+    with pre-warping, as ``scipy.signal.butter`` designs it)."""
+    k = math.tan(math.pi * cutoff_hz / sample_rate)
+    norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
+    b = np.array([1.0, -2.0, 1.0]) * norm
+    a = np.array([1.0, 2.0 * (k * k - 1.0) * norm, (1.0 - math.sqrt(2.0) * k + k * k) * norm])
+    return np.concatenate([b, a])[None]
 
 
 class DcBlocker(_StatefulSos):
     """Second-order Butterworth high-pass at :data:`DC_CUTOFF_HZ` with state across blocks."""
 
     def __init__(self, sample_rate: int, channels: int) -> None:
-        sos = signal.butter(2, DC_CUTOFF_HZ, "highpass", fs=sample_rate, output="sos")
-        super().__init__(sos, channels)
+        super().__init__(butterworth_highpass(DC_CUTOFF_HZ, sample_rate), channels)
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         return super().__call__(block).astype(np.float32)
 
 
-def k_weighting(sample_rate: int) -> np.ndarray:
-    """BS.1770-4's K-weighting as second-order sections, taken from pyloudnorm's meter."""
-    import pyloudnorm
+#: BS.1770-4's K-weighting stages as pyloudnorm defines them: (type, gain dB, Q, corner Hz).
+K_WEIGHTING_STAGES = (("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0), ("high_pass", 0.0, 0.5, 38.0))
 
+
+def k_weighting(sample_rate: int) -> np.ndarray:
+    """BS.1770-4's K-weighting as second-order sections, taken from pyloudnorm's meter.
+
+    Without pyloudnorm (Blender's Python has no scipy, which pyloudnorm imports) the same RBJ
+    cookbook sections are computed here; ``tests/test_mastering.py`` checks both agree.
+    """
+    try:
+        import pyloudnorm
+    except ImportError:
+        return np.array([_rbj_section(*stage, sample_rate) for stage in K_WEIGHTING_STAGES])
     sections = []
     for stage in pyloudnorm.Meter(sample_rate)._filters.values():
         b = np.asarray(stage.b, float) * stage.passband_gain
         a = np.asarray(stage.a, float)
         sections.append(np.concatenate([b / a[0], a / a[0]]))
     return np.array(sections)
+
+
+def _rbj_section(kind: str, gain_db: float, q: float, corner_hz: float, rate: int) -> np.ndarray:
+    """An RBJ audio-EQ-cookbook high shelf or high pass, normalised to ``a0 = 1``."""
+    amplitude = 10.0 ** (gain_db / 40.0)
+    w0 = 2.0 * math.pi * corner_hz / rate
+    alpha, cos_w0 = math.sin(w0) / (2.0 * q), math.cos(w0)
+    if kind == "high_shelf":
+        root = 2.0 * math.sqrt(amplitude) * alpha
+        plus, minus = amplitude + 1.0, amplitude - 1.0
+        b = amplitude * np.array([plus + minus * cos_w0 + root, -2.0 * (minus + plus * cos_w0),
+                                  plus + minus * cos_w0 - root])  # fmt: skip
+        a = np.array([plus - minus * cos_w0 + root, 2.0 * (minus - plus * cos_w0),
+                      plus - minus * cos_w0 - root])  # fmt: skip
+    else:
+        b = np.array([(1.0 + cos_w0) / 2.0, -(1.0 + cos_w0), (1.0 + cos_w0) / 2.0])
+        a = np.array([1.0 + alpha, -2.0 * cos_w0, 1.0 - alpha])
+    return np.concatenate([b / a[0], a / a[0]])
 
 
 # --- loudness --------------------------------------------------------------------------------
@@ -232,7 +320,8 @@ def chunk_peaks(block: np.ndarray) -> np.ndarray:
 
 def _neighbourhood_max(peaks: np.ndarray) -> np.ndarray:
     """Each chunk's peak with its neighbours': the interpolator reaches into them."""
-    return ndimage.maximum_filter1d(peaks, size=3, mode="constant")
+    padded = np.concatenate([[0.0], peaks, [0.0]])
+    return np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
 
 
 def true_peak(
@@ -360,8 +449,13 @@ class TruePeakLimiter:
 
 
 def _forward_max(values: np.ndarray, width: int) -> np.ndarray:
-    """``max(values[j : j + width])`` for every j with a full window."""
-    centred = ndimage.maximum_filter1d(values, size=width, mode="nearest")
-    # maximum_filter1d centres an even window on [i - width//2, i + width//2 - 1] and an odd
-    # one on [i - width//2, i + width//2]; shift so the window starts at j.
-    return centred[width // 2 : width // 2 + len(values) - width + 1]
+    """``max(values[j : j + width])`` for every j with a full window, in O(n) (van Herk /
+    Gil-Werman: running maxima forward and backward within blocks of ``width``)."""
+    count = len(values) - width + 1
+    blocks = -(-len(values) // width)
+    padded = np.full(blocks * width, -np.inf)
+    padded[: len(values)] = values
+    runs = padded.reshape(blocks, width)
+    forward = np.maximum.accumulate(runs, axis=1).ravel()
+    backward = np.maximum.accumulate(runs[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.maximum(backward[:count], forward[width - 1 : width - 1 + count])
