@@ -272,29 +272,15 @@ def _run_compose(args: argparse.Namespace) -> int:
 
 
 def _run_split(args: argparse.Namespace) -> int:
-    from .video.probe import check_remuxable, probe
+    from .video.probe import check_remuxable, muxer_for, probe
     from .video.split import split_video
 
     info = probe(args.video)
-    check_remuxable(info, _muxer_for(args.video))
+    check_remuxable(info, muxer_for(args.video))
     out = args.out or args.video.parent
     parts = split_video(args.video, out, args.seconds, force=args.force)
     _summary(out, parts, None, None)
     return 0
-
-
-def _muxer_for(path: Path) -> str:
-    """The FFmpeg muxer that writes files named like ``path`` (segments keep the suffix)."""
-    import av
-
-    try:
-        with av.open(f"probe{path.suffix}", "w", format=None) as sink:  # nothing is written
-            return sink.format.name.split(",")[0]
-    except (ValueError, av.error.FFmpegError, OSError):
-        raise InputError(
-            f"FFmpeg cannot write '{path.suffix}' files, so {path.name} cannot be split "
-            "without re-encoding; convert it to MP4 first."
-        ) from None
 
 
 def _run_plot(args: argparse.Namespace) -> int:

@@ -101,6 +101,19 @@ def check_remuxable(info: VideoInfo, container_format: str) -> None:
             ) from None
 
 
+def muxer_for(path: Path) -> str:
+    """The FFmpeg muxer that writes files named like ``path`` (split segments keep its suffix)."""
+    try:
+        # An output container only opens its file when the first packet is written.
+        with av.open(f"probe{path.suffix}", "w") as sink:
+            return sink.format.name.split(",")[0]
+    except (ValueError, av.error.FFmpegError, OSError):
+        raise InputError(
+            f"FFmpeg cannot write '{path.suffix}' files, so {path.name} cannot be split "
+            "without re-encoding; convert it to MP4 first."
+        ) from None
+
+
 def _first_frame_decodes(container: av.container.InputContainer) -> bool:
     try:
         for _ in container.decode(video=0):
