@@ -148,20 +148,25 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
 
 
 def build_addon(out: Path, source: Path = REPO) -> Path:
-    """The legacy add-on zip without wheels (Debian's Blender takes packages from PYTHONPATH)."""
+    """The legacy add-on zip for Linux without wheels (Debian's Blender takes the packages
+    from ``PYTHONPATH``), built by ``source``'s own build script (its options changed once).
+    """
+    script = source / "scripts" / "build_addon.py"
+    options = ["--no-wheels", "--no-validate"]
+    if "--out-dir" in script.read_text(encoding="utf-8"):  # one zip per platform and kind
+        folder = out.with_suffix("")
+        options += ["--platforms", "linux-x64", "--kinds", "legacy", "--out-dir", str(folder)]
+    else:
+        folder, options = None, [*options, "--out", str(out)]
     subprocess.run(
-        [
-            sys.executable,
-            str(source / "scripts" / "build_addon.py"),
-            "--no-wheels",
-            "--no-validate",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, str(script), *options],
         check=True,
         timeout=300,
         stdout=subprocess.DEVNULL,
     )
+    if folder is not None:
+        shutil.move(next(folder.glob("*legacy*.zip")), out)
+        shutil.rmtree(folder)
     return out
 
 
@@ -246,6 +251,11 @@ def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
         report.pop("probe")
         raise RuntimeError(f"the UI run failed: {report}\n{run.stdout[-2000:]}")
     marks, probe = report["marks"], report["probe"]
+    if os.environ.get("MOODSCORE_BENCH_DEBUG"):  # where the long gaps fall, after the press
+        inside = [marks["press"], *(t for t in probe if marks["press"] <= t <= marks["done"])]
+        inside.append(marks["done"])
+        gaps = sorted(((b - a, a - marks["press"]) for a, b in itertools.pairwise(inside)))
+        print([f"{1000 * g:.0f} ms at +{at:.2f} s" for g, at in gaps[-5:]], file=sys.stderr)
     return {
         "idle_ms": longest_gap_ms(probe, marks["idle_start"] + PROBE_S, marks["idle_end"]),
         "scoring_ms": longest_gap_ms(probe, marks["press"], marks["done"]),

@@ -1,13 +1,20 @@
 """Moodscore for Blender: score the selected VSE strip with music that follows its emotions.
 
 Loads as a Blender 4.2+ extension (``blender_manifest.toml``) and the legacy way (``bl_info``,
-Blender 3.4+). The add-on is glue: every stage is the engine's (``core``), vendored into the
-built add-on by ``scripts/build_addon.py``.
+Blender 3.4+). The add-on is glue: every stage is the engine's, the ``core`` subpackage
+(``scripts/build_addon.py`` copies it into the built add-on; in the repository
+``blender_addon/core`` is a link to ``core/``). Scoring runs in a separate engine process
+(:mod:`.engine`), never in Blender's.
 """
 
 import bpy
 
-from . import dependencies, engine, operators, panels, preferences, properties
+# ``dependencies`` first: importing it puts the legacy add-on's unpacked wheels on sys.path,
+# which every later module (numpy, the engine's packages) needs.
+from . import dependencies  # noqa: F401  (imported for that side effect)
+
+# isort: split
+from . import engine, operators, panels, preferences, properties
 
 bl_info = {
     "name": "Moodscore",
@@ -23,9 +30,7 @@ CLASSES = (*properties.CLASSES, *preferences.CLASSES, *operators.CLASSES, *panel
 
 
 def register() -> None:
-    """Register classes, properties and the status-bar progress."""
-    if not __package__.startswith("bl_ext."):  # extensions get their wheels from Blender
-        dependencies.vendor_wheels()
+    """Register classes and properties."""
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     properties.register()

@@ -178,6 +178,11 @@ class ScoringJob:
         """The engine process's id while it runs."""
         return self._process.pid if self._process is not None else None
 
+    @property
+    def workdir(self) -> Path | None:
+        """The job's own temp folder (the engine's ``TMPDIR``), removed when the job ends."""
+        return self._workdir
+
     def start(self) -> None:
         """Start the engine process and hand it the request; returns at once."""
         self._workdir = Path(tempfile.mkdtemp(prefix="moodscore-job-"))
@@ -193,7 +198,10 @@ class ScoringJob:
         # (even a kill, which runs no cleanup in the engine) leaves nothing behind.
         env = {**os.environ, "TMPDIR": str(self._workdir), "TEMP": str(self._workdir)}
         env["TMP"] = env["TEMP"]
+        # Below Blender's priority (as a renderer's workers are): on a busy machine the
+        # scheduler serves Blender's UI first, and the engine takes the rest of the CPU.
         flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        flags |= getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
         try:
             self._process = subprocess.Popen(
                 [str(engine_python()), "-I", str(Path(engine_worker.__file__).resolve())],

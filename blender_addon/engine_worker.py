@@ -19,10 +19,12 @@ Protocol (one job per process):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -37,6 +39,8 @@ CORE_NAME = "moodscore_core"
 ADDON_OUTPUTS = ("midi", "wav", "emotions_txt", "emotions_csv", "manifest")
 #: At most this often a progress event (seconds), unless the stage changes.
 PROGRESS_INTERVAL_S = 0.05
+#: How much lower than Blender the engine runs (POSIX ``nice``): Blender's UI comes first.
+ENGINE_NICENESS = 10
 #: Share of a stretched request's progress spent analysing (the rest composes and renders).
 ANALYSIS_SHARE = 0.8
 
@@ -190,6 +194,8 @@ def watch_lifeline(stream: TextIO, cancel: threading.Event) -> None:
 def main() -> int:
     """Read the request from stdin, score it, report to the events file."""
     logging.basicConfig(level=logging.WARNING, format="Moodscore engine: %(message)s")
+    if hasattr(os, "nice"):  # POSIX; on Windows Blender starts it below normal priority
+        os.nice(ENGINE_NICENESS)
     job = json.loads(sys.stdin.readline())
     sys.path[:] = job["sys_path"]
     cancel = threading.Event()
@@ -198,10 +204,19 @@ def main() -> int:
     ).start()
     with open(job["events"], "a", encoding="utf-8") as stream:
         status = run_job(job, EventWriter(stream), cancel)
-    if cancel.is_set():  # Blender is gone: nobody will publish or remove the staged files
-        for request in job["requests"]:
-            shutil.rmtree(request["staging_dir"], ignore_errors=True)
+    if cancel.is_set():  # Blender is gone: nobody else will remove what this job made
+        remove_job_files(job)
     return status
+
+
+def remove_job_files(job: dict[str, Any]) -> None:
+    """Delete the job's staging folders, their parent if it is left empty, and its temp folder."""
+    for request in job["requests"]:
+        staging = Path(request["staging_dir"])
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):  # only succeeds when empty
+            staging.parent.rmdir()
+    shutil.rmtree(Path(job["events"]).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

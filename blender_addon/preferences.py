@@ -68,7 +68,7 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
         row.enabled = online_access()
         row.prop(self, "cloud_api_key")
         if not online_access():
-            layout.label(text=OFFLINE_NOTE, icon="URL")
+            layout.label(text=f"Cloud: {OFFLINE_NOTE}", icon="URL")
 
 
 def addon_preferences(context: Any = None) -> MoodscorePreferences | None:

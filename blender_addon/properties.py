@@ -43,7 +43,7 @@ SOURCE_LABELS = {
 }
 FROM_PREFERENCES = "PREFERENCES"
 #: Why the Cloud source is unavailable, and where the user can change it.
-OFFLINE_NOTE = "Online access is off in Blender's preferences (System > Network)"
+OFFLINE_NOTE = "online access is off in Blender's preferences (System > Network)"
 #: Names of the animated per-strip properties holding the curves.
 AROUSAL_PROP, VALENCE_PROP = "moodscore_arousal", "moodscore_valence"
 

@@ -1,17 +1,24 @@
 """The Blender add-on with the real ``bpy`` module: strip geometry, scoring, cancel, re-score.
 
-``bpy.app.background`` is set in the module, so the operators run synchronously through the
-same job code the modal UI path runs in a thread.
+``bpy.app.background`` is set in the module, so the operators wait for the same engine process
+the modal UI path polls from its timer; a watcher thread plays the user (reads the progress,
+cancels) or the system (kills the engine) meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import threading
 import time
 import wave
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import mido
 import numpy as np
@@ -146,31 +153,139 @@ def test_second_strip_of_same_name_never_overwrites(edit, tmp_path: Path) -> Non
     assert score_strip_of(other, "clip").sound.filepath == "//moodscore/clip-2/clip.wav"
 
 
+class JobWatcher(threading.Thread):
+    """Watches the active job from another thread: its engine, its progress, its folders.
+
+    ``act`` runs once, as soon as the engine has reported progress (e.g. cancel or kill).
+    """
+
+    def __init__(self, act: Callable[[engine.ScoringJob], None] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.act = act
+        self.acted = False
+        self.pid: int | None = None
+        self.workdir: Path | None = None
+        self.staging: list[Path] = []
+        self.progress: list[tuple[str, float]] = []
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job = engine.active_job()
+            if job is None or job.done:
+                if self.pid is not None:
+                    return
+            elif job.pid is not None:
+                self.pid, self.workdir = job.pid, job.workdir
+                self.staging = [request.staging_dir for request in job.requests]
+                sample = (job.stage, job.fraction)
+                if not self.progress or self.progress[-1] != sample:
+                    self.progress.append(sample)
+                if self.act is not None and not self.acted and job.fraction > 0.0:
+                    self.act(job)
+                    self.acted = True
+            time.sleep(0.002)
+
+
+@contextlib.contextmanager
+def watching(act: Callable[[engine.ScoringJob], None] | None = None) -> Iterator[JobWatcher]:
+    watcher = JobWatcher(act)
+    watcher.start()
+    try:
+        yield watcher
+    finally:
+        watcher.join(timeout=130)
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_scores_in_an_engine_process_that_reports_progress(edit, tmp_path: Path) -> None:
+    add_movie(edit, "clip", 1, 1)
+    with watching() as watcher:
+        assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
+
+    assert watcher.pid is not None and watcher.pid != os.getpid()
+    assert process_gone(watcher.pid)
+    stages = [stage for stage, _ in watcher.progress]
+    fractions = [fraction for _, fraction in watcher.progress]
+    assert stages[0] == "starting the engine" and fractions[0] == 0.0
+    assert len(set(stages)) >= 3, stages  # e.g. analysis, composing, rendering
+    assert all(stage.startswith("clip: ") for stage in stages[1:-1]), stages
+    assert fractions == sorted(fractions) and fractions[-1] > 0.5, fractions
+    assert not watcher.workdir.exists()
+    assert not any(path.exists() for path in watcher.staging)
+    assert score_strip_of(edit, "clip") is not None
+    assert (tmp_path / "moodscore" / "clip" / "clip.wav").is_file()
+
+
 def test_cancel_midway_leaves_no_strip_and_no_file(edit, tmp_path: Path) -> None:
     scene = edit
     add_movie(scene, "clip", 1, 1)
-    seen_progress = threading.Event()
 
-    def cancel_once_running() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            job = engine.active_job()
-            if job is not None and job.fraction > 0.0:
-                seen_progress.set()
-                engine.cancel_active()  # what moodscore.cancel and Esc do
-                return
-            time.sleep(0.002)
+    with watching(lambda job: engine.cancel_active()) as watcher:  # what Cancel and Esc do
+        result = bpy.ops.moodscore.score_strip(strip="clip")
 
-    canceller = threading.Thread(target=cancel_once_running)
-    canceller.start()
-    result = bpy.ops.moodscore.score_strip(strip="clip")
-    canceller.join()
-
-    assert seen_progress.is_set()
+    assert watcher.acted
     assert result == {"CANCELLED"}
+    assert process_gone(watcher.pid)
     assert score_strip_of(scene, "clip") is None
     assert files_under(tmp_path / "moodscore") == []
+    assert not (tmp_path / "moodscore").exists()
+    assert not watcher.workdir.exists()  # the engine's temp files went with it
     assert engine.active_job() is None
+
+
+def test_the_engine_stops_and_cleans_up_when_blender_goes_away(
+    addon, tmp_path: Path, clip25
+) -> None:
+    from blender_addon.core.config import Config
+
+    config = Config()
+    config.music.generator = "chords"
+    out_dir = tmp_path / "moodscore" / "clip"
+    job = engine.ScoringJob(
+        [engine.ScoreRequest("clip", clip25, out_dir, "clip", config, 0.0, 8.0)]
+    )
+    job.start()
+    deadline = time.monotonic() + 60
+    while job.fraction == 0.0 and time.monotonic() < deadline:
+        assert not job.poll()
+        time.sleep(0.01)
+    process, workdir = job._process, job.workdir
+    process.stdin.close()  # what the engine sees when Blender crashes or is killed
+
+    assert process.wait(timeout=60) == 1  # it cancelled itself
+    assert not workdir.exists()
+    assert not (tmp_path / "moodscore").exists()
+    job.poll()
+    assert job.done
+
+
+def test_a_killed_engine_is_an_error_report_and_leaves_nothing(edit, tmp_path: Path) -> None:
+    scene = edit
+    add_movie(scene, "clip", 1, 1)
+
+    def kill(job: engine.ScoringJob) -> None:
+        os.kill(job.pid, signal.SIGKILL)  # an out-of-memory kill or a crash
+
+    with watching(kill) as watcher, pytest.raises(RuntimeError) as failure:
+        bpy.ops.moodscore.score_strip(strip="clip")
+
+    assert watcher.acted
+    assert "engine stopped unexpectedly (killed by SIGKILL)" in str(failure.value)
+    assert "nothing was written" in str(failure.value)
+    assert score_strip_of(scene, "clip") is None
+    assert files_under(tmp_path / "moodscore") == []
+    assert not watcher.workdir.exists()
+    assert engine.active_job() is None
+    # Blender carries on: the next score works.
+    assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
 
 
 def midi_notes(path: Path) -> list[tuple[float, int]]:
@@ -241,6 +356,128 @@ def test_reports_never_show_the_cloud_key(addon) -> None:
         addon.cloud_api_key = ""
     assert "AIza-test-secret-4242" not in message and "***" in message
     assert without_secrets("nothing secret here") == "nothing secret here"
+
+
+class VisionRecorder(BaseHTTPRequestHandler):
+    """A stand-in Vision endpoint on 127.0.0.1 that records every request and finds no face."""
+
+    requests: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).requests.append(self.path)
+        body = json.dumps({"responses": [{}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def vision_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[VisionRecorder]]:
+    """Every score's Cloud source pointed at a recording server on 127.0.0.1."""
+    from blender_addon.operators import strips
+
+    handler = type("Recorder", (VisionRecorder,), {"requests": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    build_config = strips.build_config
+
+    def local_endpoint(context, **grid):
+        config = build_config(context, **grid)
+        config.analysis.cloud.endpoint = f"http://127.0.0.1:{server.server_port}/v1/images:annotate"
+        return config
+
+    monkeypatch.setattr(strips, "build_config", local_endpoint)
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def online_access():
+    """Set Blender's own online-access preference; restored afterwards."""
+    system = bpy.context.preferences.system
+    before = system.use_online_access
+
+    def set_to(allowed: bool) -> None:
+        system.use_online_access = allowed
+        assert bpy.app.online_access is allowed
+
+    yield set_to
+    system.use_online_access = before
+
+
+def test_online_access_off_greys_out_cloud_and_contacts_nobody(
+    edit, addon, tmp_path: Path, vision_endpoint, online_access
+) -> None:
+    from blender_addon.operators.scoring import engine_config
+    from blender_addon.properties import online_access as allowed
+
+    add_movie(edit, "clip", 1, 1)
+    edit.moodscore.sources = {"colour", "cloud"}
+    addon.cloud_api_key = "test-key"
+    try:
+        online_access(True)  # the control: the Cloud source does reach the server
+        assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
+        assert len(vision_endpoint.requests) >= 1
+        vision_endpoint.requests.clear()
+
+        online_access(False)
+        assert not allowed()
+        config, warnings = engine_config(bpy.context)
+        assert config.analysis.sources == ["colour"]
+        assert warnings == [
+            "Cloud source skipped: online access is off in Blender's preferences "
+            "(System > Network)."
+        ]
+        assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
+        manifest = json.loads((tmp_path / "moodscore" / "clip" / "score.json").read_text())
+        assert manifest["options"]["analysis"]["sources"] == ["colour"]
+        edit.moodscore.sources = {"cloud"}
+        with pytest.raises(RuntimeError, match="online access is off"):
+            bpy.ops.moodscore.score_strip(strip="clip")
+    finally:
+        addon.cloud_api_key = ""
+    assert vision_endpoint.requests == []
+
+
+def test_status_bar_shows_the_job_and_is_given_back(edit) -> None:
+    from blender_addon.panels import progress
+
+    header = bpy.types.STATUSBAR_HT_header
+    job = engine.ScoringJob([])
+    job.stage, job.fraction = "clip: analysis", 0.42
+    engine.claim(job)
+    try:
+        progress.show(bpy.context, job)
+        assert header.draw is progress.draw_status
+        assert progress.update(bpy.context, job, None) == ("clip: analysis", 42)
+    finally:
+        engine.release(job)
+        progress.clear(bpy.context)
+    assert header.draw is not progress.draw_status
+
+
+def test_loudness_preference_reaches_the_engine(edit, addon) -> None:
+    from blender_addon.operators.scoring import engine_config
+
+    config, _ = engine_config(bpy.context)
+    if not hasattr(config.render, "loudness_lufs"):
+        pytest.skip("core's RenderConfig has no loudness_lufs yet (the mastering work)")
+    addon.loudness_lufs = -23.0
+    try:
+        config, _ = engine_config(bpy.context)
+    finally:
+        addon.loudness_lufs = -16.0
+    assert config.render.loudness_lufs == -23.0
+    assert engine_config(bpy.context)[0].render.loudness_lufs == -16.0
 
 
 def test_register_unregister_twice_leaves_no_leftovers(addon) -> None:

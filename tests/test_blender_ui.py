@@ -1,9 +1,10 @@
 """The real Blender UI (Debian's ``blender``, legacy add-on path) under Xvfb.
 
 Installs the built zip with the legacy installer, shows the Moodscore tab beside a selected
-movie strip, presses Score through the button's operator (``INVOKE_DEFAULT``: the modal, threaded
-path), screenshots the window, then undoes the score. Set ``MOODSCORE_UPDATE_SCREENSHOT=1`` to
-copy the screenshot to ``docs/addon_panel.png``.
+movie strip, presses Score through the button's operator (``INVOKE_DEFAULT``: the modal path
+that polls the engine process from a timer), screenshots the window while the status bar and
+the panel show the progress, then undoes the score. Set ``MOODSCORE_UPDATE_SCREENSHOT=1`` to
+copy that screenshot to ``docs/addon_panel.png``.
 """
 
 from __future__ import annotations
@@ -110,11 +111,21 @@ def advance():
             bpy.ops.ed.undo_push(message="Add the clip")  # what the user's own edits do
             report["invoke"] = sorted(bpy.ops.moodscore.score_strip("INVOKE_DEFAULT"))
             report["running_right_after_invoke"] = engine.active_job() is not None
+            report["progress"] = []
             phase[0] = "running"
-            return 0.25
+            return 0.02
         if phase[0] == "running":
-            if engine.active_job() is not None:
-                return 0.25
+            job = engine.active_job()
+            if job is not None:
+                seen = [job.stage, job.fraction]
+                if not report["progress"] or report["progress"][-1] != seen:
+                    report["progress"].append(seen)
+                header = bpy.types.STATUSBAR_HT_header
+                report["status_bar"] = getattr(header.draw, "__name__", "")
+                if job.fraction >= 0.3 and "progress_png" not in report:
+                    bpy.ops.screen.screenshot(filepath=args["progress_png"])
+                    report["progress_png"] = job.fraction
+                return 0.02
             score = score_strip()
             if score is None:
                 report["error"] = "the job ended without a score strip"
@@ -160,20 +171,19 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
 
 
 def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
-    addon_zip = tmp_path / "moodscore.zip"
+    build = tmp_path / "build"
     subprocess.run(
         [
             sys.executable,
             str(REPO / "scripts" / "build_addon.py"),
-            "--no-wheels",
-            "--no-validate",
-            "--out",
-            str(addon_zip),
+            *("--no-wheels", "--no-validate", "--platforms", "linux-x64", "--kinds", "legacy"),
+            *("--out-dir", str(build)),
         ],
         check=True,
         timeout=300,
     )
-    clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(320, 180), 6.0, 25.0))
+    (addon_zip,) = build.glob("moodscore-*-legacy-linux_x64.zip")
+    clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(640, 360), 6.0, 25.0))
     script = tmp_path / "ui.py"
     script.write_text(UI_SCRIPT)
     home = tmp_path / "home"
@@ -183,6 +193,7 @@ def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
         "clip": str(clip),
         "blend": str(tmp_path / "edit.blend"),
         "png": str(tmp_path / "panel.png"),
+        "progress_png": str(tmp_path / "progress.png"),
         "report": str(tmp_path / "report.json"),
     }
     server, display = start_xvfb()
@@ -224,6 +235,12 @@ def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
     assert report["ok"], f"{report}\n{run.stdout[-3000:]}"
     assert "Traceback" not in run.stdout + run.stderr, run.stdout[-3000:]  # e.g. a draw error
     assert report["invoke"] == ["RUNNING_MODAL"] and report["running_right_after_invoke"]
+    # The status bar and the panel followed the engine (no "waiting (0%)" left standing).
+    assert report["status_bar"] == "draw_status"
+    stages = [stage for stage, _ in report["progress"]]
+    fractions = [fraction for _, fraction in report["progress"]]
+    assert len(set(stages)) >= 3 and fractions == sorted(fractions), report["progress"]
+    assert report["progress_png"] >= 0.3
     score = report["score"]
     assert (score["start"], score["channel"]) == (26, 3)
     assert abs(score["frames"] - 125) <= 1
@@ -231,8 +248,8 @@ def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
     assert (tmp_path / "moodscore" / "clip.mp4" / "clip.wav").is_file()
     assert not report["tensorflow_imported"]  # its HDF5 clashes with Blender's
     assert report["undo_removed_strip"] and report["undo_kept_movie"], report
-    png = Path(paths["png"])
-    assert png.stat().st_size > 20_000
+    for png in (Path(paths["png"]), Path(paths["progress_png"])):
+        assert png.stat().st_size > 20_000
     if os.environ.get("MOODSCORE_UPDATE_SCREENSHOT"):
         SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copy(png, SCREENSHOT)
+        shutil.copy(paths["progress_png"], SCREENSHOT)

@@ -20,7 +20,7 @@ from ..engine import ScoreRequest, ScoringJob
 from ..geometry import StripError, file_stem, strip_span
 from ..panels import progress
 from ..preferences import apply_preferences, without_secrets
-from ..properties import online_access
+from ..properties import OFFLINE_NOTE, online_access
 from . import strips as strip_ops
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,7 @@ def engine_config(context: bpy.types.Context, **grid: Any) -> tuple[Config, list
                 "Blender's online access is off, so the Cloud emotion source cannot run; "
                 "tick another source or allow online access in Preferences > System."
             )
-        warnings.append(
-            "Online access is off in Blender's preferences; the Cloud source was skipped."
-        )
+        warnings.append(f"Cloud source skipped: {OFFLINE_NOTE}.")
     return config, warnings
 
 
@@ -115,10 +113,23 @@ class _JobOperator:
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
+        try:
+            return self._modal(context, event)
+        except Exception as exc:  # a bug here must not leave the engine running, the job claimed
+            log.exception("Moodscore: the scoring operator failed")
+            self._job.cancel()
+            self._job.poll()
+            context.window_manager.event_timer_remove(self._timer)
+            engine.release(self._job)
+            progress.clear(context)
+            self.report({"ERROR"}, f"Moodscore stopped ({type(exc).__name__}: {exc}).")
+            return {"CANCELLED"}
+
+    def _modal(self, context: bpy.types.Context, event: Any) -> set[str]:
         if event.type == "ESC" and event.value == "PRESS":
             self._job.cancel()
             return {"RUNNING_MODAL"}
-        if event.type == "TIMER" and event.timer is self._timer:
+        if event.type == "TIMER":
             done = self._job.poll()
             if not done:
                 self._shown = progress.update(context, self._job, self._shown)

@@ -17,15 +17,10 @@ from .. import compat, engine
 Shown = tuple[str, int]
 
 
-def progress_text(job: engine.ScoringJob) -> str:
-    """The job's stage as a line of text, e.g. ``clip.mp4: analysis``."""
-    return job.stage[:1].upper() + job.stage[1:]
-
-
 def draw_job(layout: bpy.types.UILayout, job: engine.ScoringJob) -> None:
     """The progress bar (or percentage) and the cancel button."""
     row = layout.row(align=True)
-    compat.draw_progress(row, job.fraction, progress_text(job))
+    compat.draw_progress(row, job.fraction, job.stage)
     row.operator("moodscore.cancel", text="", icon="CANCEL")
 
 
@@ -48,10 +43,13 @@ def _shown(job: engine.ScoringJob) -> Shown:
 
 
 def _redraw_panels(context: bpy.types.Context) -> None:
+    # Only the sidebars: redrawing the whole Sequencer (strips, thumbnails) costs the UI more.
     for window in context.window_manager.windows:
         for area in window.screen.areas:
             if area.type == "SEQUENCE_EDITOR":
-                area.tag_redraw()
+                for region in area.regions:
+                    if region.type == "UI":
+                        region.tag_redraw()
 
 
 def show(context: bpy.types.Context, job: engine.ScoringJob) -> Shown:

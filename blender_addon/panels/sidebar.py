@@ -42,7 +42,7 @@ def _draw_sources(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup)
     if not online:
         note = layout.row()
         note.scale_y = 0.8
-        note.label(text=f"Cloud: {OFFLINE_NOTE.lower()}", icon="URL")
+        note.label(text=f"Cloud: {OFFLINE_NOTE}", icon="URL")
 
 
 class SEQUENCER_PT_moodscore(bpy.types.Panel):  # noqa: N801 (Blender naming)
