@@ -11,7 +11,7 @@ from core.config import Config
 from core.errors import InputError
 from core.generators import get_composer
 from core.generators.form import Phrase
-from core.generators.harmony import Segment, triad, voice_lead
+from core.generators.harmony import Segment, plan_harmony, triad, voice_lead
 from core.music.analysis import all_notes, bar_keys, harmonic_change_ticks, onset_density
 from core.music.dynamics import velocity_for
 from core.music.instruments import PRESETS, ROLE_CHANNELS, preset_programs
@@ -57,13 +57,26 @@ def test_same_input_and_seed_give_identical_bytes_and_another_seed_differs(name:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_bright_bars_sound_major_and_dark_bars_minor(name: str, arousal: float, seed: int) -> None:
     # Eight bright bars, then eight dark ones, with a cut inside a dark bar; every bar is
-    # judged alone by a Krumhansl-Kessler key estimate of all its sounding notes.
+    # judged alone by a Krumhansl-Kessler key estimate of all its pitched notes. A dark bar
+    # holding a cadence's major dominant (the raised leading tone a V-i cadence needs) may
+    # read as major on its own; at most one such bar is allowed to.
     valence = [0.9] * 4 + [0.65] * 4 + [0.3] * 4 + [0.05] * 4
     score = compose(name, [arousal] * 16, valence, seed=seed, cuts_s=(27.3,))
     pitched = [t.name for t in score.tracks if t.channel != 9]  # drums have no key
     modes = [key.mode for key in bar_keys(score, pitched)]
-    assert modes[:8] == ["major"] * 8, modes
-    assert modes[8:] == ["minor"] * 8, modes
+    timeline = EmotionTimeline.from_values([arousal] * 16, valence, cuts_s=(27.3,))
+    plan = plan_harmony(timeline, np.random.default_rng(seed))
+    with_dominant = {
+        seg.start // BAR
+        for seg in plan.segments
+        if seg.valence < 0.5 and (seg.tonic + 11) % 12 in seg.chord.pitch_classes
+    }
+    expected = ["major"] * 8 + ["minor"] * 8
+    wrong = [
+        bar for bar, (mode, want) in enumerate(zip(modes, expected, strict=True)) if mode != want
+    ]
+    assert set(wrong) <= with_dominant, (wrong, modes)
+    assert len(wrong) <= 1, (wrong, modes)
 
 
 @pytest.mark.parametrize("name", GENERATORS)

@@ -242,7 +242,8 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
             return [[(0, "D")], [(0, opening), (HALF_BAR, "D")]]
         if info.colour.bright:
             return [[(0, opening), (HALF_BAR, "D")], [(0, "P"), (HALF_BAR, "D")]]
-        return [[(0, opening), (late, "D")], [(0, "P"), (late, "D")], [(0, opening)]]
+        lead_in = "P" if bar > first else opening  # iv-V-i: the predominant keeps it minor
+        return [[(0, lead_in), (late, "D")], [(0, opening), (late, "D")], [(0, opening)]]
     if info.pace.chords_per_bar == 2:
         return [[(0, opening), (HALF_BAR, "x")], [(0, opening)]]
     return [[(0, opening)]]
@@ -250,12 +251,11 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
 
 def sounds_in_mode(chords: Sequence[tuple[Chord, int]], scale: Sequence[int], bright: bool) -> bool:
     """Whether chords held for the given ticks, with a tune in ``scale``, sound major (or
-    minor) by a Krumhansl–Kessler key estimate: the test every bar of the plan must pass so
-    that the mode is heard bar by bar."""
+    minor) by a Krumhansl–Kessler key estimate, even when the tune dwells on the chords'
+    thirds: the test every bar of the plan must pass so that the mode is heard bar by bar."""
     histogram = np.zeros(12)
     for chord, ticks in chords:
         histogram[list(chord.pitch_classes)] += ticks / BEAT
-        # The worst case: a tune that dwells on the chord's third.
         histogram[chord.third] += 0.5 * ticks / BEAT
     histogram[list(scale)] += 0.3
     return (estimate_key(histogram).mode == "major") == bright
