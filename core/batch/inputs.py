@@ -140,13 +140,13 @@ def _assign_outputs(found: dict[Path, tuple[Path, Path]]) -> list[Found]:
     for video, (base, _) in found.items():
         rel = _absolute(video).relative_to(_absolute(base))
         relative[video] = rel
-        by_stem[rel.with_suffix("")].append(video)
+        by_stem[video.with_suffix("")].append(video)
     owners: dict[Path, Path] = {}
     result: list[Found] = []
     for video in sorted(found):
         rel = relative[video]
         # clip.mp4 and clip.mov side by side: clip.mp4_moodscore and clip.mov_moodscore.
-        name = rel.stem if len(by_stem[rel.with_suffix("")]) == 1 else rel.name
+        name = rel.stem if len(by_stem[video.with_suffix("")]) == 1 else rel.name
         out = rel.parent / f"{name}{OUTPUT_SUFFIX}"
         other = owners.setdefault(out, video)
         if other != video:

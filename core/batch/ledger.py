@@ -47,7 +47,11 @@ class Ledger:
         row = self.rows[index]
         row.status, row.seconds, row.error = status, seconds, error
         self._dirty = True
-        if time.monotonic() - self._written_at >= self.min_interval_s:
+        self.write_if_due()
+
+    def write_if_due(self) -> None:
+        """Write pending updates unless the table was written less than a second ago."""
+        if self._dirty and time.monotonic() - self._written_at >= self.min_interval_s:
             self.write()
 
     def write(self) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import threading
@@ -198,6 +199,7 @@ class DaskPool:
             raise
         self._cancel_event = f"moodscore-batch-{uuid.uuid4().hex}"
         self._keys = f"moodscore-{uuid.uuid4().hex[:8]}"
+        self._finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.capacity = 1 << 30  # the scheduler queues; it also sees workers join and leave
 
     def describe(self) -> str:
@@ -234,22 +236,27 @@ class DaskPool:
                 )
 
     def submit(self, job: Job) -> Any:
-        return self.client.submit(
+        future = self.client.submit(
             run_dask_job,
             job,
             self._cancel_event,
             key=f"{self._keys}-{job.index}",
             pure=False,
         )
+        future.add_done_callback(self._finished.put)
+        return future
 
     def wait(self, futures: Collection[Any], timeout: float) -> set[Any]:
-        from distributed import wait
-
+        """Futures finished since the last call (the callbacks queue them as they finish)."""
         try:
-            done, _ = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
+            done = {self._finished.get(timeout=timeout)}
+        except queue.Empty:
             return set()
-        return set(done)
+        while True:
+            try:
+                done.add(self._finished.get_nowait())
+            except queue.Empty:
+                return done & set(futures)
 
     def outcome(self, future: Any, job: Job) -> JobResult:
         from distributed import KilledWorker

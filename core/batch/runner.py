@@ -160,6 +160,7 @@ def _drive(pool: Any, jobs: list[Job], ledger: Ledger, *, progress: bool) -> Non
                 bar.finished(result.status)
                 if result.status == FAILED:
                     log.warning("%s: %s", job.video, result.error)
+            ledger.write_if_due()
     except KeyboardInterrupt:
         log.warning("Stopping: cancelling %d running video(s)...", len(running))
         pool.cancel(running.keys())
