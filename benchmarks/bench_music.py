@@ -211,12 +211,26 @@ def _corpus_cell(ranges: dict[str, list[float]], key: str, fmt: str) -> str:
     return f"{fmt.format(low)}–{fmt.format(high)}"
 
 
+def _failed(generator: str, exc: Exception) -> str:
+    """A generator that cannot compose is reported in its cell, not fatal to the table."""
+    log.warning("%s failed: %r", generator, exc)
+    return f"failed: {type(exc).__name__}"
+
+
 def craft_table(generators: list[str], corpus: dict) -> str:
-    crafted = {g: constant_craft(g) for g in generators}
+    crafted: dict[str, dict[str, list[float]] | str] = {}
+    for generator in generators:
+        try:
+            crafted[generator] = constant_craft(generator)
+        except Exception as exc:  # reported in the table
+            crafted[generator] = _failed(generator, exc)
     header = ["measure (2 min, one emotion)", *generators, "Bach chorales 5–95%", "Essen 5–95%"]
     rows = []
     for key, label, fmt in MEASURES:
-        row = [label, *(_summary(crafted[g][key], fmt) for g in generators)]
+        row = [label]
+        for generator in generators:
+            values = crafted[generator]
+            row.append(values if isinstance(values, str) else _summary(values[key], fmt))
         row += [_corpus_cell(corpus[name], key, fmt) for name in ("bach", "essen")]
         rows.append(row)
     return markdown_table(header, rows)
@@ -225,7 +239,11 @@ def craft_table(generators: list[str], corpus: dict) -> str:
 def following_table(generators: list[str], arcs: int) -> str:
     rows = []
     for generator in generators:
-        agreements, correlations = following(generator, arcs)
+        try:
+            agreements, correlations = following(generator, arcs)
+        except Exception as exc:  # reported in the table
+            rows.append([generator, _failed(generator, exc), "–", "–", "–"])
+            continue
         rows.append(
             [
                 generator,
