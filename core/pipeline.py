@@ -19,7 +19,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, config_to_dict
-from .edit.run import EditRun, selected_outputs
+from .edit.run import STEM_OUTPUTS, EditRun, selected_outputs
 from .errors import Cancelled, InputError
 from .files import check_input_file, describe_os_error
 from .generators import get_composer, resolve_name
@@ -197,7 +197,7 @@ def score_timeline(
     *,
     stem: str,
     force: bool = False,
-    outputs: Collection[str] = ("midi", "wav", "beats_csv", "manifest"),
+    outputs: Collection[str] = ("midi", "wav", "beats_csv", "manifest", *STEM_OUTPUTS),
     source: Path | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -309,9 +309,7 @@ def _compose_and_write(
         timings["render_s"] = time.perf_counter() - tick
         if audio is not None:
             audio.update(rendered.as_dict())
-        edits.after_render(
-            staging, score, timeline.duration_s, soundfont, rendered.gain_db, cancel
-        )
+        edits.after_render(staging, score, timeline.duration_s, soundfont, rendered.gain_db, cancel)
     _write_emotion_files(timeline, staging, title=targets.get("midi", Path("score")).stem)
     return timeline
 
