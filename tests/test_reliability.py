@@ -637,3 +637,13 @@ def test_soundfont_that_is_a_fifo_or_a_link_loop(
                      "--out", str(tmp_path / "o"))  # fmt: skip
     assert code == 2
     _one_sentence(err, "not a regular file" if kind == "fifo" else "symbolic link loop")
+
+
+def test_row03_output_folder_name_too_long(
+    emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / ("x" * 300)
+    code, err = _run(capsys, "compose", str(emotions_file), "--out", str(out))
+    assert code == 2
+    _one_sentence(err, "file name too long", "use a shorter file or folder name")
+    assert list(tmp_path.iterdir()) == [emotions_file]
