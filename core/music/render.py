@@ -403,7 +403,7 @@ def _write_mastered(
             peaks.append(chunk_peaks(mastered))
             sums += [float(mastered[:, c].sum(dtype=np.float64)) for c in range(CHANNELS)]
             if progress is not None:
-                progress(0.85 + 0.15 * block_end / total_frames)
+                progress(0.85 + 0.14 * block_end / total_frames)
     # Measured on the float samples before 16-bit rounding, which moves neither measure by
     # more than a thousandth of a dB; the true peak bound allows for it.
     dc = float(np.abs(sums).max() / total_frames)
@@ -469,13 +469,15 @@ def render_wav(
         blocks = synthesize(score, soundfont, sample_rate, total_frames, cancel)
         with contextlib.closing(blocks):
             mix = _spool_float_mix(blocks, total_frames, sample_rate, fade_frames, spool, progress)
-        if mix.peaks.max(initial=0.0) < SILENCE_PEAK or not math.isfinite(mix.loudness_lufs):
+        if mix.peaks.max(initial=0.0) < SILENCE_PEAK:
             raise RenderError(
                 f"The rendered audio is silent; check that {soundfont} is a General MIDI "
                 "SoundFont and that the score has notes."
             )
         with atomic_path(path) as tmp:
             result = _master(spool, mix, tmp, config, sample_rate, total_frames, progress, cancel)
+    if progress is not None:
+        progress(1.0)
     log.info(
         "Mastered to %.1f LUFS, true peak %.2f dBTP, DC %.0f dBFS (gain %+.1f dB, limited %.1f s)",
         result.loudness_lufs,
@@ -503,14 +505,22 @@ def _master(
     written true peak can sit a hair over the limiter's aim; each retry corrects by what was
     measured.
     """
-    gain_db = config.loudness_lufs - mix.loudness_lufs
     ceiling_db = config.true_peak_dbtp - CEILING_MARGIN_DB
+    if math.isfinite(mix.loudness_lufs):
+        gain_db = config.loudness_lufs - mix.loudness_lufs
+    else:  # audible but under BS.1770's -70 LUFS gate (e.g. only a sub-bass rumble)
+        gain_db = ceiling_db - gain_to_db(float(mix.peaks.max()))
+        log.warning("The mix is too quiet to measure its loudness; it is peak-normalised.")
     for attempt in range(1, MAX_MASTERING_PASSES + 1):
+        # Progress runs once, over the first pass; a correcting pass reports nothing.
+        reporter = progress if attempt == 1 else None
         result = _write_mastered(
-            spool, mix, path, sample_rate, total_frames, gain_db, ceiling_db, progress, cancel
+            spool, mix, path, sample_rate, total_frames, gain_db, ceiling_db, reporter, cancel
         )
+        short_lu = 0.0
+        if math.isfinite(mix.loudness_lufs):
+            short_lu = config.loudness_lufs - result.loudness_lufs
         over_db = result.true_peak_dbtp - config.true_peak_dbtp
-        short_lu = config.loudness_lufs - result.loudness_lufs
         if over_db <= 0 and abs(short_lu) <= LOUDNESS_TOLERANCE_LU:
             break
         if attempt == MAX_MASTERING_PASSES:
