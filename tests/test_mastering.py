@@ -7,6 +7,7 @@ resampler, both independent of the code under test.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import wave
@@ -17,6 +18,7 @@ import pyloudnorm
 import pytest
 from scipy import signal
 
+from core.cli import main
 from core.music import master
 from core.music.config import RenderConfig
 from core.music.render import render_wav
@@ -279,3 +281,24 @@ def test_render_without_scipy_is_the_same(
     reference_result, reference = renders[-16.0]
     assert np.abs(read_wav(tmp_path / "numpy.wav") - reference).max() <= 1 / 32768
     assert result.loudness_lufs == pytest.approx(reference_result.loudness_lufs, abs=1e-3)
+
+
+# --- the command line and score.json --------------------------------------------------------
+
+
+def test_loudness_option_reaches_the_wav_and_score_json(tmp_path: Path, capsys) -> None:
+    emotions = tmp_path / "arc.txt"
+    emotions.write_text("0.2, 0.3\n0.5, 0.6\n0.9, 0.8\n0.6, 0.4\n")
+    out = tmp_path / "out"
+    assert main(["compose", str(emotions), "--out", str(out), "--loudness", "-23", "--quiet"]) == 0
+    audio = json.loads((out / "score.json").read_text())["audio"]
+    measured = loudness(read_wav(out / "arc.wav"))
+    assert measured == pytest.approx(-23.0, abs=0.5)
+    assert audio["loudness_lufs"] == pytest.approx(measured, abs=0.01)
+    assert audio["true_peak_dbtp"] <= -1.0
+    # Out of range: one sentence naming the option, exit 2, nothing written.
+    code = main(["compose", str(emotions), "--out", str(tmp_path / "no"), "--loudness", "3",
+                 "--quiet"])  # fmt: skip
+    assert code == 2
+    assert "--loudness must be between -50 and -6" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
