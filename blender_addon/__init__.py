@@ -35,11 +35,13 @@ def register() -> None:
         bpy.utils.register_class(cls)
     properties.register()
     panels.register()
+    operators.edit_aids.register()
 
 
 def unregister() -> None:
     """Undo :func:`register` in reverse order, after stopping a running job."""
     engine.shutdown()
+    operators.edit_aids.unregister()
     panels.unregister()
     properties.unregister()
     for cls in reversed(CLASSES):

@@ -36,7 +36,10 @@ from typing import Any, TextIO
 #: The engine package's module name in the engine process.
 CORE_NAME = "moodscore_core"
 #: What the add-on asks the engine for: the edit has the picture, and matplotlib is heavy.
-ADDON_OUTPUTS = ("midi", "wav", "emotions_txt", "emotions_csv", "manifest")
+ADDON_OUTPUTS = ("midi", "wav", "emotions_txt", "emotions_csv", "manifest", "beats_csv")
+#: Written only when the scene's editor aids ask for them (``core.edit.run.selected_outputs``).
+EDIT_OUTPUTS = ("speech_csv", "stem_melody", "stem_figure", "stem_harmony", "stem_bass",
+                "stem_percussion")  # fmt: skip
 #: At most this often a progress event (seconds), unless the stage changes.
 PROGRESS_INTERVAL_S = 0.05
 #: How much lower than Blender the engine runs (POSIX ``nice``): Blender's UI comes first.
@@ -147,7 +150,7 @@ def score_request(
         config,
         start_s=request["start_s"],
         end_s=request["end_s"],
-        outputs=ADDON_OUTPUTS,
+        outputs=ADDON_OUTPUTS + EDIT_OUTPUTS,
         timeline=timeline,
         stem=request["stem"],
         progress=progress,

@@ -21,6 +21,7 @@ from ..geometry import StripError, file_stem, strip_span
 from ..panels import progress
 from ..preferences import apply_preferences, without_secrets
 from ..properties import OFFLINE_NOTE, online_access
+from . import edit_aids
 from . import strips as strip_ops
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def engine_config(context: bpy.types.Context, **grid: Any) -> tuple[Config, list
     """
     config = strip_ops.build_config(context, **grid)
     apply_preferences(config, context)
+    edit_aids.configure(config, context.scene, rescore=bool(grid))
     warnings = []
     if "cloud" in config.analysis.sources and not online_access():
         config.analysis.sources = [s for s in config.analysis.sources if s != "cloud"]
@@ -228,7 +230,9 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
                 continue
             published = outcome.publish()
             span = self._spans[outcome.request.key]
-            made.append(strip_ops.place_score_strip(scene, source, span, outcome, published))
+            strip = strip_ops.place_score_strip(scene, source, span, outcome, published)
+            edit_aids.after_score(scene, strip, outcome, published)
+            made.append(strip)
         if made:
             names = ", ".join(f"'{strip.name}' (channel {strip.channel})" for strip in made)
             folder = Path(job.outcomes[0].request.out_dir).parent
