@@ -300,5 +300,5 @@ def test_loudness_option_reaches_the_wav_and_score_json(tmp_path: Path, capsys) 
     code = main(["compose", str(emotions), "--out", str(tmp_path / "no"), "--loudness", "3",
                  "--quiet"])  # fmt: skip
     assert code == 2
-    assert "--loudness must be between -50 and -6" in capsys.readouterr().err
+    assert "--loudness must be between -50 and -10" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()

@@ -33,8 +33,9 @@ class RenderConfig:
 
     soundfont: str = ""
     sample_rate: int = ranged(48000, 8000, 96000, why="Hz")
+    #: Louder than -10 LUFS would take a compressor, and mastering here keeps the dynamics.
     loudness_lufs: float = ranged(
-        -16.0, -50.0, -6.0, why="LUFS: -23 EBU R128 broadcast, -16 default, -14 streaming"
+        -16.0, -50.0, -10.0, why="LUFS: -23 EBU R128 broadcast, -16 default, -14 streaming"
     )
     true_peak_dbtp: float = ranged(-1.0, -20.0, 0.0, why="dBTP: 0 is full scale")
     fade_s: float = ranged(1.5, 0.0, 10.0, why="seconds of fade-out at the end")

@@ -511,6 +511,7 @@ def _master(
     else:  # audible but under BS.1770's -70 LUFS gate (e.g. only a sub-bass rumble)
         gain_db = ceiling_db - gain_to_db(float(mix.peaks.max()))
         log.warning("The mix is too quiet to measure its loudness; it is peak-normalised.")
+    previous: tuple[float, float] | None = None  # (gain, loudness) of the last gain step
     for attempt in range(1, MAX_MASTERING_PASSES + 1):
         # Progress runs once, over the first pass; a correcting pass reports nothing.
         reporter = progress if attempt == 1 else None
@@ -535,7 +536,13 @@ def _master(
         if over_db > 0:
             ceiling_db -= over_db + CEILING_MARGIN_DB
         else:
-            gain_db += short_lu
+            # Limiting absorbs part of any gain: step by the loudness gained per dB so far
+            # (at least the shortfall, at most three times it).
+            per_db = 1.0
+            if previous is not None and previous[0] != gain_db:
+                per_db = (result.loudness_lufs - previous[1]) / (gain_db - previous[0])
+            previous = (gain_db, result.loudness_lufs)
+            gain_db += short_lu / min(1.0, max(1.0 / 3.0, per_db))
         log.debug(
             "Mastering again (pass %d): gain %+.2f dB, ceiling %.2f dBTP",
             attempt + 1,
