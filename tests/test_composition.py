@@ -324,3 +324,23 @@ def test_the_rbm_composer_no_longer_imports_the_generators() -> None:
         cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("valence", [0.8, 0.2])
+def test_a_cut_during_the_final_tonic_recolours_it_without_leaving_it(valence: float) -> None:
+    grid = TimeGrid()
+    cuts = (10.55, 11.3)  # beats 21 and 23: inside the last bar (beats 20-24)
+    timeline = timeline_of([0.5] * 6, [valence] * 6, cuts=cuts, grid=grid)
+    plan = plan_harmony(timeline, np.random.default_rng(0))
+    closing = [s for s in plan.segments if s.start >= 5 * BAR]
+    assert [s.start for s in closing] == [5 * BAR, 21 * TICKS_PER_BEAT, 23 * TICKS_PER_BEAT]
+    tonic = closing[0].tonic
+    for seg in closing:
+        assert seg.chord.root == tonic and seg.cadence_role == "tonic"
+        classes = seg.chord.pitch_classes
+        assert not any((a - b) % 12 in (1, 11) for a, b in itertools.combinations(classes, 2))
+    assert closing[0].chord != closing[1].chord != closing[2].chord
+    score = compose("scales", timeline)
+    bass = [n for n in track(score, "Bass").notes if n.end == score.length_ticks]
+    assert len(bass) == 1 and bass[0].pitch % 12 == tonic
+    assert bass[0].start == 5 * BAR  # held from the downbeat through both cuts

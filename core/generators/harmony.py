@@ -78,7 +78,7 @@ PULSE_GAP = 20
 @dataclass(frozen=True)
 class Chord:
     """Pitch classes of a chord: a triad, plus a fourth tone when it has one (the seventh of
-    a half-diminished chord, the added ninth of a final tonic's colour)."""
+    a half-diminished chord, the colour tone of a final tonic after a cut)."""
 
     root: int
     third: int
@@ -167,9 +167,12 @@ def dominant(tonic: int) -> Chord:
     return Chord((tonic + 7) % 12, (tonic + 11) % 12, (tonic + 2) % 12)
 
 
-def with_added_ninth(chord: Chord) -> Chord:
-    """``chord`` coloured with its ninth (a film-score tonic that still rests)."""
-    return replace(chord, added=(chord.root + 2) % 12)
+def coloured(chord: Chord) -> Chord:
+    """``chord`` with an added tone that rubs against none of its own (a film-score tonic that
+    still rests): the ninth over a major triad, the eleventh over a minor one, where the ninth
+    would sit a semitone from the minor third."""
+    major = (chord.third - chord.root) % 12 == 4
+    return replace(chord, added=(chord.root + (2 if major else 5)) % 12)
 
 
 def piece_length_ticks(timeline: EmotionTimeline) -> int:
@@ -265,12 +268,10 @@ def _chord_for(function: str, bar: _Bar, progression: tuple[int, ...], position:
     mode = bar.colour.mode
     if function == "T":
         return triad(bar.tonic, mode, 0)
-    if function == "D":
+    if function in ("D", "h"):
         return dominant(bar.tonic)
     if function == "P":
         return triad(bar.tonic, mode, bar.colour.predominant)
-    if function == "h":
-        return dominant(bar.tonic)
     return triad(bar.tonic, mode, progression[position % len(progression)])
 
 
@@ -394,16 +395,18 @@ def plan_harmony(timeline: EmotionTimeline, rng: np.random.Generator) -> Harmoni
     hit_ticks = {tick for tick, hit in cuts if hit}
     # A cut inside a slot splits it. The slot's chord keeps the part after the cut when it
     # leads somewhere (a cadence's dominant or predominant); a fresh chord of the progression
-    # fills the other part. The final tonic takes its added ninth after a cut.
+    # fills the other part. The final tonic takes an added colour tone after a cut (and back).
     for tick in sorted(cut_ticks - {slot.start for slot in slots}):
         index = max(i for i, slot in enumerate(slots) if slot.start < tick)
         slot = slots[index]
         info = bars[slot.bar]
         before = slots[index - 1].chord if index else None
         after = slots[index + 1].chord if index + 1 < len(slots) else None
-        if slot.function == "T" and slot.phrase.final and slot.bar == final_bar:
-            colour = with_added_ninth(slot.chord)
-            slots.insert(index + 1, _Slot(tick, "c", slot.bar, slot.phrase, colour))
+        if slot.function in ("T", "c") and slot.phrase.final and slot.bar == final_bar:
+            # The final tonic stays: it alternates with its coloured form at each cut.
+            tonic = triad(info.tonic, info.colour.mode, 0)
+            function, chord = ("c", coloured(tonic)) if slot.function == "T" else ("T", tonic)
+            slots.insert(index + 1, _Slot(tick, function, slot.bar, slot.phrase, chord))
         elif slot.function in ("D", "h", "P"):
             fresh = walk.chord("x", info, slot.phrase, (before, slot.chord))
             slots.insert(index, _Slot(slot.start, "x", slot.bar, slot.phrase, fresh))
@@ -583,7 +586,12 @@ def bass_line(
         pedal = _holds_pedal(seg)
         root = _bass_pitch(seg.tonic if pedal else seg.chord.root, previous, ceiling)
         if closing or not value:
-            notes.append(Note(seg.start, seg.duration, root, seg.velocity("bass", seg.start)))
+            held = notes[-1] if notes else None
+            if seg.final and held and held.pitch == root and held.end == seg.start:
+                # The final tonic keeps ringing through a cut's change of colour above it.
+                notes[-1] = Note(held.start, seg.end - held.start, root, held.velocity)
+            else:
+                notes.append(Note(seg.start, seg.duration, root, seg.velocity("bass", seg.start)))
             previous = root
             continue
         fifth = root if pedal else _bass_pitch(seg.chord.fifth, root + 5, ceiling)
