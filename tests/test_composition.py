@@ -344,3 +344,23 @@ def test_a_cut_during_the_final_tonic_recolours_it_without_leaving_it(valence: f
     bass = [n for n in track(score, "Bass").notes if n.end == score.length_ticks]
     assert len(bass) == 1 and bass[0].pitch % 12 == tonic
     assert bass[0].start == 5 * BAR  # held from the downbeat through both cuts
+
+
+def test_suspensions_are_prepared_held_over_the_change_and_resolve_down_by_step() -> None:
+    suspensions = 0
+    for (arousal, valence), seed in itertools.product([(0.2, 0.8), (0.5, 0.7), (0.3, 0.2)], [0, 2]):
+        timeline = timeline_of([arousal] * 30, [valence] * 30)
+        melody = track(compose("scales", timeline, seed), "Melody").notes
+        segments = plan_harmony(timeline, np.random.default_rng(seed)).segments
+        for note, after in itertools.pairwise(melody):
+            change = next((s for s in segments if note.start < s.start < note.end), None)
+            if change is None:
+                continue  # not held over a chord change
+            suspensions += 1
+            before = next(s for s in segments if s.start <= note.start < s.end)
+            assert note.pitch % 12 in before.chord.pitch_classes  # prepared
+            assert note.pitch % 12 not in change.chord.pitch_classes  # suspended
+            assert after.start == change.start + TICKS_PER_BEAT  # resolved on the next beat
+            assert 1 <= note.pitch - after.pitch <= 2  # ... down by step
+            assert after.pitch % 12 in change.chord.pitch_classes  # ... to a chord tone
+    assert suspensions >= 5

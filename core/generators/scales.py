@@ -33,6 +33,8 @@ PHRASE_LIFTS = (-4, -2, 0, 2, 4, 6)
 #: repeat the one before.
 LONG_THIRD_COST = 4.5
 REPEAT_COST = 3.0
+#: Share of the chord changes that allow a prepared suspension which get one.
+SUSPENSION_CHANCE = 0.5
 #: Largest random extra distance (semitones) when ranking a note's candidate pitches.
 PITCH_JITTER = 1.5
 
@@ -102,6 +104,38 @@ def _candidates(
     return ranked
 
 
+def _suspends(
+    line: LeadLine,
+    seg: Segment,
+    before: Segment | None,
+    tick: int,
+    duration: int,
+    rng: np.random.Generator,
+) -> bool:
+    """Whether the tune holds its last note over the chord arriving at ``tick`` as a prepared
+    suspension (and ties it): the note was a tone of the chord before (prepared), is not one
+    of the new chord (suspended), rubs against none of its tones, and a tone of the new chord
+    lies a step below it (resolution); the note is held a beat and resolves on the next one.
+    Taken in :data:`SUSPENSION_CHANCE` of the places that allow one."""
+    last = line.notes[-1] if line.notes else None
+    if before is None or last is None or tick != seg.start or tick % BEAT or seg.final:
+        return False
+    if last.pitch % 12 not in before.chord.pitch_classes or duration < BEAT:
+        return False
+    classes = seg.chord.pitch_classes
+    if last.pitch % 12 in classes or any((last.pitch - c) % 12 in (1, 11) for c in classes):
+        return False
+    below = [last.pitch - step for step in (1, 2) if (last.pitch - step) % 12 in classes]
+    resolution = tick + BEAT
+    if not below or below[0] not in _range_pitches(seg, classes):
+        return False
+    if not line.stays_on_top(below[0], resolution, resolution + BEAT):
+        return False
+    if line.makes_parallels(below[0], resolution // SIXTEENTH, before_top=last.pitch):
+        return False
+    return bool(rng.random() < SUSPENSION_CHANCE) and line.hold(tick + BEAT)
+
+
 def _bar_events(
     start: int, rhythm: Sequence[int], segments: Sequence[Segment]
 ) -> list[tuple[int, int, int]]:
@@ -138,6 +172,8 @@ def motif_melody(
     for seg in segments:
         by_bar.setdefault(seg.start // BAR, []).append(seg)
     statement_pitch: int | None = None
+    previous_seg: Segment | None = None
+    resolve_to: int | None = None  # the resolution a suspension owes to the next beat
     for bar, bar_segments in sorted(by_bar.items()):
         first = bar_segments[0]
         phrase = first.phrase
@@ -200,6 +236,20 @@ def motif_melody(
                 goal = seg.chord.root
             elif closing:
                 goal = seg.chord.fifth  # a half cadence asks its question on the 2nd degree
+            if resolve_to is not None and on_beat and seg.start < tick:
+                target, goal = float(resolve_to), resolve_to % 12
+            resolve_to = None
+            if _suspends(line, seg, previous_seg, tick, duration, rng):
+                # A prepared suspension: the last note is tied over the chord change and
+                # resolves down by step on the next beat.
+                below = (line.last_pitch - 1, line.last_pitch - 2)
+                resolve_to = next(p for p in below if p % 12 in seg.chord.pitch_classes)
+                if duration == BEAT:
+                    previous_index, previous_seg = index, seg
+                    continue
+                target, goal = float(resolve_to), resolve_to % 12
+                tick, duration, resolve_to = tick + BEAT, duration - BEAT, None
+            previous_seg = seg
             pitch = line.place(
                 tick,
                 duration,

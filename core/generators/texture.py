@@ -89,11 +89,14 @@ class LeadLine:
         """Pitch of the latest note placed."""
         return self.notes[-1].pitch if self.notes else None
 
-    def _parallel(self, pitch: int, first: int) -> bool:
+    def makes_parallels(self, pitch: int, first: int, before_top: int | None = None) -> bool:
+        """Whether ``pitch`` struck at 16th ``first`` moves in parallel fifths or octaves with
+        the lowest voice (``before_top``: the top voice just before, if not yet placed)."""
         acc = self.accompaniment
         if first == 0 or first >= len(acc.low):
             return False
-        before_top = self._top.get(first - 1, int(acc.high[first - 1]))
+        if before_top is None:
+            before_top = self._top.get(first - 1, int(acc.high[first - 1]))
         before_low, low = int(acc.low[first - 1]), int(acc.low[first])
         if before_top < 0 or before_low >= 10_000 or low >= 10_000:
             return False
@@ -102,6 +105,31 @@ class LeadLine:
         same_way = (low > before_low) == (pitch > before_top)
         interval, previous = (pitch - low) % 12, (before_top - before_low) % 12
         return same_way and interval == previous and interval in PERFECT
+
+    def stays_on_top(self, pitch: int, start: int, end: int) -> bool:
+        """Whether ``pitch`` sounding from ``start`` to ``end`` stays above the accompaniment."""
+        first, stop = grid_span(start, end)
+        high = self.accompaniment.high[first : min(stop, len(self.accompaniment.high))]
+        return bool(high.size) and pitch > int(high.max())
+
+    def hold(self, until: int) -> bool:
+        """Tie the latest note over to ``until`` (a suspension), if it stays on top there and
+        rubs a semitone against nothing; whether it did."""
+        note = self.notes[-1]
+        _, held_from = grid_span(note.start, note.end)
+        _, end = grid_span(note.start, until)
+        acc = self.accompaniment
+        end = min(end, len(acc.high))
+        if end <= held_from:
+            return False
+        if note.pitch <= int(acc.high[held_from:end].max()):
+            return False
+        if acc.clashes(note.pitch, held_from, end):
+            return False
+        for step in range(held_from, end):
+            self._top[step] = note.pitch
+        self.notes[-1] = Note(note.start, until - note.start, note.pitch, note.velocity)
+        return True
 
     def place(
         self,
@@ -126,7 +154,7 @@ class LeadLine:
         may_clash = passing and end - first <= CLASH_MAX_STEPS and end - first <= budget
         rules = (
             lambda p: p > ceiling,
-            lambda p: not self._parallel(p, first),
+            lambda p: not self.makes_parallels(p, first),
             lambda p: may_clash or not acc.clashes(p, first, end),
         )
         pitch = candidates[0]
@@ -175,7 +203,8 @@ FILL: tuple[tuple[int, int, int], ...] = (
 
 def percussion(plan: HarmonicPlan, rng: np.random.Generator) -> list[Note]:
     """Drums for the bars whose arousal band has a groove, a fill closing each phrase they
-    play in, a crash on the next phrase's downbeat, and a crash cymbal at every hit."""
+    play in, a crash on the next phrase's downbeat (a last crash and kick on the final tonic),
+    and a crash cymbal at every hit."""
     notes: list[Note] = []
     bar_ticks = 4 * BEAT
     by_bar: dict[int, Segment] = {}
@@ -185,12 +214,16 @@ def percussion(plan: HarmonicPlan, rng: np.random.Generator) -> list[Note]:
     for bar, seg in sorted(by_bar.items()):
         groove = GROOVES.get(seg.band.drums)
         variant = GROOVE_VARIANTS[int(rng.integers(len(GROOVE_VARIANTS)))]
+        start = bar * bar_ticks
+        if seg.final and crash_next:  # the drums end with the piece's last downbeat
+            velocity = clamp_velocity(seg.velocity("percussion", start) + 10)
+            notes.extend(Note(start, BEAT, drum, velocity) for drum in (CRASH, KICK))
         if groove is None or seg.final:
             crash_next = False
             continue
-        start = bar * bar_ticks
         hits = list(groove) + list(variant)
-        closing = bar == seg.phrase.last_bar
+        following = by_bar.get(bar + 1)
+        closing = bar == seg.phrase.last_bar or (following is not None and following.final)
         if closing:
             hits = [h for h in hits if h[0] < 12] + list(FILL)
         if crash_next:
