@@ -156,7 +156,7 @@ class DcBlocker(_StatefulSos):
         super().__init__(butterworth_highpass(DC_CUTOFF_HZ, sample_rate), channels)
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        return super().__call__(block).astype(np.float32)
+        return super().__call__(block).astype(np.float32, order="C")
 
 
 #: BS.1770-4's K-weighting stages as pyloudnorm defines them: (type, gain dB, Q, corner Hz).

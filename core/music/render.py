@@ -321,7 +321,7 @@ def _spool_float_mix(
         block_frames = len(block)
         if block_start + block_frames > total_frames - fade_frames:
             block *= _fade_out(total_frames, fade_frames, block_start, block_frames)[:, None]
-        spool.write(block.tobytes())
+        spool.write(block.data)
         states.append(meter.state)
         energies.append(meter.add(block))
         peaks.append(chunk_peaks(block))
@@ -343,6 +343,14 @@ def _fade_out(frames: int, fade_frames: int, block_start: int, block_frames: int
     remaining = (frames - 1 - index) / max(1, fade_frames - 1)
     gain = np.where(remaining >= 1.0, 1.0, 0.5 - 0.5 * np.cos(np.pi * np.clip(remaining, 0, 1)))
     return gain.astype(np.float32)
+
+
+def _to_pcm16(block: np.ndarray) -> np.ndarray:
+    """Float frames (full scale 1.0) as little-endian 16-bit PCM, rounded and clipped."""
+    scaled = np.multiply(block, np.float32(32767.0))
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, -32768.0, 32767.0, out=scaled)
+    return scaled.astype("<i2")
 
 
 def _spool_reader(spool: IO[bytes], total_frames: int) -> Callable[[int, int], np.ndarray]:
@@ -391,8 +399,8 @@ def _write_mastered(
             _check_cancel(cancel)
             block_end = min(total_frames, block_start + BLOCK_FRAMES)
             mastered = limiter.process(read, block_start, block_end)
-            pcm = np.clip(np.rint(mastered * 32767.0), -32768, 32767).astype("<i2")
-            out.writeframesraw(pcm.tobytes())
+            pcm = _to_pcm16(mastered)
+            out.writeframesraw(pcm.data)
             if limiter.idle and replayable:
                 meter.add_energy(mix.hop_energies[index] * gain**2, len(mastered))
             else:
