@@ -16,6 +16,11 @@ Everything streams block by block, so memory stays flat however long the piece i
 
 The 4× interpolator is a 49-tap Kaiser-windowed sinc (12 taps per phase, the length BS.1770-4
 Annex 2 suggests); its phase 0 is the original samples.
+
+scipy (``sosfilt``) and pyloudnorm (the K-weighting coefficients) are used where installed, as
+on the command line. Blender's Python ships numpy only; there the same filters run as exact
+numpy code (:func:`_sosfilt_numpy`, :func:`_rbj_section`), which the tests hold to scipy's and
+pyloudnorm's results.
 """
 
 from __future__ import annotations
@@ -236,25 +241,27 @@ class LoudnessMeter:
         power = np.square(weighted[:, 0])  # channel weights are 1 for L and R
         for channel in range(1, weighted.shape[1]):
             power += np.square(weighted[:, channel])
-        start = self.frames
-        first_hop = len(self._hop_energy) - 1
-        edges = [start]
-        while (edge := round((first_hop + len(edges)) * HOP_S * self.sample_rate)) < start + len(
-            block
-        ):
+        # Split the block where hops start: the open hop's rest, then each new hop.
+        end, hop = self.frames + len(block), len(self._hop_energy)
+        edges = [self.frames]
+        while (edge := self._hop_start(hop)) < end:
             edges.append(edge)
-        edges = np.array(edges) - start
-        energy = np.add.reduceat(power, edges) if len(power) else np.zeros(1)
+            hop += 1
+        energy = np.add.reduceat(power, np.array(edges) - self.frames) if len(power) else [0.0]
+        energy = np.asarray(energy, dtype=float)
         self.add_energy(energy, len(block))
         return energy
+
+    def _hop_start(self, hop: int) -> int:
+        return round(hop * HOP_S * self.sample_rate)
 
     def add_energy(self, energy: np.ndarray, frames: int) -> None:
         """Count ``frames`` more frames whose energy per hop (from :meth:`add`) is ``energy``."""
         self._hop_energy[-1] += float(energy[0])
         self._hop_energy.extend(float(e) for e in energy[1:])
         self.frames += frames
-        if self.frames >= round(len(self._hop_energy) * HOP_S * self.sample_rate):
-            self._hop_energy.append(0.0)
+        if self.frames >= self._hop_start(len(self._hop_energy)):
+            self._hop_energy.append(0.0)  # the open hop is complete: open the next
 
     def integrated(self) -> float:
         """The gated integrated loudness so far, in LUFS (-inf for silence)."""
