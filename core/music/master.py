@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -408,7 +409,7 @@ class TruePeakLimiter:
         hi = (end + self.reach) // CHUNK_FRAMES + 1
         return self._envelope > 0.0 or bool(np.any(self._bounds[lo:hi] > self.ceiling))
 
-    def process(self, read, first: int, end: int) -> np.ndarray:
+    def process(self, read: Callable[[int, int], np.ndarray], first: int, end: int) -> np.ndarray:
         """Frames ``[first, end)`` scaled by the gain and limited, as float32."""
         self.idle = not self._needs_limiting(first, end)
         if self.idle:
