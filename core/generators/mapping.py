@@ -54,9 +54,10 @@ class ValenceBand:
         The degree that leads into the cadence's dominant (IV in bright keys, iv or ii∅7 in
         dark ones).
     pedal
-        The bass holds the tonic under the progression (not the cadence): lydian's raised
-        4th floats over it (II over I, the sound of flight in film scores) instead of pulling
-        the key toward the dominant.
+        The bass holds the tonic under the progression (not the cadence) wherever no chord
+        tone rubs against it: lydian's raised 4th floats over it (II over I, the sound of
+        flight in film scores) and dorian's v and ii stay anchored, instead of pulling the key
+        toward the dominant or the relative major.
     """
 
     min_valence: float
@@ -118,13 +119,13 @@ class ArousalBand:
 #: dorian's IV, tip a bar's pitch content toward the relative major, so their colour is
 #: left to the tune (the b2 of phrygian, the raised 6th of dorian).
 VALENCE_TABLE: tuple[ValenceBand, ...] = (
-    #           valence ≥  mode          progressions (degrees, 0 = I)               predominant
-    ValenceBand(0.80,      "lydian",     ((0, 1, 0, 4), (0, 4, 1, 4), (0, 1, 4, 1)),   1, True),
-    ValenceBand(0.60,      "ionian",     ((0, 3, 0, 4), (0, 3, 4, 3), (0, 4, 3, 4)),   3),  # I IV V
-    ValenceBand(0.50,      "mixolydian", ((0, 6, 0, 3), (0, 3, 6, 3), (0, 6, 3, 6)),   3),  # I bVII
-    ValenceBand(0.35,      "dorian",     ((0, 4, 0, 4), (0, 1, 0, 4), (0, 4, 0, 1)),   1),  # i ii v
-    ValenceBand(0.20,      "aeolian",    ((0, 3, 0, 4), (0, 1, 0, 4), (0, 3, 1, 4)),   3),  # i ii∅7
-    ValenceBand(0.00,      "phrygian",   ((0, 3, 0, 4), (0, 3, 4, 3)),                 3),  # i iv
+    #       valence ≥  mode          progressions (degrees, 0 = I)                 pre  pedal
+    ValenceBand(0.80, "lydian",     ((0, 1, 0, 4), (0, 4, 1, 4), (0, 1, 4, 1)),  1,   True),
+    ValenceBand(0.60, "ionian",     ((0, 3, 0, 4), (0, 3, 4, 3), (0, 4, 3, 4)),  3,   False),
+    ValenceBand(0.50, "mixolydian", ((0, 6, 0, 3), (0, 3, 6, 3), (0, 6, 3, 6)),  3,   False),
+    ValenceBand(0.35, "dorian",     ((0, 4, 0, 4), (0, 1, 0, 4), (0, 4, 0, 1)),  1,   True),
+    ValenceBand(0.20, "aeolian",    ((0, 3, 0, 4), (0, 1, 0, 4), (0, 3, 1, 4)),  3,   False),
+    ValenceBand(0.00, "phrygian",   ((0, 3, 0, 4), (0, 3, 4, 3)),                3,   False),
 )
 
 #: Arousal bands, calmest first: the orchestration grows layer by layer (pad and tune → bass
