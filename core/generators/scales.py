@@ -140,7 +140,8 @@ def _bar_events(
     start: int, rhythm: Sequence[int], segments: Sequence[Segment]
 ) -> list[tuple[int, int, int]]:
     """(tick, duration, rhythm index) of a bar's notes, split at chord changes so every chord
-    is met by a fresh note."""
+    is met by a fresh note, and cut to the bar's segments; the last note rings to the end of
+    the last segment (the final tonic may outlast the bar)."""
     events = []
     tick = start
     for index, value in enumerate(rhythm):
@@ -149,7 +150,37 @@ def _bar_events(
         for a, b in zip([tick, *cuts], [*cuts, end], strict=True):
             events.append((a, b - a, index))
         tick = end
+    end = segments[-1].end
+    events = [event for event in events if event[0] < end]
+    last_tick, last_duration, last_index = events[-1]
+    if segments[-1].final or last_tick + last_duration > end:
+        events[-1] = (last_tick, end - last_tick, last_index)
     return events
+
+
+def _bar_rhythm(
+    kind: str, motif: Motif, segments: Sequence[Segment]
+) -> tuple[tuple[int, ...], int]:
+    """The bar's rhythm for treatment ``kind`` and the index of its neighbour note (-1 if
+    none): the motif's rhythm in the bar's arousal band, or the band's cadence rhythm; a
+    passing note added in the upper half of the band; the last two notes joined when the
+    harmony moves inside a bar of a one-chord band, so the bar is no busier than its arousal
+    asks (the tune answers the moving harmony with a longer note)."""
+    first = segments[0]
+    band, phrase = first.band, first.phrase
+    ornament_at = -1
+    if kind == "cadence":
+        return band.cadence_rhythms[phrase.index % len(band.cadence_rhythms)], -1
+    if kind == "ornament":
+        rhythm, ornament_at = ornamented(motif.rhythm(band))
+    else:
+        rhythm = motif.rhythm(band, varied=kind == "rhythm")
+        if busier(first.arousal):
+            rhythm, ornament_at = with_neighbour(rhythm)
+    if band.chords_per_bar == 1 and len(segments) > 1:
+        rhythm = joined_ending(rhythm)
+        ornament_at = ornament_at if ornament_at < len(rhythm) else -1
+    return rhythm, ornament_at
 
 
 def motif_melody(
@@ -181,23 +212,8 @@ def motif_melody(
             motifs.append(developed(motifs[-MOTIF_COUNT], rng))
         motif = motifs[phrase.period]
         kind = treatment(phrase, bar)
-        band = first.band
-        contour = motif.contour
-        ornament_at = -1
-        if kind == "cadence":
-            rhythm = band.cadence_rhythms[phrase.index % len(band.cadence_rhythms)]
-        elif kind == "ornament":
-            rhythm, ornament_at = ornamented(motif.rhythm(band))
-        else:
-            rhythm = motif.rhythm(band, varied=kind == "rhythm")
-        if kind not in ("cadence", "ornament") and busier(first.arousal):
-            rhythm, ornament_at = with_neighbour(rhythm)
-        if kind != "cadence" and band.chords_per_bar == 1 and len(bar_segments) > 1:
-            # The harmony moves inside the bar: the tune answers with a longer note, so the
-            # bar is no busier than its arousal asks.
-            rhythm = joined_ending(rhythm)
-        if kind == "inversion":
-            contour = tuple(-c for c in contour)
+        rhythm, ornament_at = _bar_rhythm(kind, motif, bar_segments)
+        contour = tuple(-c for c in motif.contour) if kind == "inversion" else motif.contour
         centre = register_centre(first.arousal, first.valence)
         if kind == "statement" or line.last_pitch is None:
             tones = (first.chord.root, first.chord.third, first.chord.fifth)
@@ -207,14 +223,11 @@ def motif_melody(
             anchor = float(min(starts, key=lambda p: (abs(p - lift), p)))
         elif kind == "sequence":
             scale = _range_pitches(first, first.scale)
-            anchor = float(_scale_step(statement_pitch or centre, sequence_steps[0], scale))
+            step = sequence_steps[phrase.period % MOTIF_COUNT]
+            anchor = float(_scale_step(statement_pitch or centre, step, scale))
         else:
             anchor = float(line.last_pitch)
-        end = bar_segments[-1].end
-        events = [e for e in _bar_events(bar * BAR, rhythm, bar_segments) if e[0] < end]
-        last_tick, last_duration, last_index = events[-1]
-        if bar_segments[-1].final or last_tick + last_duration > end:
-            events[-1] = (last_tick, end - last_tick, last_index)  # rings to the end
+        events = _bar_events(bar * BAR, rhythm, bar_segments)
         previous_index = -1
         for tick, duration, index in events:
             seg = next(s for s in bar_segments if s.start <= tick < s.end)
