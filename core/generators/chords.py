@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..music.score import Note, Score
-from .harmony import BAR, SIXTEENTH, Segment, compose_over_harmony
+from .harmony import BAR, BEAT, SIXTEENTH, Segment, compose_over_harmony
 from .mapping import MELODY_REACH, busier, register_centre
 from .motif import with_neighbour
 from .texture import Accompaniment, LeadLine
@@ -97,34 +97,40 @@ def arpeggios(
     the middle bars of a phrase draw variations, and the cadence bar rises."""
     names = sorted(ARPEGGIO_PATTERNS)
     motif_patterns = [names[int(rng.integers(len(names)))] for _ in range(2)]
-    length = segments[-1].end
-    line = LeadLine(Accompaniment(accompaniment, length))
-    bar_pattern: dict[int, str] = {}
-    bar_rhythm: dict[int, tuple[int, ...]] = {}
-    bar_inversion: dict[int, int] = {}
     motif_rhythms = [int(rng.integers(64)) for _ in range(2)]
+    line = LeadLine(Accompaniment(accompaniment, segments[-1].end))
+    # Per bar: (pattern, inversion, rhythm), drawn when the bar's first segment comes.
+    choices: dict[int, tuple[tuple[int, ...], int, tuple[int, ...]]] = {}
     for seg, voicing in zip(segments, voicings, strict=True):
-        bar = seg.start // BAR
-        phrase = seg.phrase
-        if bar not in bar_pattern:
+        bar, phrase = seg.start // BAR, seg.phrase
+        if bar not in choices:
             if bar == phrase.first_bar:
-                bar_pattern[bar] = motif_patterns[phrase.period % 2]
+                name = motif_patterns[phrase.period % 2]
             elif bar == phrase.last_bar:
-                bar_pattern[bar] = CADENCE_PATTERN
+                name = CADENCE_PATTERN
             else:
-                bar_pattern[bar] = names[int(rng.integers(len(names)))]
-        pattern = ARPEGGIO_PATTERNS[bar_pattern[bar]]
-        inversion = bar_inversion.setdefault(bar, int(rng.integers(INVERSIONS)))
+                name = names[int(rng.integers(len(names)))]
+            inversion = int(rng.integers(INVERSIONS))
+            choices[bar] = (
+                ARPEGGIO_PATTERNS[name],
+                inversion,
+                _rhythm(seg, bar, rng, motif_rhythms),
+            )
+        pattern, inversion, rhythm = choices[bar]
         tones = _close_position(seg, max(voicing), inversion)
-        onsets = _figure_onsets(
-            seg, bar_rhythm.setdefault(bar, _rhythm(seg, bar, rng, motif_rhythms))
-        )
+        onsets = _figure_onsets(seg, rhythm)
         if seg.final:
             onsets = onsets[: len(tones)]
         for index, start in enumerate(onsets):
             end = onsets[index + 1] if index + 1 < len(onsets) else seg.end
             preferred = tones[pattern[index % len(pattern)] % len(tones)]
-            candidates = sorted(tones, key=lambda p: (abs(p - preferred), p))
+            # A long tone leans on the root or fifth: held on its third a chord sounds like
+            # its relative minor (or major).
+            dwell = end - start >= 2 * BEAT
+            candidates = sorted(
+                tones,
+                key=lambda p: (dwell and p % 12 == seg.chord.third, abs(p - preferred), p),
+            )
             line.place(
                 start,
                 end - start,
