@@ -5,12 +5,11 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
-from .properties import OFFLINE_NOTE, generator_items, online_access
+from .core.music.config import RenderConfig
+from .properties import OFFLINE_NOTE, config_range, generator_items, online_access
 
-#: The loudness the score is mastered to by default, and the range offered (LUFS): -16 is
-#: what streaming platforms and podcasts aim for; broadcast (EBU R 128) asks for -23.
-DEFAULT_LOUDNESS_LUFS = -16.0
-LOUDNESS_RANGE_LUFS = (-36.0, -6.0)
+#: Loudness the score is mastered to: ``core``'s default and range (LUFS).
+_LOUDNESS_RANGE = config_range(RenderConfig, "loudness_lufs")
 
 #: The add-on's package (``moodscore``, ``bl_ext.<repo>.moodscore`` or ``blender_addon``).
 ADDON_ID = __package__
@@ -38,9 +37,9 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
         name="Loudness (LUFS)",
         description="Integrated loudness the score's WAV is mastered to (-16 suits the web, "
         "-23 broadcast; higher is louder)",
-        default=DEFAULT_LOUDNESS_LUFS,
-        min=LOUDNESS_RANGE_LUFS[0],
-        max=LOUDNESS_RANGE_LUFS[1],
+        default=RenderConfig.loudness_lufs,
+        min=_LOUDNESS_RANGE[0],
+        max=_LOUDNESS_RANGE[1],
         step=100,
         precision=1,
     )
@@ -83,8 +82,7 @@ def apply_preferences(config: Any, context: Any = None) -> None:
     prefs = addon_preferences(context)
     if prefs is None:
         return
-    if hasattr(config.render, "loudness_lufs"):  # mastering to a loudness target
-        config.render.loudness_lufs = float(prefs.loudness_lufs)
+    config.render.loudness_lufs = float(prefs.loudness_lufs)
 
 
 def without_secrets(message: str, context: Any = None) -> str:

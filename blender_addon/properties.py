@@ -76,13 +76,13 @@ def generator_items(*, with_default: bool) -> list[tuple[str, str, str]]:
     return items
 
 
-def _range(section: Any, name: str) -> tuple[float, float]:
+def config_range(section: Any, name: str) -> tuple[float, float]:
     """The accepted range ``core`` declares for a config field."""
     spec = next(f for f in dataclasses.fields(section) if f.name == name)
     return spec.metadata["range"]
 
 
-_STEP_BARS_RANGE = _range(Config, "step_bars")
+_STEP_BARS_RANGE = config_range(Config, "step_bars")
 
 
 class MoodscoreSettings(bpy.types.PropertyGroup):

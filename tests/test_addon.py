@@ -298,7 +298,7 @@ def midi_notes(path: Path) -> list[tuple[float, int]]:
     return sorted(notes)
 
 
-def test_rescore_from_edited_curves_changes_music_where_curves_changed(
+def test_rescore_from_edited_curves_changes_the_music_where_they_changed(
     edit, tmp_path: Path
 ) -> None:
     scene = edit
@@ -307,6 +307,7 @@ def test_rescore_from_edited_curves_changes_music_where_curves_changed(
     score = score_strip_of(scene, "clip")
     midi = tmp_path / "moodscore" / "clip" / "clip.mid"
     before = midi_notes(midi)
+    analysed = (midi.parent / "clip.emotions.txt").read_text().splitlines()
     step_s = 240.0 / score.moodscore.bpm
     # Drag the curves of the last two of four steps to calm and sad.
     fps = scene.render.fps
@@ -322,10 +323,12 @@ def test_rescore_from_edited_curves_changes_music_where_curves_changed(
 
     after = midi_notes(midi)
     changed_from = 2 * step_s
-    assert [n for n in before if n[0] < changed_from] == [n for n in after if n[0] < changed_from]
+    # The composer plans the whole piece (its form looks ahead), so only the edited part is
+    # sure to change; the curves it read are the edited ones, the first steps as analysed.
     assert [n for n in before if n[0] >= changed_from] != [n for n in after if n[0] >= changed_from]
     text = (midi.parent / "clip.emotions.txt").read_text().splitlines()
     assert text[-1] == "0.000000, 0.000000"
+    assert text[:2] == analysed[:2]
     assert score_strip_of(scene, "clip") is not None  # the same strip, reloaded
 
 
@@ -465,19 +468,22 @@ def test_status_bar_shows_the_job_and_is_given_back(edit) -> None:
     assert header.draw is not progress.draw_status
 
 
-def test_loudness_preference_reaches_the_engine(edit, addon) -> None:
+def test_loudness_preference_reaches_the_wav(edit, addon, tmp_path: Path) -> None:
+    from blender_addon.core.music.config import RenderConfig
     from blender_addon.operators.scoring import engine_config
 
-    config, _ = engine_config(bpy.context)
-    if not hasattr(config.render, "loudness_lufs"):
-        pytest.skip("core's RenderConfig has no loudness_lufs yet (the mastering work)")
+    prefs_range = addon.bl_rna.properties["loudness_lufs"]
+    assert (prefs_range.hard_min, prefs_range.hard_max) == (-50.0, -10.0)  # core's own limits
+    assert engine_config(bpy.context)[0].render.loudness_lufs == RenderConfig.loudness_lufs
+    add_movie(edit, "clip", 1, 1)
     addon.loudness_lufs = -23.0
     try:
-        config, _ = engine_config(bpy.context)
+        assert engine_config(bpy.context)[0].render.loudness_lufs == -23.0
+        assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
     finally:
-        addon.loudness_lufs = -16.0
-    assert config.render.loudness_lufs == -23.0
-    assert engine_config(bpy.context)[0].render.loudness_lufs == -16.0
+        addon.loudness_lufs = RenderConfig.loudness_lufs
+    manifest = json.loads((tmp_path / "moodscore" / "clip" / "score.json").read_text())
+    assert manifest["options"]["render"]["loudness_lufs"] == -23.0
 
 
 def test_register_unregister_twice_leaves_no_leftovers(addon) -> None:
