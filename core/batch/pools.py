@@ -41,15 +41,53 @@ _WORKER_DIED = (
 )
 
 
+# -- threads per worker ------------------------------------------------------------------------
+
+
+def core_share(workers: int, cores: int) -> int | None:
+    """Threads each of ``workers`` jobs on a ``cores``-core machine should use (``None``: all).
+
+    One worker keeps every library's own choice (as ``moodscore score`` does); several split the
+    cores, since decoder frame threads cost extra CPU that only pays when cores are idle.
+    """
+    return None if workers <= 1 else max(1, cores // workers)
+
+
+def use_threads(threads: int | None) -> None:
+    """Limit this process's FFmpeg decoding and OpenCV threads (``None`` leaves the defaults)."""
+    if threads is None:
+        return
+    import cv2
+
+    from ..video.frames import set_decode_threads
+
+    set_decode_threads(threads)
+    cv2.setNumThreads(threads)
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 # -- local processes ---------------------------------------------------------------------------
 
 _worker_cancel: CancelFlag | None = None
+#: Modules a worker needs for every video, imported once in the fork server.
+WORKER_PRELOAD = (
+    "core.batch.pools",
+    "core.pipeline",
+    "core.emotion.analysis",
+    "core.emotion.export",
+    "core.music.render",
+    "core.video.mux",
+)
 
 
-def _init_local_worker(cancel: CancelFlag, log_level: int) -> None:
-    """Set up a pool process: the batch process alone decides when Ctrl-C stops the batch."""
+def _init_local_worker(cancel: CancelFlag, log_level: int, threads: int | None) -> None:
+    """Set up a pool process: its share of the cores; the batch decides when Ctrl-C stops it."""
     global _worker_cancel
     _worker_cancel = cancel
+    use_threads(threads)
     # Idle workers must not die of the terminal's Ctrl-C (which reaches the whole process
     # group); a running job handles it through core.signals and cleans up.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -61,7 +99,7 @@ def _run_local_job(job: Job) -> JobResult:
 
 
 class LocalPool:
-    """``workers`` processes on this machine (``concurrent.futures``, spawned fresh).
+    """``workers`` processes on this machine (``concurrent.futures`` over a fork server).
 
     At most ``workers`` jobs are handed over at a time, so when a worker process dies (a
     segfaulting decoder, the out-of-memory killer) the jobs it may have held are known; they
@@ -70,7 +108,10 @@ class LocalPool:
 
     def __init__(self, workers: int, *, log_level: int = logging.WARNING) -> None:
         self.capacity = workers
-        self._context = multiprocessing.get_context("spawn")
+        # Workers fork from a server process that imported the scoring code once: each starts
+        # warm (and a replacement after a crash too) and none inherits this process's threads.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(WORKER_PRELOAD))
         self._cancel = self._context.Event()
         self._log_level = log_level
         self._retried: set[int] = set()
@@ -84,7 +125,7 @@ class LocalPool:
             max_workers=self.capacity,
             mp_context=self._context,
             initializer=_init_local_worker,
-            initargs=(self._cancel, self._log_level),
+            initargs=(self._cancel, self._log_level, core_share(self.capacity, usable_cores())),
         )
 
     def submit(self, job: Job) -> cf.Future[JobResult]:
@@ -140,15 +181,21 @@ def worker_facts(out_root: str) -> dict[str, Any]:
     """Run on every Dask worker before a batch: its host, version and view of ``--out``."""
     return {
         "host": socket.gethostname(),
+        "cores": usable_cores(),
         "version": __version__,
         "sees_out": os.path.isdir(out_root),
         "can_write": os.access(out_root, os.W_OK | os.X_OK),
     }
 
 
-def run_dask_job(job: Job, cancel_event: str) -> JobResult:
-    """A Dask task: :func:`~.jobs.run_job` with the batch's cancel event mirrored locally."""
+def run_dask_job(job: Job, cancel_event: str, shares: dict[str, int | None]) -> JobResult:
+    """A Dask task: :func:`~.jobs.run_job` with the batch's cancel event mirrored locally.
+
+    ``shares`` gives the threads per task on each host (its cores over its worker threads).
+    """
     from distributed import Event
+
+    use_threads(shares.get(socket.gethostname()))
 
     remote = Event(cancel_event)
     if remote.is_set():
@@ -222,7 +269,14 @@ class DaskPool:
                 f"A Dask worker cannot run Moodscore ({type(exc).__name__}: {_first_line(exc)}); "
                 f"install moodscore {__version__} in every worker's environment."
             ) from None
+        threads = {
+            address: info.get("nthreads", 1)
+            for address, info in self.client.scheduler_info().get("workers", {}).items()
+        }
+        per_host: dict[str, list[int]] = {}
         for address, fact in sorted(facts.items()):
+            cores_and_threads = per_host.setdefault(fact["host"], [fact["cores"], 0])
+            cores_and_threads[1] += threads.get(address, 1)
             if fact["version"] != __version__:
                 raise InputError(
                     f"Dask worker {address} runs moodscore {fact['version']}, this machine "
@@ -234,12 +288,14 @@ class DaskPool:
                     "workers need the inputs and --out on a shared file system at the same "
                     "paths (see README, Batch scoring)."
                 )
+        self._shares = {host: core_share(n, cores) for host, (cores, n) in per_host.items()}
 
     def submit(self, job: Job) -> Any:
         future = self.client.submit(
             run_dask_job,
             job,
             self._cancel_event,
+            self._shares,
             key=f"{self._keys}-{job.index}",
             pure=False,
         )

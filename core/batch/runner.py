@@ -136,9 +136,9 @@ def _open_pool(workers: int, scheduler: str | None, out_root: Path) -> Any:
 
 def default_workers() -> int:
     """One worker per core this process may use."""
-    import os
+    from .pools import usable_cores
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return usable_cores()
 
 
 def _drive(pool: Any, jobs: list[Job], ledger: Ledger, *, progress: bool) -> None:
