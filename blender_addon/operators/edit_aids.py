@@ -105,7 +105,7 @@ def configure(config: Any, scene: bpy.types.Scene, *, rescore: bool = False) -> 
                 "make Slowest smaller than Fastest."
             )
         edit.bpm_auto, edit.bpm_low, edit.bpm_high = True, settings.bpm_low, settings.bpm_high
-    edit.duck, edit.duck_db = settings.duck, 0.0
+    edit.duck, edit.duck_db, edit.duck_fade_ms = settings.duck, 0.0, settings.duck_fade_ms
     edit.stems = settings.stems
 
 
