@@ -93,13 +93,13 @@ class _StatefulSos:
     def __init__(self, sos: np.ndarray, channels: int) -> None:
         self.sos = sos
         self.state = np.zeros((len(sos), 2, channels))
-        self._responses: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._spectra: dict[int, list[np.ndarray]] = {}  # per block length, for numpy
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         if _scipy_signal is not None:
             filtered, self.state = _scipy_signal.sosfilt(self.sos, block, axis=0, zi=self.state)
             return filtered
-        return _sosfilt_numpy(self.sos, block, self.state, self._responses)
+        return _sosfilt_numpy(self.sos, block, self.state, self._spectra)
 
 
 def _all_pole_impulse(a1: float, a2: float, length: int) -> np.ndarray:
@@ -115,28 +115,31 @@ def _sosfilt_numpy(
     sos: np.ndarray,
     block: np.ndarray,
     state: np.ndarray,
-    responses: dict[int, list[tuple[np.ndarray, np.ndarray]]],
+    spectra: dict[int, list[np.ndarray]],
 ) -> np.ndarray:
     """``scipy.signal.sosfilt`` along axis 0 with state (transposed direct form II), updating
-    ``state`` in place; each section's block output is its zero-state response (an FFT
-    convolution with the section's impulse response, exact for a block) plus its zero-input
-    response to the state."""
+    ``state`` in place.
+
+    A section's output over a block is its all-pole impulse response convolved (by FFT, exact
+    within the block) with the numerator applied to the input, plus the state ``(z1, z2)``
+    entered as two extra input samples at the block's start: the zero-input response of
+    ``1/A`` to that state is exactly its response to that impulse pair.
+    """
     n = len(block)
     size = 1 << max(1, (2 * n - 1).bit_length())
-    if n not in responses:
-        responses[n] = []
-        for b0, b1, b2, _, a1, a2 in sos:
-            impulse = _all_pole_impulse(a1, a2, n)
-            full = np.convolve([b0, b1, b2], impulse)[:n]
-            responses[n].append((np.fft.rfft(full, size), impulse))
+    if n not in spectra:
+        spectra[n] = [np.fft.rfft(_all_pole_impulse(a1, a2, n), size) for *_, a1, a2 in sos]
     signal_in = block.astype(np.float64)
-    for index, ((_, b1, b2, _, a1, a2), (spectrum, impulse)) in enumerate(
-        zip(sos, responses[n], strict=True)
-    ):
+    for index, ((b0, b1, b2, _, a1, a2), spectrum) in enumerate(zip(sos, spectra[n], strict=True)):
         z1, z2 = state[index]
-        out = np.fft.irfft(np.fft.rfft(signal_in, size, axis=0) * spectrum[:, None], size, axis=0)
-        out = out[:n] + np.outer(impulse, z1)
-        out[1:] += np.outer(impulse[:-1], z2)
+        driven = b0 * signal_in
+        driven[1:] += b1 * signal_in[:-1]
+        driven[2:] += b2 * signal_in[:-2]
+        driven[0] += z1
+        if n > 1:
+            driven[1] += z2
+        out = np.fft.irfft(np.fft.rfft(driven, size, axis=0) * spectrum[:, None], size, axis=0)
+        out = out[:n]
         # The state after the last sample, from the last two inputs and outputs.
         carried = z2 if n == 1 else b2 * signal_in[-2] - a2 * out[-2]
         state[index, 0] = b1 * signal_in[-1] - a1 * out[-1] + carried
