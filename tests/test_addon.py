@@ -67,6 +67,9 @@ def add_movie(scene, name: str, channel: int, frame_start: int, path: str = "//c
     return compat.strips_in(scene.sequence_editor).new_movie(name, path, channel, frame_start)
 
 
+timing = compat.strip_timing  # by Blender 5.2's names, so the tests warn on no version
+
+
 def score_strip_of(scene, name: str):
     return compat.find_strip(scene, f"{name} · score")
 
@@ -95,16 +98,17 @@ def test_trimmed_strip_before_frame_one_in_a_24fps_scene(edit, tmp_path: Path) -
     scene = edit
     scene.render.fps = 24  # the 25 fps clip keeps its 200 frames
     strip = add_movie(scene, "clip", 2, -20)
-    strip.frame_offset_start, strip.frame_offset_end = 30, 20  # visible: frames 10-159
+    compat.set_strip_timing(strip, "left_handle_offset", 30)  # visible: frames 10-159
+    compat.set_strip_timing(strip, "right_handle_offset", 20)
     blocker = add_colour_strip(scene, "blocker", channel=3, start=100, frames=20)
 
     assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
 
     score = score_strip_of(scene, "clip")
     assert score is not None and score.type == "SOUND"
-    assert score.frame_final_start == 10
+    assert timing(score, "left_handle") == 10
     assert score.channel == blocker.channel + 1  # channel 3 is busy over frames 100-120
-    assert abs(score.frame_final_duration - 150) <= 1
+    assert abs(timing(score, "duration") - 150) <= 1
     assert score.sound.filepath == "//moodscore/clip/clip.wav"
     wav = tmp_path / "moodscore" / "clip" / "clip.wav"
     assert abs(wav_seconds(wav) - 150 / 24) <= 1 / 24  # edit time, not file time (6.0 s)
@@ -121,7 +125,8 @@ def test_trimmed_strip_before_frame_one_in_a_24fps_scene(edit, tmp_path: Path) -
 def test_relative_path_same_fps_and_refused_strips(edit, tmp_path: Path) -> None:
     scene = edit
     strip = add_movie(scene, "clip", 1, -40)
-    strip.frame_offset_start = 10  # visible from frame -30 to the clip's end (frame 159)
+    # Visible from frame -30 to the clip's end (frame 159).
+    compat.set_strip_timing(strip, "left_handle_offset", 10)
     image = tmp_path / "still.png"
     pixels = bpy.data.images.new("still", 8, 8)
     pixels.save(filepath=str(image))
@@ -132,8 +137,8 @@ def test_relative_path_same_fps_and_refused_strips(edit, tmp_path: Path) -> None
     assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
 
     score = score_strip_of(scene, "clip")
-    assert (score.frame_final_start, score.channel) == (-30, 2)
-    assert abs(score.frame_final_duration - 190) <= 1
+    assert (timing(score, "left_handle"), score.channel) == (-30, 2)
+    assert abs(timing(score, "duration") - 190) <= 1
     assert score_strip_of(scene, "stills") is None
 
 
@@ -314,7 +319,7 @@ def test_rescore_from_edited_curves_changes_the_music_where_they_changed(
     for prop, value in ((AROUSAL_PROP, 0.0), (VALENCE_PROP, 0.0)):
         fcurve = compat.find_fcurve(scene, score.path_from_id(prop))
         for point in fcurve.keyframe_points:
-            if point.co[0] >= score.frame_start + 2 * step_s * fps - 0.5:
+            if point.co[0] >= timing(score, "content_start") + 2 * step_s * fps - 0.5:
                 point.co[1] = value
         fcurve.update()
 
