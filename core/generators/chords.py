@@ -68,11 +68,11 @@ def _rhythm(
 ) -> tuple[int, ...]:
     """The figuration's rhythm in ``bar``: even notes at the band's figuration value, or in
     calm bands (a quarter note or slower) one of the band's bar rhythms, the period's own at
-    the phrase's start."""
+    the phrase's start; one note more in the upper half of the band."""
     band = seg.band
     if band.figure_16ths < 4:
-        return (band.figure_16ths,) * (16 // band.figure_16ths)
-    if bar == seg.phrase.first_bar:
+        rhythm = (band.figure_16ths,) * (16 // band.figure_16ths)
+    elif bar == seg.phrase.first_bar:
         rhythm = band.rhythms[motif_rhythms[seg.phrase.period % 2] % len(band.rhythms)]
     else:
         rhythm = band.rhythms[int(rng.integers(len(band.rhythms)))]

@@ -150,7 +150,7 @@ AROUSAL_TABLE: tuple[ArousalBand, ...] = (
                 rhythms=((2, 2, 2, 2, 4, 2, 2), (2, 2, 4, 2, 2, 2, 2), (3, 1, 2, 2, 2, 2, 4),
                          (2, 2, 2, 2, 2, 2, 4)),
                 cadence_rhythms=((2, 2, 2, 2, 8), (3, 1, 2, 2, 8)),
-                figure_16ths=2, bass_16ths=4, pad_pulse_16ths=4, drums="backbeat",
+                figure_16ths=2, bass_16ths=2, pad_pulse_16ths=4, drums="backbeat",
                 chords_per_bar=2, gap_ticks=30),
     ArousalBand(0.80,
                 rhythms=((1, 1, 2, 1, 1, 2, 2, 2, 2, 2), (2, 1, 1, 2, 1, 1, 2, 2, 2, 2),
