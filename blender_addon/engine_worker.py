@@ -194,11 +194,21 @@ def watch_lifeline(stream: TextIO, cancel: threading.Event) -> None:
     cancel.set()
 
 
+def yield_to_blender() -> None:
+    """Run below Blender: lower priority, and on Linux the batch policy, whose wake-ups never
+    preempt Blender's UI thread. On Windows Blender starts the process below normal priority.
+    """
+    if hasattr(os, "nice"):
+        os.nice(ENGINE_NICENESS)
+    if hasattr(os, "SCHED_BATCH"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
 def main() -> int:
     """Read the request from stdin, score it, report to the events file."""
     logging.basicConfig(level=logging.WARNING, format="Moodscore engine: %(message)s")
-    if hasattr(os, "nice"):  # POSIX; on Windows Blender starts it below normal priority
-        os.nice(ENGINE_NICENESS)
+    yield_to_blender()
     job = json.loads(sys.stdin.readline())
     sys.path[:] = job["sys_path"]
     cancel = threading.Event()

@@ -172,6 +172,8 @@ class JobWatcher(threading.Thread):
         self.workdir: Path | None = None
         self.staging: list[Path] = []
         self.progress: list[tuple[str, float]] = []
+        self.priority: int | None = None
+        self.policy: int | None = None
 
     def run(self) -> None:
         deadline = time.monotonic() + 120
@@ -186,6 +188,10 @@ class JobWatcher(threading.Thread):
                 sample = (job.stage, job.fraction)
                 if not self.progress or self.progress[-1] != sample:
                     self.progress.append(sample)
+                if job.fraction > 0.0 and self.priority is None:
+                    with contextlib.suppress(OSError):  # it may just have ended
+                        self.priority = os.getpriority(os.PRIO_PROCESS, job.pid)
+                        self.policy = os.sched_getscheduler(job.pid)
                 if self.act is not None and not self.acted and job.fraction > 0.0:
                     self.act(job)
                     self.acted = True
@@ -217,6 +223,9 @@ def test_scores_in_an_engine_process_that_reports_progress(edit, tmp_path: Path)
 
     assert watcher.pid is not None and watcher.pid != os.getpid()
     assert process_gone(watcher.pid)
+    # Below Blender: a lower priority, and a policy whose wake-ups never preempt its UI.
+    assert watcher.priority > os.getpriority(os.PRIO_PROCESS, 0)
+    assert watcher.policy == os.SCHED_BATCH
     stages = [stage for stage, _ in watcher.progress]
     fractions = [fraction for _, fraction in watcher.progress]
     assert stages[0] == "starting the engine" and fractions[0] == 0.0
