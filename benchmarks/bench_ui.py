@@ -4,7 +4,9 @@ Runs Debian's windowed ``blender`` under ``Xvfb`` with the Sequencer and the Moo
 visible, and a 20 ms ``bpy.app.timers`` probe that records when it runs. The probe's longest
 gap while idle is the baseline; the longest gap while a strip is scored (from the button press
 to the score strip) is what the user feels. The button's return time is how long
-``moodscore.score_strip`` with ``INVOKE_DEFAULT`` takes to return to Blender's event loop.
+``moodscore.score_strip`` with ``INVOKE_DEFAULT`` takes to return to Blender's event loop. The
+machine's load average is printed beside each run: other work on a shared machine stalls
+Blender's UI too, with or without the add-on.
 
 Usage: ``python benchmarks/bench_ui.py [--runs 2] [--clips demo footage] [--baseline COMMIT]``;
 ``--baseline`` also builds the add-on of an earlier commit (``git archive``) and measures it in
@@ -193,6 +195,7 @@ def longest_gap_ms(times: list[float], start: float, end: float) -> float:
 
 def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
     """Score ``clip`` once in a fresh windowed Blender; return the stall figures."""
+    load = os.getloadavg()[0]  # other work on the machine stalls Blender too
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp_name:
         tmp = Path(tmp_name)
         home = tmp / "home"
@@ -261,6 +264,7 @@ def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
         "scoring_ms": longest_gap_ms(probe, marks["press"], marks["done"]),
         "invoke_ms": 1000 * (marks["returned"] - marks["press"]),
         "scoring_s": marks["done"] - marks["press"],
+        "load": load,
     }
 
 
@@ -311,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "Above idle (ms)",
         "Button returns (ms)",
         "Scoring (s)",
+        "Load (1 min)",
     ]
     print(markdown_table(header, rows))
     if args.json:
@@ -327,6 +332,7 @@ def table_row(label: str, runs: list[dict[str, float]]) -> list[str]:
         " / ".join(f"{r['scoring_ms'] - r['idle_ms']:+.0f}" for r in runs),
         " / ".join(f"{r['invoke_ms']:.0f}" for r in runs),
         " / ".join(f"{r['scoring_s']:.1f}" for r in runs),
+        " / ".join(f"{r['load']:.1f}" for r in runs),
     ]
 
 
