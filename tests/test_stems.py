@@ -12,15 +12,17 @@ import pytest
 from core.cli import main
 from tests.edit_clips import write_clip_with_audio
 
-#: Quiet enough that the mix's true-peak limiter never acts, so the mix is exactly its one
-#: mastering gain times the first pass, as the stems are.
-LOUDNESS = "-30"
+#: Loud enough that the mix's true-peak limiter acts for seconds: the stems must follow it.
+LOUDNESS = "-10"
 
 
-def _pcm(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as source:
-        assert (source.getnchannels(), source.getsampwidth()) == (2, 2)
-        return np.frombuffer(source.readframes(source.getnframes()), "<i2").astype(np.int64)
+def _read(path: Path) -> np.ndarray:
+    """Samples as every reader scales them (16-bit PCM / 32768, float as is), frames x 2."""
+    from scipy.io import wavfile
+
+    _, data = wavfile.read(path)
+    assert data.ndim == 2 and data.shape[1] == 2
+    return data / 32768.0 if data.dtype == np.int16 else data.astype(np.float64)
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +47,23 @@ def test_one_wav_per_part_the_generator_played(stems_run: Path) -> None:
     assert not {k for k in manifest["outputs"] if k.startswith("stem_")} - {
         f"stem_{role}" for role in stems
     }
-    mix = _pcm(stems_run / "cuts.wav")
+    mix = _read(stems_run / "cuts.wav")
     for name in stems.values():
-        part = _pcm(stems_run / name)
-        assert len(part) == len(mix) and np.abs(part).max() > 0
+        part = _read(stems_run / name)
+        assert len(part) == len(mix) and np.abs(part).max() > 0.01
 
 
-def test_stems_add_up_to_the_mix(stems_run: Path) -> None:
-    stems = json.loads((stems_run / "score.json").read_text())["edit"]["stems"]
-    mix = _pcm(stems_run / "cuts.wav")
-    total = sum(_pcm(stems_run / name) for name in stems.values())
-    difference_dbfs = 20 * np.log10(max(1, np.abs(total - mix).max()) / 32768.0)
+def test_stems_add_up_to_the_mix_the_limiter_shaped(stems_run: Path) -> None:
+    manifest = json.loads((stems_run / "score.json").read_text())
+    assert manifest["audio"]["limited_s"] > 1.0
+    stems = manifest["edit"]["stems"]
+    mix = _read(stems_run / "cuts.wav")
+    total = sum(_read(stems_run / name) for name in stems.values())
+    difference_dbfs = 20 * np.log10(np.abs(total - mix).max())
     assert difference_dbfs < -60.0
     # Each stem is a real part, not the mix: every one differs from it by far more.
     for name in stems.values():
-        assert np.abs(_pcm(stems_run / name) - mix).max() > 1000
+        assert np.abs(_read(stems_run / name) - mix).max() > 0.03
 
 
 def test_without_the_option_no_stems_are_written(tmp_path: Path) -> None:

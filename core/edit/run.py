@@ -129,7 +129,7 @@ class EditRun:
 
             roles = render_stems(
                 score, stem_paths, self.config.render, duration_s, soundfont, gain_db,
-                cancel=cancel,
+                mastered=staging.temps.get("wav"), cancel=cancel,
             )  # fmt: skip
             self.stems = {role: staging.targets[STEM_PREFIX + role].name for role in roles}
             for role in set(stem_paths) - set(roles):

@@ -1,19 +1,19 @@
 """``--stems``: one WAV per part (melody, figuration, harmony, bass, percussion).
 
 Each part is rendered on its own through the same synthesizer, DC blocker and end fade as the
-mix's first pass, and every stem is scaled by the mix's one mastering gain. FluidSynth's parts
-do not add up exactly, though: rendered alone, a part differs from its share of the mix by up
-to about -43 dBFS around some note onsets (measured with FluidR3_GM, with and without reverb,
-one or two cores, any polyphony). So the last stem is the mix minus the other stems: the stems
-then add up to the mix's first pass to float precision, and that small difference sits in the
-last part. The mix's true-peak limiter is not applied to the stems; it acts only where the mix
-would clip (``limited_s`` in the render log), and an editor who rebalances the stems masters
-the new balance anyway.
+mix's first pass, and every stem gets the mix's mastering: its one loudness gain and, frame by
+frame, the gain its true-peak limiter applied (read back from the mastered mix), so the stems
+add up to the mix as written. FluidSynth's parts do not add up exactly, though: rendered alone,
+a part differs from its share of the mix by up to about -43 dBFS in the 64-frame block where a
+note starts as another voice ends (measured with FluidR3_GM, with and without reverb, one or two
+cores, any polyphony). So the last stem is the mix minus the other stems, and that small
+difference sits in it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import struct
 import tempfile
 import threading
 import wave
@@ -32,6 +32,11 @@ from ..music.score import Score, Track
 
 #: MIDI channel -> role (the stem's name); parts on other channels count as melody.
 _ROLE_OF_CHANNEL = {channel: role for role, channel in ROLE_CHANNELS.items()}
+
+
+#: Below this level (about -60 dBFS) a frame of the mix is too quiet to read the limiter's gain
+#: from; it is interpolated there from the louder frames around.
+GAIN_READ_FLOOR = 1e-3
 
 
 def stem_parts(score: Score) -> dict[str, list[Track]]:
@@ -76,9 +81,13 @@ def render_stems(
     soundfont: Path,
     gain_db: float,
     *,
+    mastered: Path | None = None,
     cancel: threading.Event | None = None,
 ) -> list[str]:
-    """Write each role in ``paths`` that the score plays as a 16-bit WAV, scaled by ``gain_db``.
+    """Write each role in ``paths`` that the score plays as a float32 WAV, scaled by ``gain_db``.
+
+    With ``mastered`` (the mix as written), the stems also follow the mix's true-peak limiter:
+    its gain is read back from that file (:func:`limiter_gain`).
 
     Returns
     -------
@@ -91,21 +100,52 @@ def render_stems(
         return []
     folder = next(iter(paths.values())).parent
     *alone, last = parts
+    rate = int(config.sample_rate)
     with (
         tempfile.TemporaryFile(prefix=".moodscore-stem-", dir=folder) as mix,
         tempfile.TemporaryFile(prefix=".moodscore-stem-", dir=folder) as others,
+        tempfile.TemporaryFile(prefix=".moodscore-stem-", dir=folder) as curve,
     ):
         total = render_float(score, mix, config, duration_s, soundfont, cancel)
+        limited = mastered is not None and limiter_gain(mix, mastered, gain, total, curve)
+        gains = curve if limited else None
         others.write(bytes(total * CHANNELS * 4))
         for role in alone:
             part = Score(score.bpm, parts[role], score.length_ticks, score.ticks_per_beat)
             with tempfile.TemporaryFile(prefix=".moodscore-stem-", dir=folder) as spool:
                 render_float(part, spool, config, duration_s, soundfont, cancel)
                 _add(others, spool, total)
-                _write_pcm(spool, total, gain, paths[role], int(config.sample_rate))
+                _write_wav(spool, total, gain, paths[role], rate, gains)
         _add(mix, others, total, -1.0)  # what the mix holds beyond the parts alone
-        _write_pcm(mix, total, gain, paths[last], int(config.sample_rate))
+        _write_wav(mix, total, gain, paths[last], rate, gains)
     return [*alone, last]
+
+
+def limiter_gain(mix: IO[bytes], mastered: Path, gain: float, total: int, curve: IO[bytes]) -> bool:
+    """Write to ``curve`` (float32 per frame) the gain the mix's limiter applied on top of
+    ``gain``; returns whether it acted at all.
+
+    Read back from the mastered 16-bit file against the unlimited float mix: 1 wherever the
+    file is the plain gain within rounding, else per frame the least-squares ratio of the two
+    channels, interpolated over frames too quiet (below :data:`GAIN_READ_FLOOR`) to read it.
+    """
+    acted = False
+    with contextlib.closing(wave.open(str(mastered), "rb")) as source:
+        if source.getnframes() != total or source.getsampwidth() != SAMPLE_WIDTH:
+            return False
+        for _, block in _blocks(mix, total):
+            plain = block.reshape(-1, CHANNELS).astype(np.float64) * gain * 32767.0
+            written = np.frombuffer(source.readframes(len(plain)), "<i2").reshape(-1, CHANNELS)
+            ratio = np.ones(len(plain))
+            if np.abs(np.clip(np.rint(plain), -32768, 32767) - written).max() > 1:
+                acted = True
+                power = (plain * plain).sum(axis=1)
+                loud = np.nonzero(power > (GAIN_READ_FLOOR * 32767.0) ** 2)[0]
+                if len(loud):
+                    measured = (plain[loud] * written[loud]).sum(axis=1) / power[loud]
+                    ratio = np.interp(np.arange(len(plain)), loud, measured)
+            curve.write(np.clip(ratio, 0.0, 1.0).astype(np.float32).tobytes())
+    return acted
 
 
 def _blocks(spool: IO[bytes], total: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -124,11 +164,36 @@ def _add(into: IO[bytes], spool: IO[bytes], total: int, sign: float = 1.0) -> No
         into.write((current + np.float32(sign) * block).tobytes())
 
 
-def _write_pcm(spool: IO[bytes], total: int, gain: float, path: Path, rate: int) -> None:
-    with atomic_path(path) as tmp, contextlib.closing(wave.open(str(tmp), "wb")) as out:
-        out.setnchannels(CHANNELS)
-        out.setsampwidth(SAMPLE_WIDTH)
-        out.setframerate(rate)
+#: 32-bit float WAV (WAVE_FORMAT_IEEE_FLOAT): a part may peak above full scale where another
+#: part cancels it in the mix, and float keeps it, so the stems still add up to the mix.
+_FLOAT_FORMAT = 3
+#: A 16-bit reader's full scale (32768) over the writer's (32767): a float stem sample matches
+#: the value a reader gives the mix's 16-bit samples.
+_READER_SCALE = 32767.0 / 32768.0
+
+
+def _float_wav_header(frames: int, rate: int) -> bytes:
+    """RIFF header of a float32 stereo WAV of ``frames`` frames (fmt, fact and data chunks)."""
+    block_align = CHANNELS * 4
+    data = frames * block_align
+    fmt = struct.pack("<HHIIHHH", _FLOAT_FORMAT, CHANNELS, rate, rate * block_align,
+                      block_align, 32, 0)  # fmt: skip
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"fact" + struct.pack("<II", 4, frames)
+    chunks += b"data" + struct.pack("<I", data)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks) + data) + b"WAVE" + chunks
+
+
+def _write_wav(
+    spool: IO[bytes], total: int, gain: float, path: Path, rate: int, gains: IO[bytes] | None
+) -> None:
+    """The float spool scaled by ``gain`` (and per frame by ``gains``) as a float32 WAV."""
+    if gains is not None:
+        gains.seek(0)
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(_float_wav_header(total, rate))
         for _, block in _blocks(spool, total):
-            pcm = np.clip(np.rint(block * gain * 32767.0), -32768, 32767).astype("<i2")
-            out.writeframesraw(pcm.tobytes())
+            scaled = block.reshape(-1, CHANNELS).astype(np.float64) * (gain * _READER_SCALE)
+            if gains is not None:
+                scaled *= np.frombuffer(gains.read(len(scaled) * 4), np.float32)[:, None]
+            out.write(scaled.astype("<f4").tobytes())
