@@ -151,3 +151,6 @@ def test_an_empty_bpm_range_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--bpm-range 140-70 is empty" in capsys.readouterr().err
     assert main(["emotions", str(clip), "--bpm", "auto", "--out", str(tmp_path / "e")]) == 2
     assert "--bpm auto" in capsys.readouterr().err
+    assert main(["score", str(clip), "--bpm-range", "80-100", "--out", str(tmp_path)]) == 2
+    assert "add --bpm auto" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*/*"))

@@ -77,7 +77,10 @@ def edit_overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
         overrides[key] = value
         labels[key] = option
 
-    if getattr(args, "bpm", None) == "auto":
+    auto = getattr(args, "bpm", None) == "auto"
+    if getattr(args, "bpm_range", None) is not None and not auto:
+        raise InputError("--bpm-range is the range --bpm auto chooses from; add --bpm auto.")
+    if auto:
         if not hasattr(args, "stems"):
             raise InputError(
                 "--bpm auto picks the music's tempo, and this command writes no music; "
