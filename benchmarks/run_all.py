@@ -21,6 +21,7 @@ BENCHMARKS = (
     ("WAV rendering (issue 2)", ["bench_render.py"]),
     ("RBM quality and training throughput (issue 4)", ["bench_rbm.py", "--seeds", "4"]),
     ("Music craft and following, judged independently (issue 8)", ["bench_music.py"]),
+    ("Batch scoring: local pool and Dask cluster (issue 13)", ["bench_batch.py"]),
     ("Editor features: speech detector and --bpm auto (issue 12)", ["bench_edit.py"]),
 )
 
