@@ -569,9 +569,9 @@ def bass_line(
     segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]], rng: np.random.Generator
 ) -> list[Note]:
     """Roots with fifths and octaves at the arousal band's bass value (or a tonic pedal, see
-    :class:`.mapping.ValenceBand`); silent in the calmest band except for the closing cadence,
-    where the dominant and the tonic always sound in the bass. Every bass note stays below the
-    pad, so no pitch is doubled across parts."""
+    :class:`.mapping.ValenceBand`); in the calmest band only a pedal mode's drone and the
+    closing cadence, where the dominant and the tonic always sound in the bass. Every bass
+    note stays below the pad, so no pitch is doubled across parts."""
     notes: list[Note] = []
     previous = float(sum(BASS_RANGE) / 2)
     for seg, voicing in zip(segments, voicings, strict=True):
@@ -580,10 +580,13 @@ def bass_line(
         value = seg.band.bass_16ths * SIXTEENTH
         if value >= BAR and busier(seg.arousal):
             value //= 2
-        if not value and not closing:
+        pedal = _holds_pedal(seg)
+        if not value and not closing and not pedal:
             continue
         ceiling = min(voicing)
-        pedal = _holds_pedal(seg)
+        if pedal and not value:
+            # The calm drone changes octave from phrase to phrase.
+            previous = BASS_RANGE[0] + (12 if seg.phrase.index % 2 else 0)
         root = _bass_pitch(seg.tonic if pedal else seg.chord.root, previous, ceiling)
         if closing or not value:
             held = notes[-1] if notes else None
