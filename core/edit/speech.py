@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import Cancelled, InputError
 from ..files import write_text_atomic
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +102,9 @@ def mono_chunks(
     return _decode(container, start_s, end_s, rate)
 
 
-def _decode(container, start_s: float, end_s: float | None, rate: int) -> Iterator[np.ndarray]:
+def _decode(
+    container: InputContainer, start_s: float, end_s: float | None, rate: int
+) -> Iterator[np.ndarray]:
     import av
 
     with container:
@@ -110,7 +117,8 @@ def _decode(container, start_s: float, end_s: float | None, rate: int) -> Iterat
         first = round(start_s * rate)
         last = None if end_s is None else round(end_s * rate)
         cursor: int | None = None  # absolute sample index of the next resampled sample
-        for frame in (*container.decode(stream), None):
+        # One frame at a time, then None to flush the resampler: memory stays flat.
+        for frame in itertools.chain(container.decode(stream), [None]):
             if frame is not None and cursor is None:
                 if frame.time is None:
                     continue
