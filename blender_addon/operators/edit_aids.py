@@ -120,7 +120,8 @@ def after_score(scene: bpy.types.Scene, strip: Any, outcome: Any, published: dic
         ducked = manifest.get("edit", {}).get("ducking", {}).get("ducked", [])
         request = outcome.request
         # Speech was found in file time; a stretched part plays in edit time.
-        scale = timeline.duration_s / max(1e-9, (request.end_s or 0.0) - request.start_s)
+        file_s = (request.end_s - request.start_s) if request.end_s is not None else None
+        scale = timeline.duration_s / file_s if file_s else 1.0
         intervals = [(a * scale, b * scale) for a, b in ducked]
         key_ducking(scene, strip, intervals, settings.duck_db, settings.duck_fade_ms / 1000.0,
                     timeline.duration_s)  # fmt: skip
