@@ -6,6 +6,7 @@ the sidebar's button does; then undo must take the score and everything it added
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -119,3 +120,24 @@ def test_undo_removes_the_score_with_its_markers_and_stems(scored) -> None:
     assert _score(scene) is None
     assert not [s for s in compat.all_strips(scene) if "score" in s.name]
     assert len(scene.timeline_markers) == 0
+
+
+def test_ducking_keys_follow_a_part_played_at_the_scene_rate(addon, clip: Path, tmp_path: Path):
+    """A 25 fps clip in a 24 fps scene keeps its frames: speech found in file time is keyed at
+    the frames where it is heard, not at its file seconds."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.moodscore.generator = "chords"
+    scene.moodscore_edit.duck = True
+    shutil.copy(clip, tmp_path / "talk.mp4")
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "edit.blend"))
+    scene.sequence_editor_create()
+    compat.strips_in(scene.sequence_editor).new_movie("talk", "//talk.mp4", 1, 1)
+    assert bpy.ops.moodscore.score_strip(strip="talk") == {"FINISHED"}
+    score = _score(scene)
+    manifest = json.loads((tmp_path / "moodscore" / "talk" / "score.json").read_text())
+    ducked_from_s = manifest["edit"]["ducking"]["ducked"][0][0]  # seconds of the file
+    points = compat.find_fcurve(scene, score.path_from_id("volume")).keyframe_points
+    first_low = next(p.co[0] for p in points if p.co[1] < 0.5)
+    assert first_low == pytest.approx(1 + ducked_from_s * FPS, abs=1.0)  # the clip's own frames
