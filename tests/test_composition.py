@@ -226,14 +226,17 @@ def test_minor_cadences_raise_the_leading_tone() -> None:
     assert len(cadences) >= 2  # every consequent phrase closes, not only the last
 
 
-def test_a_big_valence_jump_moves_to_the_relative_key() -> None:
-    timeline = timeline_of([0.5] * 8, [0.85] * 4 + [0.1] * 4)
+def test_a_big_valence_jump_moves_to_the_relative_key_and_the_last_phrase_comes_home() -> None:
+    timeline = timeline_of([0.5] * 12, [0.85] * 4 + [0.1] * 8)
     plan = plan_harmony(timeline, np.random.default_rng(1))
     home = plan.segments[0].tonic
-    later = [s for s in plan.segments if s.start >= 4 * BAR]
-    assert {s.tonic for s in later} == {(home + 9) % 12}
-    assert later[0].chord.root == (home + 9) % 12  # the new key is stated by its tonic
-    small = plan_harmony(timeline_of([0.5] * 8, [0.55] * 4 + [0.45] * 4), np.random.default_rng(1))
+    middle = [s for s in plan.segments if 4 * BAR <= s.start < 8 * BAR]
+    assert {s.tonic for s in middle} == {(home + 9) % 12}  # the relative minor
+    assert middle[0].chord.root == (home + 9) % 12  # the new key is stated by its tonic
+    last = [s for s in plan.segments if s.start >= 8 * BAR]
+    assert {s.tonic for s in last} == {home}  # home, in the parallel minor of the ending
+    assert last[-1].chord.pitch_classes == (home, (home + 3) % 12, (home + 7) % 12)
+    small = plan_harmony(timeline_of([0.5] * 12, [0.55] * 4 + [0.45] * 8), np.random.default_rng(1))
     assert len({s.tonic for s in small.segments}) == 1
 
 

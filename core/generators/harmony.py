@@ -375,7 +375,12 @@ def plan_harmony(timeline: EmotionTimeline, rng: np.random.Generator) -> Harmoni
     length = piece_length_ticks(timeline)
     final_bar = final_bar_index(length)
     phrases = plan_phrases(final_bar)
-    bars = _bars(timeline, final_bar + 1, int(rng.integers(12)))
+    home = int(rng.integers(12))
+    bars = _bars(timeline, final_bar + 1, home)
+    # The last phrase comes home: it closes on the tonic the piece began in, in the mode of
+    # its own emotion (a dark ending of a bright piece turns to the parallel minor).
+    for bar in phrases[-1].bars:
+        bars[bar] = replace(bars[bar], tonic=home)
     progressions = {
         (phrase.index, band.mode): band.progressions[int(rng.integers(len(band.progressions)))]
         for phrase in phrases
