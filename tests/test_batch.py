@@ -294,3 +294,42 @@ def test_ctrl_c_cancels_running_videos_and_leaves_no_partial_output(
             assert not folder.exists() or not any(folder.iterdir()), list(folder.iterdir())
     assert not temp_files(out)
     assert not (out / ".moodscore.lock").exists()
+
+
+def test_an_incomplete_output_folder_is_scored_again(library: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scored"
+    good = [library / "a.mp4", library / "sub"]
+    assert run_batch(*good, "--out", out, "--quiet").returncode == 0
+    (out / "a_moodscore" / "a.wav").unlink()  # as if killed while publishing
+    (out / "b_moodscore" / "score.json").unlink()
+    kept = (out / "b_moodscore" / "b.mid").stat().st_mtime_ns
+
+    again = run_batch(*good, "--out", out, "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert {row["status"] for row in read_table(out).values()} == {"scored"}
+    assert_complete(out / "a_moodscore", "a")
+    assert_complete(out / "b_moodscore", "b")
+    assert (out / "b_moodscore" / "b.mid").stat().st_mtime_ns != kept
+
+
+def test_a_worker_killed_mid_video_is_retried_on_a_fresh_pool(
+    long_library: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "scored"
+    process = _start(long_library, "--out", out, "--workers", "2", "--quiet")
+    try:
+        _wait_for(lambda: _running_job(out), 120, "a video to start")
+        lock = next(p for p in out.rglob(".moodscore.lock") if p.parent != out)
+        worker = int(lock.read_text().strip())  # the folder lock names the process holding it
+        assert worker != process.pid
+        os.kill(worker, signal.SIGKILL)  # as the out-of-memory killer would
+        _, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, stderr
+    assert "starting a fresh pool" in stderr
+    for name, row in read_table(out).items():
+        assert row["status"] == "scored"
+        assert_complete(Path(row["output folder"]), Path(name).stem)
+    assert not temp_files(out)
