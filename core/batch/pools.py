@@ -116,6 +116,8 @@ class LocalPool:
         self._log_level = log_level
         self._retried: set[int] = set()
         self._executor = self._start()
+        # Which executor each future came from: several futures report one broken pool.
+        self._origin: dict[cf.Future[JobResult], cf.ProcessPoolExecutor] = {}
 
     def describe(self) -> str:
         return f"{self.capacity} local worker process{'es' if self.capacity != 1 else ''}"
@@ -129,11 +131,9 @@ class LocalPool:
         )
 
     def submit(self, job: Job) -> cf.Future[JobResult]:
-        try:
-            return self._executor.submit(_run_local_job, job)
-        except cf.process.BrokenProcessPool:
-            self._restart()
-            return self._executor.submit(_run_local_job, job)
+        future = self._executor.submit(_run_local_job, job)
+        self._origin[future] = self._executor
+        return future
 
     def wait(self, futures: Collection[Any], timeout: float) -> set[Any]:
         done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -141,22 +141,20 @@ class LocalPool:
 
     def outcome(self, future: cf.Future[JobResult], job: Job) -> JobResult | None:
         """The job's result; ``None`` asks the runner to submit it again."""
+        broken_executor = self._origin.pop(future, None)
         try:
             return future.result()
         except cf.CancelledError:
             return JobResult(job.index, CANCELLED, 0.0, "The batch was stopped before it started.")
         except cf.process.BrokenProcessPool:
-            self._restart()
+            if broken_executor is self._executor:
+                log.warning("A worker process died; starting a fresh pool.")
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._start()
             if job.index in self._retried:
                 return JobResult(job.index, FAILED, 0.0, _WORKER_DIED)
             self._retried.add(job.index)
             return None
-
-    def _restart(self) -> None:
-        if self._executor._broken:
-            log.warning("A worker process died; starting a fresh pool.")
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._start()
 
     def cancel(self, futures: Collection[cf.Future[JobResult]]) -> None:
         """Stop queued jobs, let running ones stop cleanly, end workers that do not."""
