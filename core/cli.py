@@ -240,12 +240,24 @@ def _run_emotions(args: argparse.Namespace) -> int:
     from .pipeline import default_out_dir, write_emotions
 
     config = resolve_config(args)
+    _import_in_background("matplotlib.backends.backend_agg")  # the plot's, while frames decode
     out = args.out or default_out_dir(args.video)
     timeline, paths = _with_progress(
         args, lambda bar: write_emotions(args.video, out, config, force=args.force, progress=bar)
     )
     _summary(out, paths.values(), timeline.duration_s, None)
     return 0
+
+
+def _import_in_background(module: str) -> None:
+    """Import ``module`` in a thread: its import overlaps the analysis instead of following it.
+
+    Not a daemon: the interpreter waits for the import at exit rather than freezing it half-done.
+    """
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(module,), name="import").start()
 
 
 def _run_compose(args: argparse.Namespace) -> int:
