@@ -202,20 +202,26 @@ class _Bar:
     tonic: int
 
 
-def _bars(timeline: EmotionTimeline, bar_count: int, tonic: int) -> list[_Bar]:
-    """Each bar's emotion (its first step's), bands and key: a jump of valence across 0.5 by
-    at least :data:`MODULATION_JUMP` moves to the relative minor or major."""
+def _bars(timeline: EmotionTimeline, bar_count: int, home: int) -> list[_Bar]:
+    """Each bar's emotion (its first step's), bands and key.
+
+    The home key has the mode most of the piece is in (a composer sees the whole scene before
+    scoring it); a piece that opens in the other mode opens in home's relative key. A jump of
+    valence across 0.5 by at least :data:`MODULATION_JUMP` moves between home and its relative
+    (the relative minor of a bright home, the relative major of a dark one), so the music never
+    wanders further than one step from home.
+    """
     grid, count = timeline.grid, len(timeline.steps)
+    steps = [timeline.steps[grid.step_of_tick(i * BAR, count)] for i in range(bar_count)]
+    colours = [valence_band(step.valence) for step in steps]
+    bright_home = 2 * sum(c.bright for c in colours) >= len(colours)
+    relative = (home + (9 if bright_home else 3)) % 12
+    tonic = home if colours[0].bright == bright_home else relative
     bars: list[_Bar] = []
-    for index in range(bar_count):
-        step = timeline.steps[grid.step_of_tick(index * BAR, count)]
-        colour = valence_band(step.valence)
-        if bars:
-            before = bars[-1]
-            if colour.bright != before.colour.bright and (
-                abs(step.valence - before.valence) >= MODULATION_JUMP
-            ):
-                tonic = (tonic + (9 if before.colour.bright else 3)) % 12
+    for step, colour in zip(steps, colours, strict=True):
+        crossing = bool(bars) and colour.bright != bars[-1].colour.bright
+        if crossing and abs(step.valence - bars[-1].valence) >= MODULATION_JUMP:
+            tonic = relative if tonic == home else home
         bars.append(_Bar(step.arousal, step.valence, colour, arousal_band(step.arousal), tonic))
     return bars
 
