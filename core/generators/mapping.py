@@ -120,7 +120,7 @@ class ArousalBand:
 #: left to the tune (the b2 of phrygian, the raised 6th of dorian).
 VALENCE_TABLE: tuple[ValenceBand, ...] = (
     #       valence ≥  mode          progressions (degrees, 0 = I)                 pre  pedal
-    ValenceBand(0.80, "lydian",     ((0, 1, 0, 4), (0, 4, 1, 4), (0, 1, 4, 1)),  1,   True),
+    ValenceBand(0.80, "lydian",     ((0, 1, 0, 4), (0, 1, 0, 1), (0, 1, 4, 1)),  1,   True),
     ValenceBand(0.60, "ionian",     ((0, 3, 0, 4), (0, 3, 4, 3), (0, 4, 3, 4)),  3,   False),
     ValenceBand(0.50, "mixolydian", ((0, 6, 0, 3), (0, 3, 6, 3), (0, 6, 3, 6)),  3,   False),
     ValenceBand(0.35, "dorian",     ((0, 4, 0, 4), (0, 1, 0, 4), (0, 4, 0, 1)),  1,   True),
