@@ -368,16 +368,16 @@ def true_peak(
         best = float(peaks.max(initial=0.0)) - tolerance  # phase 0 is the samples themselves
         order = np.argsort(-bounds, kind="stable")
         for batch_start in range(0, len(order), TRUE_PEAK_BATCH):
-            batch = [c for c in order[batch_start : batch_start + TRUE_PEAK_BATCH]
-                     if bounds[c] > best]  # fmt: skip
-            if not batch:
+            batch = order[batch_start : batch_start + TRUE_PEAK_BATCH]
+            batch = np.sort(batch[bounds[batch] > best])
+            if not len(batch):
                 break
-            segments = np.stack([
-                read(int(c) * CHUNK_FRAMES - INTERPOLATION_REACH,
-                     (int(c) + 1) * CHUNK_FRAMES + INTERPOLATION_REACH)
-                for c in batch
-            ])  # fmt: skip
-            best = max(best, float(interval_peaks(segments).max()))
+            # Neighbouring chunks are read and oversampled as one run.
+            breaks = np.flatnonzero(np.diff(batch) > 1) + 1
+            for run in np.split(batch, breaks):
+                first = int(run[0]) * CHUNK_FRAMES - INTERPOLATION_REACH
+                end = (int(run[-1]) + 1) * CHUNK_FRAMES + INTERPOLATION_REACH
+                best = max(best, float(interval_peaks(read(first, end)).max()))
     return best
 
 
