@@ -1,4 +1,4 @@
-"""Decoding in a thread ahead of the analysis changes nothing but the time it takes."""
+"""Decoding and colour in threads beside the analysis change nothing but the time it takes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.config import Config
-from core.emotion import analyze
+from core.emotion import analysis, analyze
 from core.errors import Cancelled
 from core.timeline import EmotionTimeline, format_emotion_text
 from core.video import frames
@@ -43,11 +43,12 @@ def test_prefetched_frames_are_the_frames_decoded_in_the_caller(dark_bright_clip
     assert not _decode_threads_alive()
 
 
-def test_emotions_are_identical_with_and_without_the_decode_thread(
+def test_emotions_are_identical_with_and_without_the_threads(
     dark_bright_clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     overlapped = analyze(dark_bright_clip, Config())
     monkeypatch.setattr(frames, "PREFETCH_FRAMES", 0)
+    monkeypatch.setattr(analysis, "COLOUR_THREAD", False)
     direct = analyze(dark_bright_clip, Config())
     assert format_emotion_text(overlapped) == format_emotion_text(direct)
     assert overlapped.cuts_s == direct.cuts_s

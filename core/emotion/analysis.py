@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 THUMB_WIDTH = 96  # per-frame thumbnail for cuts and motion
 CLOUD_WIDTH = 640  # frames sent to Cloud Vision
 PROGRESS_EVERY = 0.01
+#: Read colour in a thread of its own, beside cuts, motion and faces (results are identical).
+COLOUR_THREAD = True
+#: Colour readings that may be in flight before the analysis waits for the oldest.
+COLOUR_BACKLOG = 4
 LOCAL_SOURCE_KEYS = (
     "colour_arousal",
     "colour_valence",
@@ -277,6 +282,7 @@ def analyze(
             if progress is not None and time_s / duration - reported >= PROGRESS_EVERY:
                 reported = time_s / duration
                 progress(min(1.0, reported))
+        reader.finish()
     finally:
         reader.close()
     if reader.frames == 0:
@@ -328,6 +334,13 @@ class FrameReader:
         self.sums = StepSums()
         self.cuts: list[float] = []
         self.frames = 0
+        # Colour (a scaled RGB picture and k-means, both outside the GIL) runs beside the
+        # per-frame work of this thread; with the cloud on, its frame.rgb() calls stay here too.
+        offload = COLOUR_THREAD and self.colour is not None and "cloud" not in sources
+        self._colour_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="moodscore-colour") if offload else None
+        )
+        self._colour_pending: deque[tuple[int, Future[tuple[float, float]]]] = deque()
         # Last, so nothing can fail after the cloud client has opened its HTTP session.
         self.faces = FaceSources(sources, analysis, self.n_steps)
 
@@ -343,15 +356,39 @@ class FrameReader:
             elif change is not None:
                 self.sums.add("motion", step, motion_level(change, self.analysis.motion_scale))
         if self.colour is not None and self.colour.due(time_s):
-            arousal, valence = colour_emotion(
-                frame.rgb(self.analysis.analysis_width), self.analysis.colour_clusters
-            )
-            self.sums.add("colour_arousal", step, arousal)
-            self.sums.add("colour_valence", step, valence)
+            if self._colour_thread is None:
+                self._add_colour(step, self._colour_of(frame))
+            else:
+                self._colour_pending.append(
+                    (step, self._colour_thread.submit(self._colour_of, frame))
+                )
+                while len(self._colour_pending) > COLOUR_BACKLOG:
+                    self._settle_colour()
         if self.faces.active and self.face_schedule.due(time_s):
             self.faces.read(frame, step, self.sums)
 
+    def _colour_of(self, frame: Frame) -> tuple[float, float]:
+        return colour_emotion(
+            frame.rgb(self.analysis.analysis_width), self.analysis.colour_clusters
+        )
+
+    def _add_colour(self, step: int, reading: tuple[float, float]) -> None:
+        self.sums.add("colour_arousal", step, reading[0])
+        self.sums.add("colour_valence", step, reading[1])
+
+    def _settle_colour(self) -> None:
+        """Add the oldest pending colour reading: in frame order, so the sums are bit-identical."""
+        step, future = self._colour_pending.popleft()
+        self._add_colour(step, future.result())
+
+    def finish(self) -> None:
+        """Wait for the colour readings still being computed."""
+        while self._colour_pending:
+            self._settle_colour()
+
     def close(self) -> None:
+        if self._colour_thread is not None:
+            self._colour_thread.shutdown(wait=True, cancel_futures=True)
         self.faces.close()
 
 
