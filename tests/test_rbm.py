@@ -18,10 +18,12 @@ from core.music.midi import midi_bytes, write_midi
 from core.music.score import TICKS_PER_TIMESTEP, Note, Score, Track
 from core.rbm.model import (
     CHECKPOINT_DIR,
+    FORMAT_VERSION,
     SHIPPED_MODEL,
     RbmModel,
     load_model,
     resolve_model,
+    sample_window,
     save_model,
 )
 from core.rbm.roll import (
@@ -36,8 +38,11 @@ from core.rbm.training.data import (
     augmented_versions,
     load_folder,
     mode_valence,
+    normalize_window_keys,
     parallel_mode,
     restrike,
+    roll_key,
+    shift_rows,
     split_holdout,
     stretch,
     transpose,
@@ -268,6 +273,7 @@ def test_emotion_copies_layout_and_old_models_load(tmp_path: Path) -> None:
     assert load_model(tmp_path / "old3.npz").layout == TINY
     config = Config()
     config.rbm.model = str(tmp_path / "k3.npz")
+    config.rbm.mean_field = False  # an untrained model has no note above probability 1/2
     timeline = EmotionTimeline.from_values([0.5] * 2, [0.2] * 2)
     score = get_composer("rbm-sampling")(timeline, config, 1)
     assert midi_bytes(score) == midi_bytes(get_composer("rbm-sampling")(timeline, config, 1))
@@ -311,6 +317,7 @@ def test_generators_are_seeded_and_tidy(tmp_path: Path, generator: str) -> None:
     save_model(tmp_path / "m.npz", random_model())
     config = Config()
     config.rbm.model = str(tmp_path / "m.npz")
+    config.rbm.mean_field = False  # an untrained model has no note above probability 1/2
     config.music.preset = "strings"
     timeline = EmotionTimeline.from_values([0.1, 0.9, 0.5], [0.2, 0.8, 0.5], duration_s=5.3)
     compose = get_composer(generator)
@@ -333,6 +340,7 @@ def test_feedback_chains_windows_and_sampling_does_not(tmp_path: Path) -> None:
     save_model(tmp_path / "m.npz", random_model())
     config = Config()
     config.rbm.model = str(tmp_path / "m.npz")
+    config.rbm.mean_field = False  # an untrained model has no note above probability 1/2
     timeline = EmotionTimeline.from_values([0.5] * 4, [0.5] * 4)
     feedback = get_composer("rbm-feedback")(timeline, config, 3)
     sampling = get_composer("rbm-sampling")(timeline, config, 3)
@@ -357,3 +365,95 @@ def test_generators_import_without_training_code() -> None:
         "assert 'tensorflow' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def conditioned_model(valence_pull: float, arousal_pull: float) -> RbmModel:
+    """A tiny model whose only emotion path is the note-bias conditioning ``B``: valence
+    raises E and lowers E-flat, arousal raises every articulation."""
+    model = random_model(hidden=4)
+    model.weights[:] = 0.0
+    note_units = TINY.note_units
+    shift = np.zeros((2, TINY.pitch_count, 2), np.float32)
+    for row in range(TINY.pitch_count):
+        pitch_class = (TINY.lowest_pitch + row) % 12
+        shift[1, row, 0] = {4: valence_pull, 3: -valence_pull}.get(pitch_class, 0.0)
+    shift[0, :, 1] = arousal_pull
+    model.emotion_note_weights = shift.reshape(2, note_units)
+    return model
+
+
+def test_note_bias_conditioning_moves_pitch_classes_and_density() -> None:
+    model = conditioned_model(valence_pull=6.0, arousal_pull=4.0)
+    rng = np.random.default_rng(0)
+    start = np.zeros((16, TINY.note_units), np.uint8)
+
+    def sampled(arousal: float, valence: float) -> np.ndarray:
+        emotions = np.tile([arousal, valence], (16, 1))
+        notes = sample_window(model, start, emotions, 5, rng).reshape(16, TINY.pitch_count, 2)
+        return notes
+
+    def pitch_class_share(notes: np.ndarray, pitch_class: int) -> float:
+        rows = (TINY.lowest_pitch + np.arange(TINY.pitch_count)) % 12 == pitch_class
+        return float(notes[:, rows, 0].mean())
+
+    sad, happy = sampled(0.5, 0.05), sampled(0.5, 0.95)
+    assert pitch_class_share(happy, 4) > pitch_class_share(sad, 4)
+    assert pitch_class_share(sad, 3) > pitch_class_share(happy, 3)
+    calm, excited = sampled(0.05, 0.5), sampled(0.95, 0.5)
+    assert excited[..., 1].sum() > 2 * calm[..., 1].sum()
+
+
+def test_mean_field_last_step_keeps_only_likely_notes() -> None:
+    model = conditioned_model(valence_pull=0.0, arousal_pull=0.0)
+    model.visible_bias[:] = -0.5  # every note plays with probability 0.38
+    start = np.zeros((16, TINY.note_units), np.uint8)
+    emotions = np.full((16, 2), 0.5)
+    rng = np.random.default_rng(1)
+    assert sample_window(model, start, emotions, 3, rng).any()
+    assert not sample_window(model, start, emotions, 3, rng, mean_field_last=True).any()
+    model.visible_bias[:] = 0.5
+    assert sample_window(model, start, emotions, 3, rng, mean_field_last=True).all()
+
+
+def test_model_file_versions(tmp_path: Path) -> None:
+    model = conditioned_model(valence_pull=2.0, arousal_pull=1.0)
+    save_model(tmp_path / "cond.npz", model)
+    loaded = load_model(tmp_path / "cond.npz")
+    np.testing.assert_allclose(loaded.emotion_note_weights, model.emotion_note_weights)
+    with np.load(tmp_path / "cond.npz") as data:
+        arrays = dict(data)
+    # A version-1 file (before the conditioning weights) loads as a model without them.
+    old = {k: v for k, v in arrays.items() if k != "emotion_note_weights"}
+    old["format_version"] = np.int64(1)
+    np.savez(tmp_path / "v1.npz", **old)
+    assert not load_model(tmp_path / "v1.npz").emotion_note_weights.any()
+    newer = dict(arrays, format_version=np.int64(FORMAT_VERSION + 1))
+    np.savez(tmp_path / "newer.npz", **newer)
+    with pytest.raises(InputError, match="newer Moodscore; update Moodscore"):
+        load_model(tmp_path / "newer.npz")
+    wrong = dict(arrays, emotion_note_weights=np.zeros((2, 5), np.float32))
+    np.savez(tmp_path / "wrong.npz", **wrong)
+    with pytest.raises(InputError, match="emotion_note_weights has shape"):
+        load_model(tmp_path / "wrong.npz")
+
+
+def test_window_key_normalisation_moves_each_window_to_c() -> None:
+    layout = Layout(lowest_pitch=48, pitch_count=36, window_steps=16)
+    # One bar in E-flat major, one in A minor: each window lands on tonic C, mode kept.
+    bars = [((63, 67, 70), (68, 72, 75), (70, 74, 65), (63, 67, 70)),
+            ((57, 60, 64), (62, 65, 69), (64, 68, 71), (57, 60, 64))]  # fmt: skip
+    spans = [
+        (bar * 16 + beat * 4, bar * 16 + beat * 4 + 4, pitch)
+        for bar, chords in enumerate(bars)
+        for beat, chord in enumerate(chords)
+        for pitch in chord
+    ]
+    roll = notes_to_roll(spans, layout, 32)
+    notes = np.stack([roll[:16].reshape(-1), roll[16:].reshape(-1)])
+    moved = normalize_window_keys(notes, layout)
+    for window, mode in zip(moved, ("major", "minor"), strict=True):
+        assert roll_key(window.reshape(16, 36, 2), 48) == (0, mode)
+    assert moved[0].sum() == notes[0].sum()  # nothing lost (no row collisions here)
+    up = shift_rows(roll, layout, 12)  # the top octave folds back onto itself and merges
+    np.testing.assert_array_equal(up[:, 12:24], roll[:, :12])
+    np.testing.assert_array_equal(up[:, 24:], roll[:, 12:24] | roll[:, 24:])

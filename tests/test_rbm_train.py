@@ -19,6 +19,7 @@ from core.config import Config
 from core.errors import InputError
 from core.generators import get_composer
 from core.music.analysis import estimate_key, pitch_class_histogram
+from core.music.midi import midi_bytes
 from core.rbm.model import load_model
 from core.rbm.roll import assemble_visible
 from core.rbm.training.cli import add_train_arguments, run_train
@@ -137,6 +138,58 @@ def test_valence_clamping_moves_mode(trained: Path) -> None:
     high, low = major_margin(0.9), major_margin(0.1)
     print(f"major margin: high valence {high:.3f}, low valence {low:.3f}")
     assert high > low
+
+
+@pytest.fixture(scope="module")
+def conditional(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny conditional RBM (emotions drive hidden and note biases) on the synthetic folder."""
+    out = tmp_path_factory.mktemp("rbm") / "conditional"
+    args = train_args("--data", str(data_dir), "--out", str(out), "--epochs", "30")
+    args.conditional = True
+    assert run_train(args) == 0
+    return out / "trained_system.npz"
+
+
+def _sampled(model_path: Path, generator: str, arousal: float, valence: float, seed: int):
+    config = Config()
+    config.rbm.model = str(model_path)
+    timeline = EmotionTimeline.from_values([arousal] * 8, [valence] * 8)
+    return get_composer(generator)(timeline, config, seed).tracks[0].notes
+
+
+@pytest.mark.parametrize("generator", ["rbm-feedback", "rbm-sampling"])
+def test_conditional_model_follows_valence_and_arousal(conditional: Path, generator: str) -> None:
+    model = load_model(conditional)
+    rows = (model.layout.lowest_pitch + np.arange(model.layout.pitch_count)) % 12
+    play_pull = model.emotion_note_weights[1].reshape(-1, 2)[:, 0]
+    # The learnt valence -> note-bias weights favour the major third over the minor one.
+    assert play_pull[rows == 4].mean() > play_pull[rows == 3].mean()
+
+    def third_shares(valence: float) -> tuple[float, float]:
+        notes = [
+            n for seed in range(3) for n in _sampled(conditional, generator, 0.5, valence, seed)
+        ]
+        classes = np.array([n.pitch % 12 for n in notes])
+        return float(np.mean(classes == 4)), float(np.mean(classes == 3))
+
+    (major_high, minor_high), (major_low, minor_low) = third_shares(0.9), third_shares(0.1)
+    print(f"E / E-flat share: valence 0.9 {major_high:.2f}/{minor_high:.2f}, "
+          f"0.1 {major_low:.2f}/{minor_low:.2f}")  # fmt: skip
+    assert major_high > major_low and minor_low > minor_high
+
+    def onsets(arousal: float) -> int:
+        return sum(len(_sampled(conditional, generator, arousal, 0.5, seed)) for seed in range(3))
+
+    assert onsets(0.9) > 1.5 * onsets(0.1)
+
+
+def test_conditional_model_is_deterministic(conditional: Path) -> None:
+    config = Config()
+    config.rbm.model = str(conditional)
+    timeline = EmotionTimeline.from_values([0.2, 0.8, 0.5, 0.9], [0.1, 0.9, 0.2, 0.8])
+    for generator in ("rbm-feedback", "rbm-sampling"):
+        compose = get_composer(generator)
+        assert midi_bytes(compose(timeline, config, 4)) == midi_bytes(compose(timeline, config, 4))
 
 
 def test_bad_input_one_sentence_nothing_overwritten(

@@ -1,17 +1,20 @@
 """RBM composition shared by the RBM-Feedback (3) and RBM-Sampling (4) generators.
 
-The timeline is cut into windows of the model's ``window_steps`` 16th notes. In every window
-the emotion units are clamped to the timeline's (arousal, valence) at each timestep during
-``config.rbm.gibbs_steps`` Gibbs steps. *Feedback* starts each window's chain from the previous
-window's output (the first from noise); *Sampling* starts every window from noise drawn from
-the training data's note frequencies. A chain that starts from noise first runs
-``config.rbm.burn_in`` extra steps (the noise holds far more onsets than music, and ten steps
-do not wash them out, which drowned the arousal -> density signal).
+The timeline is cut into windows of the model's ``window_steps`` 16th notes from its first
+bar line (the shipped model's windows are one bar, so every window has the emotion of its bar).
+In every window the emotion units are clamped to the timeline's (arousal, valence) at each
+timestep during ``config.rbm.gibbs_steps`` Gibbs steps. *Feedback* starts each window's chain
+from the previous window's output (the first from noise); *Sampling* starts every window from
+noise drawn from the training data's note frequencies. A chain that starts from noise first
+runs ``config.rbm.burn_in`` extra steps (the noise holds far more onsets than music). With
+``config.rbm.mean_field`` a window's notes are those whose last probability is above one half
+instead of the last sample (independent per-unit noise made most notes a 16th long and
+doubled the semitone clashes); the Feedback chain itself continues from its last sample.
 
 Post-processing keeps the sampled notes and only does what a player would: a pitch sounding on
 both sides of a window seam without a new articulation is one tied note; nothing is shorter
 than a 16th or longer than four bars; velocity follows arousal with a metric accent; the
-program comes from the instrument preset.
+program comes from the instrument preset. No note is added, moved or removed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 from ..music.dynamics import accented_velocity
 from ..music.instruments import preset_programs
 from ..music.score import TICKS_PER_TIMESTEP, Note, Score, Track
-from .model import RbmModel, load_model, noise_notes, resolve_model, sample_window
+from .model import RbmModel, load_model, noise_notes, resolve_model, run_chain
 from .roll import roll_to_notes
 
 if TYPE_CHECKING:
@@ -54,10 +57,14 @@ def sample_roll(
     *,
     feedback: bool,
     burn_in: int = 0,
+    mean_field: bool = False,
 ) -> np.ndarray:
     """Sampled note units for every timestep of ``emotions``, shape ``(n, pitches, 2)``.
 
-    Chains that start from noise run ``burn_in`` steps more than ``gibbs_steps``.
+    Chains that start from noise run ``burn_in`` steps more than ``gibbs_steps``. With
+    ``mean_field`` a window's notes are those whose last probability is above one half; a
+    Feedback chain still continues from the previous chain's last *sample* (its state), not
+    from that read-out, which would pull it into a fixed point (bare fifths, bar after bar).
     """
     layout = model.layout
     size = layout.window_steps
@@ -72,8 +79,8 @@ def sample_roll(
             initial, steps = previous, gibbs_steps
         else:
             initial, steps = noise_notes(model, rng), gibbs_steps + max(0, burn_in)
-        previous = sample_window(model, initial, chunk, steps, rng)
-        windows.append(previous)
+        previous, probabilities = run_chain(model, initial, chunk, steps, rng)
+        windows.append((probabilities > 0.5).astype(np.uint8) if mean_field else previous)
     if not windows:
         return np.zeros((0, layout.pitch_count, 2), dtype=np.uint8)
     notes = np.concatenate(windows)[: len(emotions)]
@@ -126,6 +133,7 @@ def compose_rbm(timeline: EmotionTimeline, config: Config, seed: int, *, feedbac
         seed,
         feedback=feedback,
         burn_in=config.rbm.burn_in,
+        mean_field=config.rbm.mean_field,
     )
     bpm = timeline.grid.bpm
     length_ticks = timeline.grid.length_ticks(timeline.duration_s)

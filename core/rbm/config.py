@@ -12,7 +12,12 @@ class RbmConfig:
     """Which model the RBM generators sample, and how."""
 
     model: str = ""
-    gibbs_steps: int = ranged(10, 1, 1000)
+    #: Gibbs steps per window (the seed's k was 10; a Feedback chain needs about 100 to leave
+    #: the previous bar's mode when the valence jumps).
+    gibbs_steps: int = ranged(100, 1, 1000)
     #: Extra Gibbs steps for a chain that starts from noise (every RBM-Sampling window, the
     #: first RBM-Feedback window): ten steps from noise leave about twice the corpus's onsets.
     burn_in: int = ranged(190, 0, 10_000)
+    #: Last Gibbs step mean-field: keep the notes above probability one half instead of
+    #: sampling each note unit independently.
+    mean_field: bool = True

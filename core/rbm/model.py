@@ -20,14 +20,16 @@ import numpy as np
 
 from ..errors import InputError
 from ..files import check_input_file, write_bytes_atomic
-from .roll import Layout, tile_emotions
+from .roll import EMOTION_UNITS, Layout, tile_emotions
 
 if TYPE_CHECKING:
     from ..config import Config
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2 adds ``emotion_note_weights``; version-1 files load with those weights at zero (the
+#: seed's RBM, which they are).
+FORMAT_VERSION = 2
 CHECKPOINT_DIR = "parameter_checkpoints"  # the seed's folder name, looked up in the cwd
 FINAL_NAME = "trained_system"  # the seed's name of the final checkpoint
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "rbm_default.npz"
@@ -38,6 +40,10 @@ _EPOCH_NPZ = re.compile(r"^epoch_(\d+)\.npz$")
 class RbmModel:
     """A Bernoulli RBM over ``layout.visible_units`` visible and ``hidden`` hidden units.
 
+    The emotion units' rows of ``weights`` drive the hidden biases (``b_h + A e``). In a
+    conditional model ``emotion_note_weights`` ``B`` (shape ``(2, note_units)``) also drives
+    the note units' biases at every timestep from that timestep's emotion
+    (``b_v,t + e_t B``, Taylor & Hinton's conditional RBM); it is zero in a joint model.
     ``visible_mean`` is the training data's mean of every visible unit: the noise that
     RBM-Sampling starts from and the per-note-frequency baseline of the benchmark.
     """
@@ -48,6 +54,13 @@ class RbmModel:
     visible_mean: np.ndarray
     layout: Layout
     info: dict[str, str] = field(default_factory=dict)
+    emotion_note_weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.emotion_note_weights is None:
+            self.emotion_note_weights = np.zeros(
+                (EMOTION_UNITS, self.layout.note_units), dtype=np.float32
+            )
 
     @property
     def hidden(self) -> int:
@@ -71,6 +84,7 @@ def save_model(path: str | Path, model: RbmModel) -> None:
         visible_bias=model.visible_bias.astype(np.float32),
         hidden_bias=model.hidden_bias.astype(np.float32),
         visible_mean=model.visible_mean.astype(np.float32),
+        emotion_note_weights=np.asarray(model.emotion_note_weights, dtype=np.float32),
         layout=model.layout.as_array(),
         info_keys=np.array(list(model.info), dtype=np.str_),
         info_values=np.array([str(v) for v in model.info.values()], dtype=np.str_),
@@ -85,6 +99,7 @@ _MEMBERS: dict[str, tuple[str, int]] = {
     "visible_bias": ("f", 1),
     "hidden_bias": ("f", 1),
     "visible_mean": ("f", 1),
+    "emotion_note_weights": ("f", 2),
     "layout": ("iu", 1),
     "info_keys": ("U", 1),
     "info_values": ("U", 1),
@@ -203,6 +218,8 @@ def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
         "visible_mean": (visible,),
         "hidden_bias": (hidden,),
     }
+    if "emotion_note_weights" in arrays:
+        expected["emotion_note_weights"] = (EMOTION_UNITS, layout.note_units)
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise _Damaged(f"{name} has shape {arrays[name].shape}, the layout needs {shape}")
@@ -218,6 +235,11 @@ def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
         visible_mean=arrays["visible_mean"].astype(np.float32),
         layout=layout,
         info={str(k): str(v) for k, v in zip(keys, values, strict=True)},
+        emotion_note_weights=(
+            arrays["emotion_note_weights"].astype(np.float32)
+            if "emotion_note_weights" in arrays
+            else None
+        ),
     )
 
 
@@ -276,14 +298,14 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # tanh form: no overflow warnings for large |x|
 
 
-def sample_window(
+def run_chain(
     model: RbmModel,
     start_notes: np.ndarray,
     emotions: np.ndarray,
     gibbs_steps: int,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """Run a Gibbs chain with the emotion units clamped; return the sampled note units.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a Gibbs chain with the emotion units clamped.
 
     Parameters
     ----------
@@ -300,23 +322,47 @@ def sample_window(
 
     Returns
     -------
-    numpy.ndarray
-        ``uint8`` note units, shape ``(window_steps, note_units)``.
+    state, probabilities
+        The chain's last sampled note units (``uint8``) and the probabilities they were drawn
+        from (``float32``), both of shape ``(window_steps, note_units)``.
     """
     layout = model.layout
     emotion = model.emotion_mask()
     w_notes, w_emotion = model.weights[~emotion], model.weights[emotion]
-    notes_bias = model.visible_bias[~emotion]
-    # Clamped units (every copy) add the same input to the hidden layer at every Gibbs step.
+    emotions = np.asarray(emotions, dtype=np.float32)
+    # Clamped emotions add the same input to the hidden layer (every copy) and, per timestep,
+    # to the note units' biases at every Gibbs step.
     clamped = tile_emotions(emotions, layout).reshape(-1)
     hidden_drive = model.hidden_bias + clamped @ w_emotion
+    notes_bias = (
+        model.visible_bias[~emotion].reshape(layout.window_steps, layout.note_units)
+        + emotions @ model.emotion_note_weights
+    ).reshape(-1)
     notes = start_notes.reshape(-1).astype(np.float32)
+    notes_p = notes
     for _ in range(max(1, gibbs_steps)):
         hidden_p = sigmoid(hidden_drive + notes @ w_notes)
         hidden = (rng.random(hidden_p.shape) < hidden_p).astype(np.float32)
         notes_p = sigmoid(notes_bias + w_notes @ hidden)
         notes = (rng.random(notes_p.shape) < notes_p).astype(np.float32)
-    return notes.astype(np.uint8).reshape(layout.window_steps, layout.note_units)
+    shape = (layout.window_steps, layout.note_units)
+    return notes.astype(np.uint8).reshape(shape), notes_p.astype(np.float32).reshape(shape)
+
+
+def sample_window(
+    model: RbmModel,
+    start_notes: np.ndarray,
+    emotions: np.ndarray,
+    gibbs_steps: int,
+    rng: np.random.Generator,
+    *,
+    mean_field_last: bool = False,
+) -> np.ndarray:
+    """The notes of one window: :func:`run_chain`'s last sample, or with ``mean_field_last``
+    the notes whose last probability is above one half (a mean-field last step, without the
+    independent per-unit noise of a sample). ``uint8``, shape ``(window_steps, note_units)``."""
+    state, probabilities = run_chain(model, start_notes, emotions, gibbs_steps, rng)
+    return (probabilities > 0.5).astype(np.uint8) if mean_field_last else state
 
 
 def noise_notes(model: RbmModel, rng: np.random.Generator) -> np.ndarray:

@@ -103,6 +103,20 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "and diminution, transposed (labels from the transformed music)",
     )
     model.add_argument(
+        "--normalize-key",
+        action="store_true",
+        help="transpose every training window to its own tonic C, so valence chooses between "
+        "C major and C minor (the model then plays around C)",
+    )
+    model.add_argument(
+        "--valence-bars",
+        metavar="N",
+        type=int,
+        default=4,
+        help="with --corpus: bars around each bar whose key gives its valence label (1 = the bar "
+        "alone)",
+    )
+    model.add_argument(
         "--hop", metavar="STEPS", type=int, default=16, help="timesteps between training windows"
     )
     layout = parser.add_argument_group("representation (the seed's values by default)")
@@ -134,6 +148,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         "--cd-steps": (args.cd_steps, 1, 1000, ""),
         "--checkpoint-every": (args.checkpoint_every, 1, 100_000, ""),
         "--hop": (args.hop, 1, 4096, "timesteps"),
+        "--valence-bars": (args.valence_bars, 1, 64, "bars"),
         "--seed": (args.seed, 0, MAX_SEED, ""),
         "--corpus-limit": (args.corpus_limit, 0, 1_000_000, "0 = all"),
         "--holdout": (args.holdout, 0.0, 0.9, "a fraction of the pieces"),
@@ -197,6 +212,8 @@ def run_train(args: argparse.Namespace) -> int:
     layout = Layout(args.lowest_pitch, args.pitch_count, args.window, args.emotion_copies)
     source = _source(args)
     augment = bool(args.augment or source.get("augment"))
+    normalize = bool(args.normalize_key or source.get("normalize_key"))
+    valence_bars = int(source.get("valence_bars", args.valence_bars))
     if "corpus" in source:
         pieces, report = load_corpus(
             str(source["corpus"]),
@@ -204,6 +221,7 @@ def run_train(args: argparse.Namespace) -> int:
             int(source["limit"]) or None,
             progress=not args.quiet,
             augment=augment,
+            valence_context_bars=valence_bars,
         )
     else:
         if augment:
@@ -212,7 +230,7 @@ def run_train(args: argparse.Namespace) -> int:
             )
         pieces, report = load_folder(Path(str(source["data"])), layout)
     pieces, held_out = split_holdout(pieces, args.holdout)
-    notes, emotions = build_windows(pieces, layout, args.hop)
+    notes, emotions = build_windows(pieces, layout, args.hop, key_normalized=normalize)
     held_names = sorted({p.origin or p.name for p in held_out})
     log.info(
         "Training data: %s; %d held out; %d training pieces%s; %d windows of %d visible units.",
@@ -240,7 +258,14 @@ def run_train(args: argparse.Namespace) -> int:
         joint=not args.conditional,
         resume=args.resume,
         quiet=args.quiet,
-        source={**source, "hop": args.hop, "holdout": args.holdout, "augment": augment},
+        source={
+            **source,
+            "hop": args.hop,
+            "holdout": args.holdout,
+            "augment": augment,
+            "normalize_key": normalize,
+            "valence_bars": valence_bars,
+        },
         info={"holdout_pieces": ",".join(held_names)},
     )
     summary = train(notes, emotions, layout, options)

@@ -24,6 +24,16 @@ mostly major and uniformly dense, so its labels hardly vary. Each score is there
 - every derived version transposed by a fixed pseudo-random interval (-5..+6 semitones, from
   the piece's name) so mode is learnt independently of key.
 
+**Key normalisation** (``key_normalized=True`` in :func:`build_windows`): every training window
+is transposed so that its own key (Krumhansl-Schmuckler on the window) has tonic C, a
+window-level version of the key normalisation many symbolic-music models use. Valence then
+chooses between C major and C minor (parallel modes) instead of between any key's relative
+major and minor, which a bar's pitch classes cannot tell apart; and the mode a window is
+labelled with is the mode a per-bar key analysis hears in it.
+
+**Bar alignment**: a score that starts with a pickup is padded with rests at the front so bar
+lines fall on multiples of 16 timesteps, as the emotion lines (one per bar) assume.
+
 Derived versions are labelled like every other piece, from what the transformed music actually
 is: valence by key analysis of the transformed roll, arousal by its onset density.
 """
@@ -158,7 +168,8 @@ def load_folder(folder: str | Path, layout: Layout) -> tuple[list[Piece], DataRe
 
 
 def mode_valence(roll: np.ndarray, context_bars: int = 4) -> np.ndarray:
-    """Proxy valence per bar from key-profile mode of the surrounding bars, shape (bars,)."""
+    """Proxy valence per bar from key-profile mode of ``context_bars`` bars around it (1: the
+    bar alone, as a per-bar judge hears it), shape (bars,)."""
     steps, pitches = roll.shape[:2]
     bars = math.ceil(steps / STEPS_PER_EMOTION_LINE)
     sounding = roll[..., PLAY].astype(np.float64)
@@ -247,6 +258,34 @@ def restrike(roll: np.ndarray, layout: Layout, every: int = 2) -> np.ndarray:
     return _renote(roll, layout, change, len(roll))
 
 
+def tonic_shift(tonic: int) -> int:
+    """Semitones (-5..+6) that move pitch class ``tonic`` to C."""
+    return (-tonic + 5) % 12 - 5
+
+
+def shift_rows(roll: np.ndarray, layout: Layout, semitones: int) -> np.ndarray:
+    """A roll ``(steps, pitches, 2)`` moved by ``semitones``, rows leaving the range folded
+    back by octaves (:func:`~core.rbm.roll.fold_pitch`); notes meeting on one row merge."""
+    rows = np.arange(layout.pitch_count) + semitones
+    top = layout.pitch_count - 1
+    rows = np.where(rows < 0, rows + 12 * (-rows // 12 + 1), rows)
+    rows = np.where(rows > top, rows - 12 * ((rows - top - 1) // 12 + 1), rows)
+    moved = np.zeros_like(roll)
+    np.maximum.at(moved, (slice(None), rows), roll)
+    return moved
+
+
+def normalize_window_keys(notes: np.ndarray, layout: Layout) -> np.ndarray:
+    """Each window of ``notes`` ``(n, window_steps * note_units)`` moved to its own tonic C."""
+    shape = (layout.window_steps, layout.pitch_count, 2)
+    moved = np.empty_like(notes)
+    for i, flat in enumerate(notes):
+        roll = flat.reshape(shape)
+        tonic = roll_key(roll, layout.lowest_pitch)[0] if roll[..., PLAY].any() else 0
+        moved[i] = shift_rows(roll, layout, tonic_shift(tonic)).reshape(-1) if tonic else flat
+    return moved
+
+
 def transpose(roll: np.ndarray, layout: Layout, semitones: int) -> np.ndarray:
     """The roll moved by ``semitones`` (pitches leaving the range fold back by octaves)."""
 
@@ -284,12 +323,16 @@ def _parse_corpus_piece(path: Path, layout: Layout) -> tuple[np.ndarray, float]:
     score = corpus.parse(path).stripTies()
     marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
     bpm = float(marks[0].getQuarterBPM() or DEFAULT_CORPUS_BPM) if marks else DEFAULT_CORPUS_BPM
+    pickup = 0.0  # quarters missing from a first (pickup) bar: padded so bar lines align
+    if score.parts:
+        measures = score.parts[0].getElementsByClass("Measure")
+        pickup = float(measures[0].paddingLeft or 0.0) if len(measures) else 0.0
     spans = []
     for element in score.flatten().notes:
         if element.duration.isGrace or element.quarterLength <= 0:
             continue
-        start = round(float(element.offset) * 4)
-        end = round(float(element.offset + element.quarterLength) * 4)
+        start = round((float(element.offset) + pickup) * 4)
+        end = round((float(element.offset + element.quarterLength) + pickup) * 4)
         spans += [(start, end, p.midi) for p in element.pitches]
     return notes_to_roll(spans, layout), bpm
 
@@ -313,11 +356,13 @@ def load_corpus(
     *,
     progress: bool = False,
     augment: bool = False,
+    valence_context_bars: int = 4,
 ) -> tuple[list[Piece], DataReport]:
     """Pieces from a music21 bundled corpus with proxy emotion labels (see module doc).
 
     With ``augment`` every score also yields its derived versions (:func:`augmented_versions`),
     labelled from their own content; ``Piece.origin`` names the score they came from.
+    ``valence_context_bars`` is passed to :func:`mode_valence`.
 
     Raises
     ------
@@ -360,7 +405,7 @@ def load_corpus(
     pieces = []
     for (stem, roll, _, origin), density in zip(parsed, densities, strict=True):
         arousal = np.searchsorted(ranked, density, side="right") / len(ranked)
-        lines = np.stack([arousal, mode_valence(roll)], axis=1)
+        lines = np.stack([arousal, mode_valence(roll, valence_context_bars)], axis=1)
         pieces.append(Piece(stem, roll, emotion_per_step(lines, len(roll)), origin))
     return pieces, report
 
@@ -379,7 +424,13 @@ def split_holdout(pieces: list[Piece], fraction: float) -> tuple[list[Piece], li
     return kept, [p for p in pieces if held(p)]
 
 
-def build_windows(pieces: list[Piece], layout: Layout, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """All training windows of ``pieces``: ``uint8`` notes and ``float32`` emotions."""
+def build_windows(
+    pieces: list[Piece], layout: Layout, hop: int, *, key_normalized: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """All training windows of ``pieces``: ``uint8`` notes and ``float32`` emotions; with
+    ``key_normalized`` each window is moved to its own tonic C (:func:`normalize_window_keys`)."""
     parts = [windows(p.roll, p.emotions, layout, hop) for p in pieces]
-    return np.concatenate([n for n, _ in parts]), np.concatenate([e for _, e in parts])
+    notes = np.concatenate([n for n, _ in parts])
+    if key_normalized:
+        notes = normalize_window_keys(notes, layout)
+    return notes, np.concatenate([e for _, e in parts])

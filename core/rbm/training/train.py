@@ -2,10 +2,11 @@
 
 Contrastive divergence CD-k on minibatches inside one ``tf.function``; cosine learning-rate
 decay, momentum and L2 weight decay. By default the emotion units are reconstructed in the
-negative phase like every other unit (the seed's *joint* RBM); ``joint=False`` keeps them clamped
-(a *conditional* RBM). On the Bach chorales the joint model followed valence in the intended
-direction and the conditional one did not, so joint is the default. Each epoch reports the mean
-squared reconstruction error of the note units.
+negative phase like every other unit (the seed's *joint* RBM). ``joint=False`` trains a
+*conditional* RBM (Taylor & Hinton): the emotions stay clamped in the negative phase, drive the
+hidden biases through their weights (``b_h + A e``) and, per timestep, the note units' biases
+through ``emotion_note_weights`` (``b_v,t + e_t B``). Each epoch reports the mean squared
+reconstruction error of the note units.
 
 Checkpoints (``tf.train.Checkpoint``) go to ``OUT/epoch_<n>`` every ``checkpoint_every`` epochs
 and to ``OUT/trained_system`` at the end (the seed's names), each with an exported
@@ -115,7 +116,9 @@ def is_chief() -> bool:
 class RbmVariables(tf.Module):
     """The RBM's trainable state plus the counters that make resumed runs exact."""
 
-    def __init__(self, visible: int, hidden: int, seed: int, visible_mean: np.ndarray) -> None:
+    def __init__(
+        self, visible: int, hidden: int, seed: int, visible_mean: np.ndarray, note_units: int
+    ) -> None:
         super().__init__(name="rbm")
         agg = tf.VariableAggregation.ONLY_FIRST_REPLICA  # updates are all-reduced by hand
         init = 0.01 * tf.random.stateless_normal([visible, hidden], seed=[seed, 0])
@@ -125,17 +128,20 @@ class RbmVariables(tf.Module):
             np.log(mean / (1 - mean)).astype(np.float32), name="visible_bias", aggregation=agg
         )
         self.hidden_bias = tf.Variable(tf.zeros([hidden]), name="hidden_bias", aggregation=agg)
+        self.emotion_note_weights = tf.Variable(
+            tf.zeros([EMOTION_UNITS, note_units]), name="emotion_note_weights", aggregation=agg
+        )
         self.velocities = [
             tf.Variable(tf.zeros_like(v), name=f"{v.name.split(':')[0]}_velocity", aggregation=agg)
-            for v in (self.weights, self.visible_bias, self.hidden_bias)
+            for v in self.params
         ]
         self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch", aggregation=agg)
         self.step = tf.Variable(0, dtype=tf.int64, name="step", aggregation=agg)
 
     @property
-    def params(self) -> tuple[tf.Variable, tf.Variable, tf.Variable]:
-        """Weights, visible bias, hidden bias."""
-        return self.weights, self.visible_bias, self.hidden_bias
+    def params(self) -> tuple[tf.Variable, tf.Variable, tf.Variable, tf.Variable]:
+        """Weights, visible bias, hidden bias, emotion-to-note-bias weights."""
+        return self.weights, self.visible_bias, self.hidden_bias, self.emotion_note_weights
 
     def snapshot(self) -> list[np.ndarray]:
         """Copies of every variable (to roll back a half-finished epoch)."""
@@ -172,27 +178,27 @@ def make_train_step(
     def replica_step(notes: tf.Tensor, emotions: tf.Tensor, learning_rate: tf.Tensor) -> tf.Tensor:
         context = tf.distribute.get_replica_context()
         batch = tf.shape(notes)[0]
+        steps = layout.window_steps
+        notes = tf.reshape(tf.cast(notes, tf.float32), [batch, steps, layout.note_units])
+        emotions = tf.reshape(emotions, [batch, steps, EMOTION_UNITS])
         v0 = tf.reshape(
-            tf.concat(
-                [
-                    tf.reshape(tf.cast(notes, tf.float32), [batch, layout.window_steps, -1]),
-                    tf.tile(
-                        tf.reshape(emotions, [batch, layout.window_steps, EMOTION_UNITS]),
-                        [1, 1, layout.emotion_copies],
-                    ),
-                ],
-                axis=2,
-            ),
+            tf.concat([notes, tf.tile(emotions, [1, 1, layout.emotion_copies])], axis=2),
             [batch, layout.visible_units],
         )
-        weights, visible_bias, hidden_bias = rbm.params
+        weights, visible_bias, hidden_bias, emotion_note_weights = rbm.params
+        # Per-timestep note-bias shift from each timestep's emotion (zero for the emotion units).
+        note_shift = tf.einsum("bte,eu->btu", emotions, emotion_note_weights)
+        conditioned_bias = visible_bias + tf.reshape(
+            tf.pad(note_shift, [[0, 0], [0, 0], [0, layout.emotion_units]]),
+            [batch, layout.visible_units],
+        )
         replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
         stream = rbm.step * 4096 + replica * 64  # distinct random stream per step and replica
         hidden_p0 = tf.sigmoid(tf.matmul(v0, weights) + hidden_bias)
         hidden_p, visible = hidden_p0, v0
         for i in range(k):
             hidden = _bernoulli(hidden_p, tf.stack([tf.cast(options.seed, tf.int64), stream + i]))
-            visible_p = tf.sigmoid(tf.matmul(hidden, weights, transpose_b=True) + visible_bias)
+            visible_p = tf.sigmoid(tf.matmul(hidden, weights, transpose_b=True) + conditioned_bias)
             # Conditional training keeps the emotions clamped, as generation does.
             visible = visible_p if options.joint else tf.where(emotion_mask, v0, visible_p)
             if i == 0:
@@ -202,7 +208,17 @@ def make_train_step(
         stats = tf.matmul(
             tf.concat([v0, -visible], 0), tf.concat([hidden_p0, hidden_p], 0), transpose_a=True
         )
-        sums = [stats, tf.reduce_sum(v0 - visible, 0), tf.reduce_sum(hidden_p0 - hidden_p, 0)]
+        notes_change = notes - tf.reshape(visible, [batch, steps, -1])[..., : layout.note_units]
+        # A joint RBM has no emotion -> note-bias weights: they stay zero.
+        note_weight_sums = tf.einsum("bte,btu->eu", emotions, notes_change) * (
+            0.0 if options.joint else 1.0
+        )
+        sums = [
+            stats,
+            tf.reduce_sum(v0 - visible, 0),
+            tf.reduce_sum(hidden_p0 - hidden_p, 0),
+            note_weight_sums,
+        ]
         sums = context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
         gradients = [s / global_batch for s in sums]
         gradients[0] -= decay * weights
@@ -302,6 +318,7 @@ class _Writer:
                     visible_mean=visible_mean,
                     layout=layout,
                     info=info,
+                    emotion_note_weights=rbm.emotion_note_weights.numpy(),
                 ),
             )
             write_text_atomic(_state_path(self.out), json.dumps(state, indent=2) + "\n")
@@ -377,7 +394,9 @@ def train(
         .astype(np.float32)
     )
     with strategy.scope():
-        rbm = RbmVariables(layout.visible_units, options.hidden, options.seed, visible_mean)
+        rbm = RbmVariables(
+            layout.visible_units, options.hidden, options.seed, visible_mean, layout.note_units
+        )
     checkpoint = tf.train.Checkpoint(rbm=rbm)
     if state:
         _restore(checkpoint, out / state["latest"])
