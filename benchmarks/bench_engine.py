@@ -8,7 +8,7 @@ Every number comes from one run on this machine, side by side:
   whose peak resident memory is read from the kernel (``wait4``), for a 60 s and a 240 s clip;
 - as a user sees it (issue 13): the whole ``moodscore emotions`` process, start-up and files
   included, on a ``--user-seconds`` clip against decode-only of it; and the same command with
-  decoding and colour in the analysis thread (as before issue 13).
+  decoding, colour and faces in the analysis thread (as before issue 13).
 
 Usage: ``python benchmarks/bench_engine.py [--seconds 60] [--long-seconds 240] [--height 1080]``
 """
@@ -45,7 +45,7 @@ import sys
 import core.emotion.analysis, core.video.frames
 from core.cli import main
 core.video.frames.PREFETCH_FRAMES = 0
-core.emotion.analysis.COLOUR_THREAD = False
+core.emotion.analysis.SAMPLES_THREAD = False
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -119,7 +119,7 @@ def main() -> None:
             "≤ 1.2",
         ),
         (
-            "the same, decode and colour in the analysis thread",
+            "the same, all in the analysis thread (before)",
             f"{min(user_one_thread):.1f} s",
             f"{min(user_one_thread) / user_decode_s:.2f}",
             "—",

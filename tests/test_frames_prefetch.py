@@ -48,7 +48,7 @@ def test_emotions_are_identical_with_and_without_the_threads(
 ) -> None:
     overlapped = analyze(dark_bright_clip, Config())
     monkeypatch.setattr(frames, "PREFETCH_FRAMES", 0)
-    monkeypatch.setattr(analysis, "COLOUR_THREAD", False)
+    monkeypatch.setattr(analysis, "SAMPLES_THREAD", False)
     direct = analyze(dark_bright_clip, Config())
     assert format_emotion_text(overlapped) == format_emotion_text(direct)
     assert overlapped.cuts_s == direct.cuts_s
@@ -73,3 +73,18 @@ def test_a_decode_error_reaches_the_caller(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         list(iter_frames(tmp_path / "gone.mp4", prefetch=2))
     assert not _decode_threads_alive()
+
+
+def test_face_readings_are_identical_with_and_without_the_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_emotion_faces import face_config, photo_clip
+
+    clip = photo_clip(tmp_path / "faces.mp4", [("hopper", 180, 20, 320)], seconds=3.0)
+    overlapped = analyze(clip, face_config(["colour", "face", "motion"]))
+    monkeypatch.setattr(frames, "PREFETCH_FRAMES", 0)
+    monkeypatch.setattr(analysis, "SAMPLES_THREAD", False)
+    direct = analyze(clip, face_config(["colour", "face", "motion"]))
+    assert all(step.sources["faces"] >= 1 for step in direct.steps)  # the faces were read
+    assert np.array_equal(_source_values(overlapped), _source_values(direct), equal_nan=True)
+    assert format_emotion_text(overlapped) == format_emotion_text(direct)

@@ -9,7 +9,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,10 +32,10 @@ logger = logging.getLogger(__name__)
 THUMB_WIDTH = 96  # per-frame thumbnail for cuts and motion
 CLOUD_WIDTH = 640  # frames sent to Cloud Vision
 PROGRESS_EVERY = 0.01
-#: Read colour in a thread of its own, beside cuts, motion and faces (results are identical).
-COLOUR_THREAD = True
-#: Colour readings that may be in flight before the analysis waits for the oldest.
-COLOUR_BACKLOG = 4
+#: Read the sampled frames (colour, faces) in a thread of its own (results are identical).
+SAMPLES_THREAD = True
+#: Sampled-frame readings that may be in flight before the analysis waits for the oldest.
+SAMPLES_BACKLOG = 4
 LOCAL_SOURCE_KEYS = (
     "colour_arousal",
     "colour_valence",
@@ -156,7 +156,15 @@ class FaceSources:
         return self.cloud is not None and step in self._cloud_steps
 
     def _read_local(self, frame: Frame, step: int, sums: StepSums) -> None:
-        faces = self.local.read(frame.plane(0), limited_range=not frame.full_range)
+        self.add_local(self.local_faces(frame), step, sums)
+
+    def local_faces(self, frame: Frame) -> list[Any]:
+        """The local model's faces in ``frame`` (callable from one other thread)."""
+        return self.local.read(frame.plane(0), limited_range=not frame.full_range)
+
+    @staticmethod
+    def add_local(faces: list[Any], step: int, sums: StepSums) -> None:
+        """Add the local model's ``faces`` of one frame to ``sums`` for ``step``."""
         sums.add("faces", step, len(faces))
         point = area_weighted_point(faces)
         if point is not None:
@@ -334,13 +342,14 @@ class FrameReader:
         self.sums = StepSums()
         self.cuts: list[float] = []
         self.frames = 0
-        # Colour (a scaled RGB picture and k-means, both outside the GIL) runs beside the
-        # per-frame work of this thread; with the cloud on, its frame.rgb() calls stay here too.
-        offload = COLOUR_THREAD and self.colour is not None and "cloud" not in sources
-        self._colour_thread = (
-            ThreadPoolExecutor(1, thread_name_prefix="moodscore-colour") if offload else None
+        # The sampled frames' work (a scaled RGB picture and k-means for colour, the face
+        # detector) runs outside the GIL in a thread of its own, beside the per-frame cuts and
+        # motion here. With the cloud on, everything stays here (frame.rgb() is not reentrant).
+        offload = SAMPLES_THREAD and "cloud" not in sources
+        self._samples_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="moodscore-samples") if offload else None
         )
-        self._colour_pending: deque[tuple[int, Future[tuple[float, float]]]] = deque()
+        self._pending: deque[tuple[Callable[[Any], None], Future[Any]]] = deque()
         # Last, so nothing can fail after the cloud client has opened its HTTP session.
         self.faces = FaceSources(sources, analysis, self.n_steps)
 
@@ -356,16 +365,27 @@ class FrameReader:
             elif change is not None:
                 self.sums.add("motion", step, motion_level(change, self.analysis.motion_scale))
         if self.colour is not None and self.colour.due(time_s):
-            if self._colour_thread is None:
-                self._add_colour(step, self._colour_of(frame))
-            else:
-                self._colour_pending.append(
-                    (step, self._colour_thread.submit(self._colour_of, frame))
-                )
-                while len(self._colour_pending) > COLOUR_BACKLOG:
-                    self._settle_colour()
+            self._sample(self._colour_of, frame, lambda reading: self._add_colour(step, reading))
         if self.faces.active and self.face_schedule.due(time_s):
-            self.faces.read(frame, step, self.sums)
+            if self._samples_thread is None:
+                self.faces.read(frame, step, self.sums)
+            else:
+                self._sample(
+                    self.faces.local_faces,
+                    frame,
+                    lambda faces: self.faces.add_local(faces, step, self.sums),
+                )
+
+    def _sample(
+        self, read: Callable[[Frame], Any], frame: Frame, add: Callable[[Any], None]
+    ) -> None:
+        """``add(read(frame))`` now, or with the samples thread later, in the same order."""
+        if self._samples_thread is None:
+            add(read(frame))
+            return
+        self._pending.append((add, self._samples_thread.submit(read, frame)))
+        while len(self._pending) > SAMPLES_BACKLOG:
+            self._settle()
 
     def _colour_of(self, frame: Frame) -> tuple[float, float]:
         return colour_emotion(
@@ -376,19 +396,19 @@ class FrameReader:
         self.sums.add("colour_arousal", step, reading[0])
         self.sums.add("colour_valence", step, reading[1])
 
-    def _settle_colour(self) -> None:
-        """Add the oldest pending colour reading: in frame order, so the sums are bit-identical."""
-        step, future = self._colour_pending.popleft()
-        self._add_colour(step, future.result())
+    def _settle(self) -> None:
+        """Add the oldest pending reading: in frame order, so the sums are bit-identical."""
+        add, future = self._pending.popleft()
+        add(future.result())
 
     def finish(self) -> None:
-        """Wait for the colour readings still being computed."""
-        while self._colour_pending:
-            self._settle_colour()
+        """Wait for the sampled frames' readings still being computed."""
+        while self._pending:
+            self._settle()
 
     def close(self) -> None:
-        if self._colour_thread is not None:
-            self._colour_thread.shutdown(wait=True, cancel_futures=True)
+        if self._samples_thread is not None:
+            self._samples_thread.shutdown(wait=True, cancel_futures=True)
         self.faces.close()
 
 
