@@ -93,10 +93,22 @@ def _coerce(
     return value
 
 
+#: Keys of earlier versions, with what replaced them: an old config naming one is told so.
+RETIRED_KEYS = {
+    "render.peak_dbfs": "the WAV is now mastered to render.loudness_lufs with true peaks at "
+    "most render.true_peak_dbtp, so write true_peak_dbtp instead",
+}
+
+
 def _build(cls: type, data: dict[str, Any], prefix: str = "", labels: Labels | None = None) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
+    retired = [prefix + key for key in unknown if prefix + key in RETIRED_KEYS]
+    if retired:
+        raise InputError(
+            f"Config key '{retired[0]}' is no longer used: {RETIRED_KEYS[retired[0]]}."
+        )
     if unknown:
         raise InputError(
             f"Unknown config key '{prefix}{unknown[0]}'; valid keys here are: "

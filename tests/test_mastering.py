@@ -302,3 +302,17 @@ def test_loudness_option_reaches_the_wav_and_score_json(tmp_path: Path, capsys) 
     assert code == 2
     assert "--loudness must be between -50 and -10" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()
+
+
+def test_an_old_config_with_peak_dbfs_is_told_what_replaced_it(tmp_path: Path, capsys) -> None:
+    emotions = tmp_path / "arc.txt"
+    emotions.write_text("0.5, 0.6\n")
+    config = tmp_path / "old.yaml"
+    config.write_text("render:\n  peak_dbfs: -1.0\n")
+    out = tmp_path / "out"
+    assert main(["compose", str(emotions), "--config", str(config), "--out", str(out),
+                 "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "'render.peak_dbfs' is no longer used" in err and "true_peak_dbtp" in err
+    assert not out.exists()
