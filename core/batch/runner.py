@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections import deque
 from collections.abc import Sequence
@@ -93,6 +94,7 @@ def run_batch(
         On Ctrl-C or a stop signal, after running jobs were cancelled (their staged files
         removed) and ``batch.csv`` was written.
     """
+    out_root = Path(os.path.abspath(out_root))  # Dask workers have working folders of their own
     check_replaceable(out_root)
     prepare_out_dir(out_root)
     with FolderLock(out_root):
