@@ -94,12 +94,16 @@ def dask_cluster(workers: int) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def time_batch(library: Path, *options: str) -> float:
-    """Wall seconds of one whole ``moodscore batch`` run into a fresh folder."""
+def time_batch(library: Path, *options: str, one_core: bool = False) -> float:
+    """Wall seconds of one whole ``moodscore batch`` run into a fresh folder.
+
+    ``one_core`` pins the run to one core (``taskset``), as on a one-core machine.
+    """
     out = WORK / "batch_out"
     shutil.rmtree(out, ignore_errors=True)
     argv = [sys.executable, "-m", "core", "batch", str(library), "--out", str(out), "--quiet"]
-    seconds, _ = run_measured([*argv, *options])
+    pinned = ["taskset", "-c", str(min(os.sched_getaffinity(0)))] if one_core else []
+    seconds, _ = run_measured([*pinned, *argv, *options])
     shutil.rmtree(out, ignore_errors=True)
     return seconds
 
@@ -116,7 +120,12 @@ def main() -> None:
     clip = footage(args.seconds, args.height)
     library = make_library(clip, args.videos)
     footage_min = args.videos * args.seconds / 60
-    runs: dict[str, list[float]] = {"1 local worker": [], "2 local workers": [], "dask": []}
+    runs: dict[str, list[float]] = {
+        "1 local worker": [],
+        "2 local workers": [],
+        "dask": [],
+        "one core": [],
+    }
     load_before = os.getloadavg()[0]
     with dask_cluster(2) as address:
         # Alternating, so a burst of other load on the machine hits every set-up alike.
@@ -124,6 +133,8 @@ def main() -> None:
             runs["1 local worker"].append(time_batch(library, "--workers", "1"))
             runs["2 local workers"].append(time_batch(library, "--workers", "2"))
             runs["dask"].append(time_batch(library, "--scheduler", address))
+            if shutil.which("taskset"):
+                runs["one core"].append(time_batch(library, "--workers", "1", one_core=True))
     one, two, dask = (min(runs[key]) for key in ("1 local worker", "2 local workers", "dask"))
 
     def row(label: str, seconds: float, ratio: str, target: str) -> tuple[str, ...]:
@@ -132,6 +143,18 @@ def main() -> None:
 
     rows = [
         row("local pool, 1 worker", one, "1.00", "—"),
+        *(
+            [
+                row(
+                    "1 worker pinned to one core (reference)",
+                    min(runs["one core"]),
+                    f"2 workers: {min(runs['one core']) / two:.2f}× this",
+                    "—",
+                )
+            ]
+            if runs["one core"]
+            else []
+        ),
         row("local pool, 2 workers", two, f"{one / two:.2f}× throughput", "≥ 1.6×"),
         row(
             "Dask cluster, 2 workers × 1 thread",
