@@ -333,3 +333,19 @@ def test_a_worker_killed_mid_video_is_retried_on_a_fresh_pool(
         assert row["status"] == "scored"
         assert_complete(Path(row["output folder"]), Path(name).stem)
     assert not temp_files(out)
+
+
+def test_a_second_batch_into_the_same_folder_is_refused(long_library: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scored"
+    first = _start(long_library, "--out", out, "--workers", "1", "--quiet")
+    try:
+        _wait_for(lambda: _running_job(out), 120, "the first batch to start")
+        second = run_batch(long_library, "--out", out, "--quiet")
+        assert second.returncode == 2
+        assert f"Another moodscore run (pid {first.pid}) is writing into {out}" in second.stderr
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert first.returncode == 130
