@@ -20,45 +20,29 @@ import itertools
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from _common import REPO, WORK, footage, markdown_table
+
+from tests.blender_ui_driver import SEQUENCER_UI, run_blender_ui
 
 #: The probe's period; a gap is the time between two consecutive probe calls.
 PROBE_S = 0.02
 IDLE_S = 4.0
 
-UI_SCRIPT = r"""
-import json, sys, time
-import bpy
-
-args = json.loads(sys.argv[sys.argv.index("--") + 1])
+UI_STEPS = r"""
+# Runs after SEQUENCER_UI (tests/blender_ui_driver.py), which defines args, engine and helpers.
 report = {"probe": [], "errors": []}
-bpy.ops.preferences.addon_install(filepath=args["zip"])
-bpy.ops.preferences.addon_enable(module="moodscore")
-engine = sys.modules["moodscore.engine"]
-
-bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
 scene = bpy.context.scene
-scene.render.fps, scene.render.fps_base = args["fps"], 1.0
-editor = scene.sequence_editor_create()
-strips = editor.strips if hasattr(editor, "strips") else editor.sequences
-clip = strips.new_movie("clip", args["clip"], 2, 1)
+editor, clip = add_selected_movie("clip", args["fps"])
 scene.frame_start, scene.frame_end = 1, clip.frame_final_end
-clip.select = True
-editor.active_strip = clip
 scene.moodscore.generator = "chords"
-
-window = bpy.context.window_manager.windows[0]
-area = max(window.screen.areas, key=lambda a: a.width * a.height)
-area.type = "SEQUENCE_EDITOR"
-space = area.spaces.active
-space.view_type = "SEQUENCER"
-space.show_region_ui = True
+window, area = sequencer_with_sidebar()
 phase = ["settle"]
 marks = {}
 
@@ -69,31 +53,19 @@ def probe():
 
 
 def finish():
-    with open(args["report"], "w") as out:
-        json.dump(report, out)
-    bpy.ops.wm.quit_blender()
+    quit_with_report(report)
 
 
-def step():
-    try:
-        return advance()
-    except Exception as exc:  # a dead timer would leave Blender open until the bench times out
-        report["errors"].append(f"{type(exc).__name__}: {exc} in phase {phase[0]}")
-        finish()
-        return None
+def fail(error):
+    report["errors"].append(f"{error} in phase {phase[0]}")
+    finish()
 
 
 def advance():
     now = time.perf_counter()
-    region = next(r for r in area.regions if r.type == "WINDOW")
-    with bpy.context.temp_override(window=window, area=area, region=region):
+    with bpy.context.temp_override(window=window, area=area, region=window_region(area)):
         if phase[0] == "settle":
-            # Open the Moodscore tab the way a user can: Ctrl+Shift+Tab over the sidebar.
-            sidebar = next(r for r in area.regions if r.type == "UI")
-            x, y = sidebar.x + sidebar.width // 2, sidebar.y + 30
-            window.event_simulate("MOUSEMOVE", "NOTHING", x=x, y=y)
-            for value in ("PRESS", "RELEASE"):
-                window.event_simulate("TAB", value, x=x, y=y, ctrl=True, shift=True)
+            open_moodscore_tab(window, area)
             bpy.ops.sequencer.view_all()
             phase[0] = "idle"
             return 2.0
@@ -113,8 +85,7 @@ def advance():
             if engine.active_job() is not None and now - marks["press"] < 600:
                 return 0.05
             marks["done"] = now
-            every = editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
-            report["strips"] = sorted(s.name for s in every)
+            report["strips"] = sorted(s.name for s in every_strip(editor))
             report["scored"] = "clip · score" in report["strips"]
             if not report["scored"]:
                 try:  # the same request run synchronously raises the report the button showed
@@ -127,26 +98,8 @@ def advance():
 
 
 PROBE_S = args["probe_s"]
-bpy.app.timers.register(step, first_interval=2.0)
+bpy.app.timers.register(guarded(advance, fail), first_interval=2.0)
 """
-
-
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    """Xvfb on a free display (it picks the number and writes it to our pipe)."""
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        display = pipe.readline().strip()
-    if not display:
-        server.kill()
-        raise RuntimeError("Xvfb did not start")
-    return server, f":{display}"
 
 
 def build_addon(out: Path, source: Path = REPO) -> Path:
@@ -198,10 +151,6 @@ def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
     load = os.getloadavg()[0]  # other work on the machine stalls Blender too
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp_name:
         tmp = Path(tmp_name)
-        home = tmp / "home"
-        home.mkdir()
-        script = tmp / "ui.py"
-        script.write_text(UI_SCRIPT)
         paths = {
             "zip": str(addon_zip),
             "clip": str(clip),
@@ -211,39 +160,7 @@ def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
             "probe_s": PROBE_S,
             "idle_s": IDLE_S,
         }
-        server, display = start_xvfb()
-        try:
-            env = {
-                **os.environ,
-                "DISPLAY": display,
-                "HOME": str(home),
-                "TMPDIR": str(tmp),
-                "PYTHONPATH": os.pathsep.join(site.getsitepackages()),
-            }
-            run = subprocess.run(
-                [
-                    "blender",
-                    "--factory-startup",
-                    "--enable-event-simulate",
-                    "--window-geometry",
-                    "0",
-                    "0",
-                    "1280",
-                    "800",
-                    "--python",
-                    str(script),
-                    "--",
-                    json.dumps(paths),
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        run = run_blender_ui(SEQUENCER_UI + UI_STEPS, paths, tmp, timeout=900)
         report_path = Path(paths["report"])
         if not report_path.exists():
             raise RuntimeError(

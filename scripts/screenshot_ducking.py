@@ -12,11 +12,7 @@ strip's volume keyframes below.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import site
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -137,8 +133,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "ducking_keyframes.png")
     args = parser.parse_args()
+    from tests.blender_ui_driver import run_blender_ui
     from tests.edit_clips import SENTENCES, dialogue_track, write_clip_with_audio
-    from tests.test_blender_ui import start_xvfb
 
     seconds = 16.0
     with tempfile.TemporaryDirectory() as folder:
@@ -156,24 +152,7 @@ def main() -> int:
             "png": str(work / "shot.png"),
             "report": str(work / "report.json"),
         }
-        script = work / "ui.py"
-        script.write_text(UI_SCRIPT)
-        home = work / "home"
-        home.mkdir()
-        server, display = start_xvfb()
-        try:
-            env = {
-                **os.environ,
-                "DISPLAY": display,
-                "HOME": str(home),
-                "PYTHONPATH": os.pathsep.join(site.getsitepackages()),
-            }
-            command = ["blender", "--factory-startup", "--window-geometry", "0", "0", "1280", "800",
-                       "--python", str(script), "--", json.dumps(paths)]  # fmt: skip
-            run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        run = run_blender_ui(UI_SCRIPT, paths, work, timeout=120, simulate_events=False)
         if not Path(paths["png"]).exists():
             sys.stderr.write(run.stdout[-4000:] + run.stderr[-4000:])
             return 1

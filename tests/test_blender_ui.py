@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.blender_ui_driver import SEQUENCER_UI, XvfbUnavailable, run_blender_ui
 from tests.clips import dark_to_bright, render_frames, write_clip
 
 pytestmark = [
@@ -32,78 +32,41 @@ pytestmark = [
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "docs" / "addon_panel.png"
 
-UI_SCRIPT = r"""
-import json, sys, time
-import bpy
-
-args = json.loads(sys.argv[sys.argv.index("--") + 1])
+UI_STEPS = r"""
+# Runs after SEQUENCER_UI (tests/blender_ui_driver.py), which defines args, engine and helpers.
 report = {}
-bpy.ops.preferences.addon_install(filepath=args["zip"])
-bpy.ops.preferences.addon_enable(module="moodscore")
-engine = sys.modules["moodscore.engine"]
-
-bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
 scene = bpy.context.scene
-scene.render.fps, scene.render.fps_base = 25, 1.0
 scene.frame_start, scene.frame_end = 1, 150
-editor = scene.sequence_editor_create()
-strips = editor.strips if hasattr(editor, "strips") else editor.sequences
-clip = strips.new_movie("clip.mp4", args["clip"], 2, 1)
+editor, clip = add_selected_movie("clip.mp4", 25)
 clip.frame_offset_start = 25
-clip.select = True
-editor.active_strip = clip
-
-window = bpy.context.window_manager.windows[0]
-area = max(window.screen.areas, key=lambda a: a.width * a.height)
-area.type = "SEQUENCE_EDITOR"
-space = area.spaces.active
-space.view_type = "SEQUENCER"
-space.show_region_ui = True
+window, area = sequencer_with_sidebar()
 started = time.monotonic()
 phase = ["start"]
 
 
-def window_region():
-    return next(r for r in area.regions if r.type == "WINDOW")
-
-
 def score_strip(name="clip.mp4 · score"):
     # Fetched afresh: undo reloads the data, leaving older Python references dangling.
-    editor = bpy.data.scenes[0].sequence_editor
-    every = editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+    every = every_strip(bpy.data.scenes[0].sequence_editor)
     return next((s for s in every if s.name == name), None)
 
 
 def finish(ok):
     report["ok"] = ok
-    with open(args["report"], "w") as out:
-        json.dump(report, out)
-    bpy.ops.wm.quit_blender()
+    quit_with_report(report)
 
 
-def step():
-    try:
-        return advance()
-    except Exception as exc:  # a dead timer would leave Blender open until the test times out
-        report["error"] = f"{type(exc).__name__}: {exc} in phase {phase[0]}"
-        finish(False)
-        return None
+def fail(error):
+    report["error"] = f"{error} in phase {phase[0]}"
+    finish(False)
 
 
 def advance():
     if time.monotonic() - started > 150:
-        report["error"] = f"timed out in phase {phase[0]}"
-        finish(False)
+        fail("timed out")
         return None
-    with bpy.context.temp_override(window=window, area=area, region=window_region()):
+    with bpy.context.temp_override(window=window, area=area, region=window_region(area)):
         if phase[0] == "start":
-            # Open the Moodscore tab the way a user can (3.x has no active_panel_category):
-            # Ctrl+Shift+Tab over the sidebar steps back from the first tab to the last.
-            sidebar = next(r for r in area.regions if r.type == "UI")
-            x, y = sidebar.x + sidebar.width // 2, sidebar.y + 30
-            window.event_simulate("MOUSEMOVE", "NOTHING", x=x, y=y)
-            for value in ("PRESS", "RELEASE"):
-                window.event_simulate("TAB", value, x=x, y=y, ctrl=True, shift=True)
+            open_moodscore_tab(window, area)
             phase[0] = "score"
             return 0.5
         if phase[0] == "score":
@@ -148,26 +111,8 @@ def advance():
             return None
 
 
-bpy.app.timers.register(step, first_interval=2.0)
+bpy.app.timers.register(guarded(advance, fail), first_interval=2.0)
 """
-
-
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    """Xvfb on a free display (it picks the number and writes it to our pipe)."""
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        display = pipe.readline().strip()
-    if not display:
-        server.kill()
-        pytest.skip("Xvfb did not start")
-    return server, f":{display}"
 
 
 def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
@@ -184,10 +129,6 @@ def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
     )
     (addon_zip,) = build.glob("moodscore-*-legacy-linux_x64.zip")
     clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(640, 360), 6.0, 25.0))
-    script = tmp_path / "ui.py"
-    script.write_text(UI_SCRIPT)
-    home = tmp_path / "home"
-    home.mkdir()
     paths = {
         "zip": str(addon_zip),
         "clip": str(clip),
@@ -196,39 +137,10 @@ def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
         "progress_png": str(tmp_path / "progress.png"),
         "report": str(tmp_path / "report.json"),
     }
-    server, display = start_xvfb()
     try:
-        env = {
-            **os.environ,
-            "DISPLAY": display,
-            "HOME": str(home),
-            "TMPDIR": str(tmp_path),
-            # The legacy add-on takes its packages from the environment (never TensorFlow).
-            "PYTHONPATH": os.pathsep.join(site.getsitepackages()),
-        }
-        run = subprocess.run(
-            [
-                "blender",
-                "--factory-startup",
-                "--enable-event-simulate",
-                "--window-geometry",
-                "0",
-                "0",
-                "1280",
-                "800",
-                "--python",
-                str(script),
-                "--",
-                json.dumps(paths),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        run = run_blender_ui(SEQUENCER_UI + UI_STEPS, paths, tmp_path, timeout=240)
+    except XvfbUnavailable as exc:
+        pytest.skip(str(exc))
     report_path = Path(paths["report"])
     assert report_path.exists(), run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(report_path.read_text())
