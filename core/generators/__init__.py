@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from ..music.score import Score
     from ..timeline import EmotionTimeline
 
+#: A generator's ``compose(timeline, config, seed)``: ``timeline`` holds arousal and valence
+#: per step plus the cut times, ``config.music.preset`` (and ``music.programs`` overrides)
+#: picks the instruments, and ``seed`` varies the piece: same seed, same bytes.
 Composer = Callable[["EmotionTimeline", "Config", int], "Score"]
 
 #: Generator names in the seed's numbering (1-4).

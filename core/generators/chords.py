@@ -40,16 +40,9 @@ INVERSIONS = 3
 
 
 def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
-    """Compose the Chords piece for ``timeline``.
+    """Compose the Chords piece (a :data:`~core.generators.Composer`).
 
-    Parameters
-    ----------
-    timeline
-        Arousal and valence per step, plus cut times.
-    config
-        Uses ``config.music.preset`` (and ``music.programs`` overrides) for the instruments.
-    seed
-        Varies tonic, progressions, voicings and arpeggio patterns; same seed, same bytes.
+    ``seed`` varies the tonic, progressions, voicings and arpeggio patterns.
     """
     return compose_over_harmony(timeline, config, seed, "figure", arpeggios)
 

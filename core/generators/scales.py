@@ -40,16 +40,9 @@ PITCH_JITTER = 1.5
 
 
 def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
-    """Compose the Scales piece for ``timeline``.
+    """Compose the Scales piece (a :data:`~core.generators.Composer`).
 
-    Parameters
-    ----------
-    timeline
-        Arousal and valence per step, plus cut times.
-    config
-        Uses ``config.music.preset`` (and ``music.programs`` overrides) for the instruments.
-    seed
-        Varies tonic, progressions, voicings, motifs and their treatment; same seed, same bytes.
+    ``seed`` varies the tonic, progressions, voicings, motifs and their treatment.
     """
     return compose_over_harmony(timeline, config, seed, "melody", motif_melody)
 
