@@ -304,6 +304,7 @@ def main() -> None:
     parser.add_argument(
         "--sampled-last", action="store_true", help="rbm.mean_field off (the last step sampled)"
     )
+    parser.add_argument("--arousal-gain", type=float, help="override rbm.arousal_gain")
     args = parser.parse_args()
     if args.gibbs_steps is not None:
         SAMPLING["gibbs_steps"] = args.gibbs_steps
@@ -311,6 +312,8 @@ def main() -> None:
         SAMPLING["burn_in"] = args.burn_in
     if args.sampled_last:
         SAMPLING["mean_field"] = False
+    if args.arousal_gain is not None:
+        SAMPLING["arousal_gain"] = args.arousal_gain
     model = load_model(args.model)
     source = json.loads(model.info.get("source", "{}") or "{}")
     held = set(filter(None, model.info.get("holdout_pieces", "").split(",")))
@@ -330,7 +333,8 @@ def main() -> None:
         f"Model {args.model} ({model.hidden} hidden, {model.layout.window_steps}-step window, "
         f"{model.layout.units_per_step} units per timestep); {len(held_pieces)} held-out pieces; "
         f"sampling with {rbm_config.gibbs_steps} Gibbs steps, +{rbm_config.burn_in} from noise, "
-        f"mean-field last step {'on' if rbm_config.mean_field else 'off'}\n"
+        f"mean-field last step {'on' if rbm_config.mean_field else 'off'}, arousal gain "
+        f"{rbm_config.arousal_gain:g}\n"
     )
 
     arcs = changing_arcs(args.model, args.arcs, args.seeds)

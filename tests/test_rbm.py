@@ -16,6 +16,7 @@ from core.generators import get_composer
 from core.music.analysis import estimate_key, pitch_class_histogram
 from core.music.midi import midi_bytes, write_midi
 from core.music.score import TICKS_PER_TIMESTEP, Note, Score, Track
+from core.rbm.compose import sample_roll
 from core.rbm.model import (
     CHECKPOINT_DIR,
     FORMAT_VERSION,
@@ -457,3 +458,16 @@ def test_window_key_normalisation_moves_each_window_to_c() -> None:
     up = shift_rows(roll, layout, 12)  # the top octave folds back onto itself and merges
     np.testing.assert_array_equal(up[:, 12:24], roll[:, :12])
     np.testing.assert_array_equal(up[:, 24:], roll[:, 12:24] | roll[:, 24:])
+
+
+def test_arousal_gain_scales_the_clamped_arousal() -> None:
+    model = conditioned_model(valence_pull=0.0, arousal_pull=4.0)
+    calm, excited = np.tile([0.1, 0.5], (32, 1)), np.tile([0.9, 0.5], (32, 1))
+
+    def onsets(emotions: np.ndarray, gain: float) -> int:
+        roll = sample_roll(model, emotions, 5, 0, feedback=False, arousal_gain=gain)
+        return int(roll[..., 1].sum())
+
+    # Gain 0 clamps every arousal to 0.5: same seed, same notes.
+    assert onsets(calm, 0.0) == onsets(excited, 0.0)
+    assert onsets(excited, 2.0) - onsets(calm, 2.0) > onsets(excited, 1.0) - onsets(calm, 1.0) > 0

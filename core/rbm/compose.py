@@ -58,6 +58,7 @@ def sample_roll(
     feedback: bool,
     burn_in: int = 0,
     mean_field: bool = False,
+    arousal_gain: float = 1.0,
 ) -> np.ndarray:
     """Sampled note units for every timestep of ``emotions``, shape ``(n, pitches, 2)``.
 
@@ -65,8 +66,11 @@ def sample_roll(
     ``mean_field`` a window's notes are those whose last probability is above one half; a
     Feedback chain still continues from the previous chain's last *sample* (its state), not
     from that read-out, which would pull it into a fixed point (bare fifths, bar after bar).
+    The model is clamped to arousal ``0.5 + arousal_gain * (arousal - 0.5)``.
     """
     layout = model.layout
+    emotions = np.array(emotions, dtype=np.float32)
+    emotions[:, 0] = 0.5 + arousal_gain * (emotions[:, 0] - 0.5)
     size = layout.window_steps
     rng = np.random.default_rng(seed)
     windows = []
@@ -134,6 +138,7 @@ def compose_rbm(timeline: EmotionTimeline, config: Config, seed: int, *, feedbac
         feedback=feedback,
         burn_in=config.rbm.burn_in,
         mean_field=config.rbm.mean_field,
+        arousal_gain=config.rbm.arousal_gain,
     )
     bpm = timeline.grid.bpm
     length_ticks = timeline.grid.length_ticks(timeline.duration_s)

@@ -21,3 +21,6 @@ class RbmConfig:
     #: Last Gibbs step mean-field: keep the notes above probability one half instead of
     #: sampling each note unit independently.
     mean_field: bool = True
+    #: Conditioning strength for arousal: the model is clamped to ``0.5 + gain (arousal - 0.5)``
+    #: (velocity still follows the timeline's arousal). 1 clamps the timeline's value.
+    arousal_gain: float = ranged(1.0, 0.0, 4.0)
