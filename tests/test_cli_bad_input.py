@@ -11,24 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from core.cli import main
+from tests.cli_run import one_sentence_error, run_cli
 from tests.clips import render_frames, write_audio_only, write_clip
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    try:
-        code = main([*argv, "--quiet"])
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code)
-    return code, capsys.readouterr().err
-
-
-def _assert_one_sentence(err: str, *words: str) -> None:
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line, got: {err!r}"
-    assert lines[0].startswith("moodscore: error: "), lines[0]
-    for word in words:
-        assert word.lower() in lines[0].lower(), (word, lines[0])
 
 
 def _files_under(folder: Path) -> list[Path]:
@@ -92,9 +76,9 @@ def test_bad_video_inputs(
     video = make(tmp_path, dark_bright_clip)
     out = tmp_path / "out"
     before = _files_under(tmp_path)
-    code, err = _run(capsys, "score", str(video), "--out", str(out))
+    code, err = run_cli(capsys, "score", str(video), "--out", str(out))
     assert code == 2
-    _assert_one_sentence(err, *words)
+    one_sentence_error(err, *words)
     assert not out.exists()
     assert _files_under(tmp_path) == before
 
@@ -102,9 +86,9 @@ def test_bad_video_inputs(
 def test_clip_shorter_than_one_step(
     short_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = _run(capsys, "score", str(short_clip), "--out", str(tmp_path / "out"))
+    code, err = run_cli(capsys, "score", str(short_clip), "--out", str(tmp_path / "out"))
     assert code == 2
-    _assert_one_sentence(err, "shorter than one step")
+    one_sentence_error(err, "shorter than one step")
     assert not (tmp_path / "out").exists()
 
 
@@ -124,9 +108,9 @@ def test_bad_options(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, err = _run(capsys, "score", str(dark_bright_clip), *argv, "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "score", str(dark_bright_clip), *argv, "--out", str(tmp_path / "o"))
     assert code == 2
-    _assert_one_sentence(err, *words)
+    one_sentence_error(err, *words)
     assert not (tmp_path / "o").exists()
 
 
@@ -135,9 +119,9 @@ def test_unwritable_output_folder(
 ) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    code, err = _run(capsys, "score", str(dark_bright_clip), "--out", str(blocker / "sub"))
+    code, err = run_cli(capsys, "score", str(dark_bright_clip), "--out", str(blocker / "sub"))
     assert code == 2
-    _assert_one_sentence(err, "not writable", "--out")
+    one_sentence_error(err, "not writable", "--out")
 
 
 def test_existing_output_needs_force(
@@ -147,9 +131,9 @@ def test_existing_output_needs_force(
     out.mkdir()
     mine = out / "dark_bright.mid"
     mine.write_bytes(b"my own file")
-    code, err = _run(capsys, "score", str(dark_bright_clip), "--out", str(out))
+    code, err = run_cli(capsys, "score", str(dark_bright_clip), "--out", str(out))
     assert code == 2
-    _assert_one_sentence(err, "already exists", "--force")
+    one_sentence_error(err, "already exists", "--force")
     assert mine.read_bytes() == b"my own file"
     assert _files_under(out) == [mine]
 
@@ -158,11 +142,11 @@ def test_output_never_overwrites_the_input(
     dark_bright_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     original = dark_bright_clip.read_bytes()
-    code, err = _run(
+    code, err = run_cli(
         capsys, "score", str(dark_bright_clip), "--out", str(dark_bright_clip.parent), "--force"
     )
     assert code == 2
-    _assert_one_sentence(err, "overwrite the input")
+    one_sentence_error(err, "overwrite the input")
     assert dark_bright_clip.read_bytes() == original
 
 
@@ -180,9 +164,9 @@ def test_bad_emotion_files(
 ) -> None:
     emotions = tmp_path / "clip.emotions.txt"
     emotions.write_text(text)
-    code, err = _run(capsys, "compose", str(emotions), "--out", str(tmp_path / "out"))
+    code, err = run_cli(capsys, "compose", str(emotions), "--out", str(tmp_path / "out"))
     assert code == 2
-    _assert_one_sentence(err, *words)
+    one_sentence_error(err, *words)
     assert not (tmp_path / "out").exists()
 
 
@@ -191,9 +175,9 @@ def test_unknown_config_key_is_named(
 ) -> None:
     config = tmp_path / "moodscore.yaml"
     config.write_text("music:\n  generator: scales\n  tempo_feel: lazy\n")
-    code, err = _run(capsys, "score", str(dark_bright_clip), "--config", str(config))
+    code, err = run_cli(capsys, "score", str(dark_bright_clip), "--config", str(config))
     assert code == 2
-    _assert_one_sentence(err, "music.tempo_feel")
+    one_sentence_error(err, "music.tempo_feel")
 
 
 def test_usage_error_exits_2_from_the_console_script(tmp_path: Path) -> None:
@@ -213,9 +197,9 @@ def test_missing_soundfont_is_named_before_any_work(
 ) -> None:
     out = tmp_path / "new" / "out"
     missing = tmp_path / "missing.sf2"
-    code, err = _run(
+    code, err = run_cli(
         capsys, "score", str(dark_bright_clip), "--out", str(out), "--soundfont", str(missing)
     )
     assert code == 2
-    _assert_one_sentence(err, "missing.sf2")
+    one_sentence_error(err, "missing.sf2")
     assert not (tmp_path / "new").exists()

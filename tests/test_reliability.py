@@ -21,26 +21,10 @@ from core.cli import main
 from core.files import TEMP_MARKER, temp_path_for
 from core.limits import MAX_DURATION_S
 from core.rbm.model import SHIPPED_MODEL
+from tests.cli_run import one_sentence_error, run_cli
 from tests.clips import render_frames, write_clip
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    try:
-        code = main([*argv, "--quiet"])
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code)
-    return code, capsys.readouterr().err
-
-
-def _one_sentence(err: str, *words: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line, got: {err!r}"
-    assert lines[0].startswith("moodscore: error: "), lines[0]
-    for word in words:
-        assert word.lower() in lines[0].lower(), (word, lines[0])
-    return lines[0]
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -81,28 +65,27 @@ def test_row01_av1_video_is_scored_and_split(
     frames = render_frames(lambda i, t: np.full((96, 160, 3), 20 + 4 * i, np.uint8), 3.0, 25.0)
     clip = write_clip(tmp_path / "av1.mp4", frames, codec="libsvtav1")
     capsys.readouterr()
-    code, err = _run(capsys, "score", str(clip), "--out", str(tmp_path / "scored"))
+    code, err = run_cli(capsys, "score", str(clip), "--out", str(tmp_path / "scored"))
     assert code == 0, err
     with av.open(str(tmp_path / "scored" / "av1.mp4")) as scored:
         assert scored.streams.video[0].codec_context.codec.canonical_name == "av1"
         assert sum(1 for _ in scored.decode(video=0)) == 75  # every frame, still decodable
-    code, err = _run(capsys, "split", str(clip), "--seconds", "1", "--out", str(tmp_path / "p"))
+    code, err = run_cli(capsys, "split", str(clip), "--seconds", "1", "--out", str(tmp_path / "p"))
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "p").iterdir())[0] == "av1_part001.mp4"
 
 
 def test_row01_codec_mp4_cannot_carry_is_refused_before_analysis(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], analysis_forbidden: None
 ) -> None:
     frame = np.full((64, 64, 3), 90, np.uint8)
     # Ut Video (an editing intermediate) in AVI: decodable, but MP4 has no tag for it.
     clip = write_clip(
         tmp_path / "edit.avi", render_frames(lambda i, t: frame, 1.0, 10.0), codec="utvideo"
     )
-    monkeypatch.setattr("core.emotion.analyze", _analysis_must_not_run)
-    code, err = _run(capsys, "score", str(clip), "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "score", str(clip), "--out", str(tmp_path / "o"))
     assert code == 2
-    _one_sentence(err, "UTVIDEO", "cannot carry", "re-encode")
+    one_sentence_error(err, "UTVIDEO", "cannot carry", "re-encode")
     assert not (tmp_path / "o").exists()
 
 
@@ -116,14 +99,20 @@ def test_row01_video_without_a_decoder_is_refused_up_front(
     # An AVI fourcc FFmpeg knows no decoder for: what a missing decoder looks like.
     unknown = tmp_path / "unknown.avi"
     unknown.write_bytes(clip.read_bytes().replace(b"ULY0", b"ZZZZ"))
-    code, err = _run(capsys, "score", str(unknown), "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "score", str(unknown), "--out", str(tmp_path / "o"))
     assert code == 2
-    _one_sentence(err, "no decoder", "re-encode it to H.264")
+    one_sentence_error(err, "no decoder", "re-encode it to H.264")
     assert not (tmp_path / "o").exists()
 
 
-def _analysis_must_not_run(*args: object, **kwargs: object) -> None:
-    raise AssertionError("the analysis started before an up-front check")
+@pytest.fixture
+def analysis_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the emotion analysis starts: the check under test must come first."""
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the analysis started before an up-front check")
+
+    monkeypatch.setattr("core.emotion.analyze", must_not_run)
 
 
 # Row 2: a FIFO (or any non-regular file) as input used to block forever.
@@ -147,9 +136,9 @@ def test_row02_fifo_inputs_are_refused(
         "config-file": ["config", "--config", str(fifo)],
         "plot": ["plot", str(fifo)],
     }.get(command, [command, str(fifo), "--out", str(tmp_path / "o")])
-    code, err = _run(capsys, *argv, *extra)
+    code, err = run_cli(capsys, *argv, *extra)
     assert code == 2
-    _one_sentence(err, "not a regular file")
+    one_sentence_error(err, "not a regular file")
     assert not (tmp_path / "o").exists()
 
 
@@ -157,18 +146,20 @@ def test_row02_fifo_inputs_are_refused(
 def test_row03_plot_into_a_missing_folder(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = _run(capsys, "plot", str(emotions_file), "-o", str(tmp_path / "nodir" / "x.png"))
+    code, err = run_cli(capsys, "plot", str(emotions_file), "-o", str(tmp_path / "nodir" / "x.png"))
     assert code == 2
-    _one_sentence(err, "nodir", "does not exist")
+    one_sentence_error(err, "nodir", "does not exist")
 
 
 def test_row03_plot_onto_a_folder(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "somedir").mkdir()
-    code, err = _run(capsys, "plot", str(emotions_file), "-o", str(tmp_path / "somedir"), "--force")
+    code, err = run_cli(
+        capsys, "plot", str(emotions_file), "-o", str(tmp_path / "somedir"), "--force"
+    )
     assert code == 2
-    _one_sentence(err, "is a directory")
+    one_sentence_error(err, "is a directory")
     assert list((tmp_path / "somedir").iterdir()) == []
 
 
@@ -177,18 +168,18 @@ def test_row03_split_into_a_file(
 ) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("mine")
-    code, err = _run(capsys, "split", str(small_clip), "--out", str(blocker))
+    code, err = run_cli(capsys, "split", str(small_clip), "--out", str(blocker))
     assert code == 2
-    _one_sentence(err, "afile", "is a file")
+    one_sentence_error(err, "afile", "is a file")
     assert blocker.read_text() == "mine"
 
 
 def test_row03_train_into_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("mine")
-    code, err = _run(capsys, "train", "--data", str(tmp_path), "--out", str(blocker))
+    code, err = run_cli(capsys, "train", "--data", str(tmp_path), "--out", str(blocker))
     assert code == 2
-    _one_sentence(err, "--out", "is a file")
+    one_sentence_error(err, "--out", "is a file")
 
 
 def test_row03_a_236_character_video_name_scores(
@@ -198,7 +189,7 @@ def test_row03_a_236_character_video_name_scores(
     name = "v" * 232 + ".mp4"
     clip = write_clip(tmp_path / name, render_frames(lambda i, t: frame, 2.0, 25.0))
     out = tmp_path / "o"
-    code, err = _run(capsys, "score", str(clip), "--out", str(out))
+    code, err = run_cli(capsys, "score", str(clip), "--out", str(out))
     assert code == 0, err
     assert (out / ("v" * 232 + ".emotions.txt")).is_file()
     assert not [p for p in out.iterdir() if TEMP_MARKER in p.name]
@@ -233,12 +224,12 @@ def read_only_folder(tmp_path: Path):
 def test_row03_read_only_output_folder(
     read_only_folder: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = _run(capsys, "compose", str(emotions_file), "--out", str(read_only_folder / "o"))
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--out", str(read_only_folder / "o"))
     assert code == 2
-    _one_sentence(err, "not writable", "read-only file system")
-    code, err = _run(capsys, "plot", str(emotions_file), "-o", str(read_only_folder / "p.png"))
+    one_sentence_error(err, "not writable", "read-only file system")
+    code, err = run_cli(capsys, "plot", str(emotions_file), "-o", str(read_only_folder / "p.png"))
     assert code == 2
-    _one_sentence(err, "read-only", "writable folder")
+    one_sentence_error(err, "read-only", "writable folder")
 
 
 # Row 9: plot used to overwrite its own input.
@@ -246,9 +237,9 @@ def test_row09_plot_never_overwrites_its_input(
     emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = emotions_file.read_bytes()
-    code, err = _run(capsys, "plot", str(emotions_file), "-o", str(emotions_file), "--force")
+    code, err = run_cli(capsys, "plot", str(emotions_file), "-o", str(emotions_file), "--force")
     assert code == 2
-    _one_sentence(err, "input file itself")
+    one_sentence_error(err, "input file itself")
     assert emotions_file.read_bytes() == before
 
 
@@ -259,18 +250,17 @@ def test_row10_negative_seed(
     small_clip: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    analysis_forbidden: None,
 ) -> None:
-    monkeypatch.setattr("core.emotion.analyze", _analysis_must_not_run)
     if where == "option":
         extra, words = ["--seed", "-1"], ("--seed", "between 0 and")
     else:
         config = tmp_path / "c.yaml"
         config.write_text("music: {seed: -1}\n")
         extra, words = ["--config", str(config)], ("music.seed", "between 0 and")
-    code, err = _run(capsys, "score", str(small_clip), *extra, "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "score", str(small_clip), *extra, "--out", str(tmp_path / "o"))
     assert code == 2
-    _one_sentence(err, *words)
+    one_sentence_error(err, *words)
     assert not (tmp_path / "o").exists()
 
 
@@ -303,20 +293,20 @@ def test_row11_config_values_are_range_checked(
     config = tmp_path / "c.yaml"
     config.write_text(yaml_text + "\n")
     out = tmp_path / "o"
-    code, err = _run(
+    code, err = run_cli(
         capsys, "compose", str(emotions_file), "--config", str(config), "--out", str(out)
     )
     assert code == 2
-    _one_sentence(err, f"'{key}'", "must be")
+    one_sentence_error(err, f"'{key}'", "must be")
     assert not out.exists()
 
 
 def test_row11_plot_bpm_zero_is_refused(
     emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = _run(capsys, "plot", str(emotions_file), "--bpm", "0")
+    code, err = run_cli(capsys, "plot", str(emotions_file), "--bpm", "0")
     assert code == 2
-    _one_sentence(err, "--bpm", "between 30 and 300")
+    one_sentence_error(err, "--bpm", "between 30 and 300")
     assert not emotions_file.with_name(emotions_file.name + ".png").exists()
 
 
@@ -389,11 +379,11 @@ def test_row12_damaged_models_are_one_sentence_before_any_work(
     make, words = MODEL_CASES[case]
     model = make(tmp_path)
     out = tmp_path / "o"
-    code, err = _run(
+    code, err = run_cli(
         capsys, "compose", str(emotions_file), "-g", "3", "--model", str(model), "--out", str(out)
     )
     assert code == 2
-    _one_sentence(err, *words)
+    one_sentence_error(err, *words)
     assert not out.exists()
 
 
@@ -402,7 +392,7 @@ def test_row12_an_unused_member_is_never_read(
 ) -> None:
     arrays = {**_model_arrays(), "notes_to_self": np.zeros(16, np.uint8)}
     model = _claim_size(_npz(tmp_path / "m.npz", arrays), "notes_to_self.npy", 3 * 2**30)
-    code, err = _run(
+    code, err = run_cli(
         capsys, "compose", str(emotions_file), "-g", "3", "--model", str(model),
         "--out", str(tmp_path / "o"),
     )  # fmt: skip
@@ -425,9 +415,9 @@ def test_row13_training_options_are_range_checked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     out = tmp_path / "run"
-    code, err = _run(capsys, "train", "--data", str(tmp_path), "--out", str(out), option, value)
+    code, err = run_cli(capsys, "train", "--data", str(tmp_path), "--out", str(out), option, value)
     assert code == 2
-    _one_sentence(err, *words)
+    one_sentence_error(err, *words)
     assert not out.exists()
 
 
@@ -437,9 +427,9 @@ def test_resume_without_a_checkpoint_says_so(
     pytest.importorskip("tensorflow")  # the checkpoint state is read by the training module
     out = tmp_path / "run"
     out.mkdir()
-    code, err = _run(capsys, "train", "--data", str(tmp_path), "--out", str(out), "--resume")
+    code, err = run_cli(capsys, "train", "--data", str(tmp_path), "--out", str(out), "--resume")
     assert code == 2
-    _one_sentence(err, "--resume", "no checkpoint")
+    one_sentence_error(err, "--resume", "no checkpoint")
     assert list(out.iterdir()) == []
 
 
@@ -448,10 +438,10 @@ def test_resume_without_a_checkpoint_says_so(
 def test_row14_split_seconds_must_be_a_length(
     seconds: str, small_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = _run(capsys, "split", str(small_clip), "--seconds", seconds, "--out",
+    code, err = run_cli(capsys, "split", str(small_clip), "--seconds", seconds, "--out",
                      str(tmp_path / "p"))  # fmt: skip
     assert code == 2
-    _one_sentence(err, "--seconds")
+    one_sentence_error(err, "--seconds")
     assert not (tmp_path / "p").exists()
 
 
@@ -459,7 +449,7 @@ def test_row14_split_seconds_must_be_a_length(
 def test_row15_emotion_file_with_a_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bom = tmp_path / "bom.txt"
     bom.write_bytes(b"\xef\xbb\xbf0.1, 0.2\n0.7, 0.8\n")
-    code, err = _run(capsys, "compose", str(bom), "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "compose", str(bom), "--out", str(tmp_path / "o"))
     assert code == 0, err
     manifest = json.loads((tmp_path / "o" / "score.json").read_text())
     assert manifest["grid"]["steps"] == 2 and (tmp_path / "o" / "bom.mid").is_file()
@@ -472,9 +462,9 @@ def test_row16_emotion_file_longer_than_the_limit(
     steps = int(MAX_DURATION_S / 2.0) + 1  # one step is 2 s at 120 bpm
     long_file = tmp_path / "long.txt"
     long_file.write_text("0.5, 0.5\n" * steps)
-    code, err = _run(capsys, "compose", str(long_file), "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "compose", str(long_file), "--out", str(tmp_path / "o"))
     assert code == 2
-    _one_sentence(err, f"{steps} steps", "at most 3 hours")
+    one_sentence_error(err, f"{steps} steps", "at most 3 hours")
     assert not (tmp_path / "o").exists()
 
 
@@ -484,20 +474,19 @@ def test_row16_oversized_emotion_file_is_not_read(
     huge = tmp_path / "huge.txt"
     with open(huge, "wb") as handle:
         handle.truncate(64 * 2**20)  # sparse: 64 MB claimed, nothing to read
-    code, err = _run(capsys, "compose", str(huge), "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "compose", str(huge), "--out", str(tmp_path / "o"))
     assert code == 2
-    _one_sentence(err, "64 MB", "more than")
+    one_sentence_error(err, "64 MB", "more than")
 
 
 def test_a_video_longer_than_three_hours_is_refused_up_front(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], analysis_forbidden: None
 ) -> None:
     frame = np.full((32, 32, 3), 90, np.uint8)
     clip = write_clip(tmp_path / "film.mp4", (frame for _ in range(182)), 1 / 60)  # 3 h 2 min
-    monkeypatch.setattr("core.emotion.analyze", _analysis_must_not_run)
-    code, err = _run(capsys, "score", str(clip), "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "score", str(clip), "--out", str(tmp_path / "o"))
     assert code == 2
-    _one_sentence(err, "3.0 hours", "at most 3 hours", "moodscore split")
+    one_sentence_error(err, "3.0 hours", "at most 3 hours", "moodscore split")
 
 
 # Row 17: a key inside the endpoint URL never reaches score.json or `moodscore config`.
@@ -509,7 +498,7 @@ def test_row17_key_in_endpoint_url_is_masked(
         "analysis:\n  cloud:\n    endpoint: https://vision.googleapis.com/v1/images:annotate"
         "?key=AIzaSECRET123&alt=json\n"
     )
-    code, err = _run(capsys, "compose", str(emotions_file), "--config", str(config), "--out",
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--config", str(config), "--out",
                      str(tmp_path / "o"))  # fmt: skip
     assert code == 0, err
     manifest = (tmp_path / "o" / "score.json").read_text()
@@ -524,10 +513,10 @@ def test_row17_key_in_endpoint_url_is_masked(
 def test_row18_missing_soundfont_is_named_as_the_option(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = _run(capsys, "compose", str(emotions_file), "--soundfont", "/nope.sf2", "--out",
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--soundfont", "/nope.sf2", "--out",
                      str(tmp_path / "o"))  # fmt: skip
     assert code == 2
-    line = _one_sentence(err, "/nope.sf2", "from --soundfont")
+    line = one_sentence_error(err, "/nope.sf2", "from --soundfont")
     assert "config" not in line
 
 
@@ -541,25 +530,24 @@ def test_non_sf2_soundfont_is_refused_without_native_noise(
                  str(tmp_path / "o"), "--quiet"])  # fmt: skip
     assert code == 2
     err = capfd.readouterr().err  # file-descriptor level: FluidSynth writes there directly
-    _one_sentence(err, "not a SoundFont 2")
+    one_sentence_error(err, "not a SoundFont 2")
 
 
 def test_bad_preset_and_model_are_refused_before_analysis(
     small_clip: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    analysis_forbidden: None,
 ) -> None:
-    monkeypatch.setattr("core.emotion.analyze", _analysis_must_not_run)
     out = str(tmp_path / "o")
-    code, err = _run(capsys, "score", str(small_clip), "--preset", "kazoo", "--out", out)
+    code, err = run_cli(capsys, "score", str(small_clip), "--preset", "kazoo", "--out", out)
     assert code == 2
-    _one_sentence(err, "kazoo")
-    code, err = _run(
+    one_sentence_error(err, "kazoo")
+    code, err = run_cli(
         capsys, "score", str(small_clip), "-g", "3", "--model", "/nope.npz", "--out", out
     )
     assert code == 2
-    _one_sentence(err, "/nope.npz")
+    one_sentence_error(err, "/nope.npz")
     assert not (tmp_path / "o").exists()
 
 
@@ -567,31 +555,30 @@ def test_emotions_checks_the_output_folder_before_analysis(
     small_clip: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    analysis_forbidden: None,
 ) -> None:
-    monkeypatch.setattr("core.emotion.analyze", _analysis_must_not_run)
     blocker = tmp_path / "afile"
     blocker.write_text("x")
-    code, err = _run(capsys, "emotions", str(small_clip), "--out", str(blocker / "sub"))
+    code, err = run_cli(capsys, "emotions", str(small_clip), "--out", str(blocker / "sub"))
     assert code == 2
-    _one_sentence(err, "not writable")
+    one_sentence_error(err, "not writable")
 
 
 def test_malformed_yaml_is_one_line(emotions_file: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     config = tmp_path / "c.yaml"
     config.write_text("music:\n  seed: [1,\n  generator: chords\n")
-    code, err = _run(capsys, "compose", str(emotions_file), "--config", str(config))
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--config", str(config))
     assert code == 2
-    _one_sentence(err, "not valid YAML", "at line 4, column 1")
+    one_sentence_error(err, "not valid YAML", "at line 4, column 1")
 
 
 def test_symlink_loop_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     loop = tmp_path / "loop.mp4"
     loop.symlink_to(tmp_path / "loop.mp4")
-    code, err = _run(capsys, "score", str(loop), "--out", str(tmp_path / "o"))
+    code, err = run_cli(capsys, "score", str(loop), "--out", str(tmp_path / "o"))
     assert code == 2
-    _one_sentence(err, "symbolic link loop")
+    one_sentence_error(err, "symbolic link loop")
 
 
 # Files get the user's normal permissions (issue 10 asked it too): 0666 minus the umask.
@@ -633,17 +620,17 @@ def test_soundfont_that_is_a_fifo_or_a_link_loop(
         os.mkfifo(soundfont)
     else:
         soundfont.symlink_to(soundfont)
-    code, err = _run(capsys, "compose", str(emotions_file), "--soundfont", str(soundfont),
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--soundfont", str(soundfont),
                      "--out", str(tmp_path / "o"))  # fmt: skip
     assert code == 2
-    _one_sentence(err, "not a regular file" if kind == "fifo" else "symbolic link loop")
+    one_sentence_error(err, "not a regular file" if kind == "fifo" else "symbolic link loop")
 
 
 def test_row03_output_folder_name_too_long(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / ("x" * 300)
-    code, err = _run(capsys, "compose", str(emotions_file), "--out", str(out))
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--out", str(out))
     assert code == 2
-    _one_sentence(err, "file name too long", "use a shorter file or folder name")
+    one_sentence_error(err, "file name too long", "use a shorter file or folder name")
     assert list(tmp_path.iterdir()) == [emotions_file]
