@@ -125,6 +125,11 @@ class Staging:
             self.temps[kind] = temp_path_for(target)
         return self.temps[kind]
 
+    def add(self, kind: str, target: Path) -> Path:
+        """Stage a target found only during the run (a split's next segment); its temp path."""
+        self.targets[kind] = target
+        return self.path(kind)
+
     def publish(self) -> None:
         """Rename every staged file onto its target; drop intermediate files."""
         for kind, temp in self.temps.items():
@@ -154,12 +159,25 @@ def staged_outputs(
 ) -> Iterator[Staging]:
     """Yield a :class:`Staging` for one run into ``out_dir``; all or nothing.
 
-    Before yielding: creates the folder, checks it takes files, takes the folder's run lock
-    (a concurrent run into it is refused), removes temp files that killed runs left there and
-    checks the targets again under the lock. On success every output is published at once;
-    on any failure or signal nothing is left: no temp file, no folder the run created.
+    Checks the targets before any work, then runs as :func:`locked_staging`, checking the
+    targets again under the folder's lock.
     """
     check_writable(targets, force=force, protected=protected)
+    with locked_staging(targets, out_dir) as staging:
+        # Another run may have published these between our first check and the lock.
+        check_writable(targets, force=force, protected=protected)
+        yield staging
+
+
+@contextlib.contextmanager
+def locked_staging(targets: dict[str, Path], out_dir: Path) -> Iterator[Staging]:
+    """Yield a :class:`Staging` for ``targets`` in ``out_dir``, holding the folder's run lock.
+
+    Before yielding: creates the folder, checks it takes files, takes the folder's run lock
+    (a concurrent run into it is refused) and removes temp files that killed runs left there.
+    On success every output is published at once; on any failure or signal nothing is left:
+    no temp file, no folder the run created, and a write error names the output folder.
+    """
     lock = FolderLock(out_dir)
     staging = Staging(targets, out_dir)
     created_dirs: list[Path] = []
@@ -172,8 +190,6 @@ def staged_outputs(
         stale = remove_stale_temps(out_dir)
         if stale:
             log.info("Removed %d temp file(s) left by an earlier, killed run.", len(stale))
-        # Another run may have published these between our first check and the lock.
-        check_writable(targets, force=force, protected=protected)
         yield staging
         with shielded():
             staging.publish()

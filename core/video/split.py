@@ -5,16 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 from pathlib import Path
 
 import av
 
 from ..errors import InputError
-from ..files import FolderLock, remove_own_temps, remove_stale_temps, temp_path_for
 from ..limits import MAX_DURATION_S
-from ..outputs import folder_error, prepare_out_dir, remove_empty_dirs
-from ..signals import shielded
+from ..outputs import Staging, locked_staging
 
 #: Shortest segment: a tenth of a second is already below one keyframe interval of any
 #: real video, so shorter only makes one segment per keyframe.
@@ -41,32 +38,9 @@ def split_video(video: Path, out_dir: Path, seconds: float, *, force: bool = Fal
             f"--seconds must be a segment length between {MIN_SEGMENT_S:g} and "
             f"{MAX_DURATION_S:g} seconds, got {seconds!r}."
         )
-    staged: list[tuple[Path, Path]] = []  # (temp, final) per finished segment
-    created_dirs: list[Path] = []
-    lock = FolderLock(out_dir)
-    try:
-        with shielded():  # a signal must not fall between making the folder and noting it
-            created_dirs = prepare_out_dir(out_dir)
-            lock.acquire()
-        remove_stale_temps(out_dir)
-        with av.open(str(video)) as source:
-            _copy_segments(source, video, out_dir, seconds, force, staged)
-        with shielded():
-            for temp, final in staged:
-                os.replace(temp, final)
-            lock.release()
-    except BaseException as exc:
-        with shielded():
-            for temp, _ in staged:
-                temp.unlink(missing_ok=True)
-            remove_own_temps(out_dir)
-            lock.release()
-            remove_empty_dirs(created_dirs)
-        renamed = folder_error(exc, out_dir)
-        if renamed is not None:
-            raise renamed from exc
-        raise
-    return [final for _, final in staged]
+    with locked_staging({}, out_dir) as staging, av.open(str(video)) as source:
+        _copy_segments(source, video, out_dir, seconds, force, staging)
+    return list(staging.targets.values())
 
 
 def _segment_path(video: Path, out_dir: Path, index: int, force: bool) -> Path:
@@ -84,14 +58,13 @@ def _copy_segments(
     out_dir: Path,
     seconds: float,
     force: bool,
-    staged: list[tuple[Path, Path]],
+    staging: Staging,
 ) -> None:
-    """Copy ``source`` into temp segments, appending each finished one's (temp, final) path."""
+    """Copy ``source`` into segments, each staged (as a temp file) under its file name."""
     video_in = source.streams.video[0]
     streams = [video_in, *source.streams.audio]
     with contextlib.ExitStack() as segment:
         sink = None
-        current: tuple[Path, Path] | None = None  # the segment being written
         mapping: dict[int, av.stream.Stream] = {}
         segment_start = 0.0
         boundary = 0.0
@@ -102,12 +75,10 @@ def _copy_segments(
             at = float((packet.pts if packet.pts is not None else packet.dts) * packet.time_base)
             if packet.stream is video_in and packet.is_keyframe and at >= boundary - 1e-6:
                 segment.close()  # finishes the previous segment's file
-                if current is not None:
-                    staged.append(current)
-                final = _segment_path(video, out_dir, len(staged) + 1, force)
+                final = _segment_path(video, out_dir, len(staging.targets) + 1, force)
                 # The temp file keeps the target's suffix, so FFmpeg picks the muxer from it.
-                current = (temp_path_for(final), final)
-                sink = segment.enter_context(av.open(str(current[0]), "w"))
+                temp = staging.add(final.name, final)
+                sink = segment.enter_context(av.open(str(temp), "w"))
                 mapping = {s.index: sink.add_stream_from_template(s, opaque=True) for s in streams}
                 segment_start = at
                 boundary = (int(at // seconds) + 1) * seconds
@@ -120,6 +91,4 @@ def _copy_segments(
                 packet.pts -= start
             packet.stream = mapping[packet.stream.index]
             sink.mux(packet)
-    if current is not None:
-        staged.append(current)
-    log.info("split %s into %d segments", video, len(staged))
+    log.info("split %s into %d segments", video, len(staging.targets))
