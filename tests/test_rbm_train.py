@@ -315,3 +315,16 @@ def test_two_workers_multi_worker_mirrored(data_dir: Path, tmp_path: Path) -> No
     assert state["epoch"] == 3
     assert load_model(tmp_path / "out0" / "trained_system.npz").layout == TINY
     assert not (tmp_path / "out1").exists()  # only the chief writes
+
+
+def test_corpus_bars_are_aligned_after_a_pickup() -> None:
+    pytest.importorskip("music21")
+    from music21 import corpus
+
+    from core.rbm.training.data import _parse_corpus_piece
+
+    # BWV 1.6 starts with a one-beat pickup: padded by three beats, its first note falls on
+    # step 12 and the first full bar on step 16.
+    roll, _ = _parse_corpus_piece(Path(corpus.getWork("bwv1.6")), TINY)
+    onsets = np.flatnonzero(roll[..., 1].any(axis=1))
+    assert onsets[0] == 12 and 16 in onsets
