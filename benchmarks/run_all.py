@@ -23,6 +23,7 @@ BENCHMARKS = (
     ("Music craft and following, judged independently (issue 8)", ["bench_music.py"]),
     ("Batch scoring: local pool and Dask cluster (issue 13)", ["bench_batch.py"]),
     ("Editor features: speech detector and --bpm auto (issue 12)", ["bench_edit.py"]),
+    ("Add-on UI responsiveness in real Blender 3.4 under Xvfb (issue 10)", ["bench_ui.py"]),
 )
 
 
