@@ -283,7 +283,11 @@ def _restore(checkpoint: tf.train.Checkpoint, prefix: Path) -> None:
     try:
         checkpoint.read(str(prefix)).assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError, OSError) as exc:
-        reason = "has another shape" if "shape" in str(exc).lower() else "is damaged"
+        reason = (
+            "has another shape"
+            if "shape" in str(exc).lower()
+            else "is damaged or was written by an older Moodscore"
+        )
         raise InputError(
             f"Checkpoint {prefix} {reason} and cannot be resumed; choose another --out."
         ) from None
