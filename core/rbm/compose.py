@@ -3,9 +3,10 @@
 The timeline is cut into windows of the model's ``window_steps`` 16th notes from its first
 bar line (the shipped model's windows are one bar, so every window has the emotion of its bar).
 In every window the emotion units are clamped to the timeline's (arousal, valence) at each
-timestep during ``config.rbm.gibbs_steps`` Gibbs steps. *Feedback* starts each window's chain
-from the previous window's output (the first from noise); *Sampling* starts every window from
-noise drawn from the training data's note frequencies. A chain that starts from noise first
+timestep during ``config.rbm.gibbs_steps`` Gibbs steps (arousal scaled about 0.5 by
+``config.rbm.arousal_gain``). *Feedback* continues each window's chain from the previous
+window's last sample (the first from noise); *Sampling* starts every window from noise drawn
+from the training data's note frequencies. A chain that starts from noise first
 runs ``config.rbm.burn_in`` extra steps (the noise holds far more onsets than music). With
 ``config.rbm.mean_field`` a window's notes are those whose last probability is above one half
 instead of the last sample (independent per-unit noise made most notes a 16th long and
