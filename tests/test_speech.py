@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,6 +60,28 @@ def test_a_range_counts_from_its_own_start(dialogue) -> None:
     assert abs(start - (truth[1][0] - 10.0)) < EDGE_TOLERANCE_S
     assert end <= 8.0
     assert _speech_in(found.segments, 0.0, truth[1][0] - 10.0 - 0.3) == 0.0
+
+
+def test_speech_is_found_in_a_process_that_has_loaded_tensorflow(dialogue) -> None:
+    # Silero's static ONNX Runtime aborts a process whose TensorFlow is already loaded; the
+    # detector then works in a fresh process and must find the same speech.
+    clip, _truth = dialogue
+    script = (
+        "import json, sys, tensorflow\n"
+        "from core.edit.speech import detect_speech\n"
+        "print(json.dumps(detect_speech(sys.argv[1]).segments))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(clip)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    in_child = [tuple(s) for s in json.loads(run.stdout.strip().splitlines()[-1])]
+    assert in_child == list(detect_speech(clip).segments)
 
 
 def test_a_clip_without_audio_has_no_speech(tmp_path: Path) -> None:

