@@ -14,7 +14,6 @@ import csv
 import io
 import itertools
 import logging
-import multiprocessing
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -124,6 +123,10 @@ def _probabilities_in_child(
     video: str | Path, start_s: float, end_s: float | None, cancel: threading.Event | None
 ) -> np.ndarray | None:
     """:func:`_probabilities_of_file` in a fresh process, where TensorFlow is not loaded."""
+    # Imported here only: importing multiprocessing inside Blender 3.4's process makes Blender
+    # crash on exit (its exit handler runs after Blender has torn Python down).
+    import multiprocessing
+
     log.info("TensorFlow is loaded in this process; finding speech in a separate process.")
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         result = pool.apply_async(_probabilities_of_file, (str(video), start_s, end_s))
