@@ -203,6 +203,13 @@ def yield_to_blender() -> None:
     if hasattr(os, "SCHED_BATCH"):
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    if hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        if len(cores) > 1:
+            # One core stays Blender's alone: priorities decide who runs next, but a core the
+            # engine never touches is what keeps the UI's frames on time.
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, cores[1:])
 
 
 def main() -> int:
