@@ -6,6 +6,7 @@ the ones a user gets. The Dask cluster tests are in ``test_batch_dask.py``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -202,6 +203,15 @@ def _running_job(out: Path) -> bool:
     )
 
 
+def _job_holder(out: Path) -> int | None:
+    """The pid a running job wrote into its folder lock (``None`` until one has)."""
+    for lock in out.rglob(".moodscore.lock"):
+        with contextlib.suppress(OSError, ValueError):
+            if lock.parent != out:
+                return int(lock.read_text().strip())
+    return None
+
+
 def _start(*argv: str | Path) -> subprocess.Popen[str]:
     # A session of its own: the test can signal the batch's whole process group, as a
     # terminal does on Ctrl-C.
@@ -318,10 +328,10 @@ def test_a_worker_killed_mid_video_is_retried_on_a_fresh_pool(
     out = tmp_path / "scored"
     process = _start(long_library, "--out", out, "--workers", "2", "--quiet")
     try:
-        _wait_for(lambda: _running_job(out), 120, "a video to start")
-        lock = next(p for p in out.rglob(".moodscore.lock") if p.parent != out)
-        worker = int(lock.read_text().strip())  # the folder lock names the process holding it
-        assert worker != process.pid
+        # The folder lock names the process holding it once the job has written its pid.
+        _wait_for(lambda: _job_holder(out) is not None, 120, "a video to start")
+        worker = _job_holder(out)
+        assert worker is not None and worker != process.pid
         os.kill(worker, signal.SIGKILL)  # as the out-of-memory killer would
         _, stderr = process.communicate(timeout=240)
     finally:

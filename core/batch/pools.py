@@ -85,12 +85,13 @@ WORKER_PRELOAD = (
 
 def _init_local_worker(cancel: CancelFlag, log_level: int, threads: int | None) -> None:
     """Set up a pool process: its share of the cores; the batch decides when Ctrl-C stops it."""
+    # First of all: idle workers must not die of the terminal's Ctrl-C (which reaches the whole
+    # process group, also while a fresh pool's workers start); a running job handles it through
+    # core.signals and cleans up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_cancel
     _worker_cancel = cancel
     use_threads(threads)
-    # Idle workers must not die of the terminal's Ctrl-C (which reaches the whole process
-    # group); a running job handles it through core.signals and cleans up.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="moodscore: %(message)s")
 
 
@@ -131,9 +132,20 @@ class LocalPool:
         )
 
     def submit(self, job: Job) -> cf.Future[JobResult]:
-        future = self._executor.submit(_run_local_job, job)
+        try:
+            future = self._executor.submit(_run_local_job, job)
+        except cf.process.BrokenProcessPool:  # a worker died since the last result came in
+            self._replace_broken_pool()
+            future = self._executor.submit(_run_local_job, job)
         self._origin[future] = self._executor
         return future
+
+    def _replace_broken_pool(self) -> None:
+        log.warning("A worker process died; starting a fresh pool.")
+        # Wait for the broken pool's other workers to end: they were sent SIGTERM and are
+        # still releasing their folder locks, which the retries need.
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = self._start()
 
     def wait(self, futures: Collection[Any], timeout: float) -> set[Any]:
         done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -148,9 +160,7 @@ class LocalPool:
             return JobResult(job.index, CANCELLED, 0.0, "The batch was stopped before it started.")
         except cf.process.BrokenProcessPool:
             if broken_executor is self._executor:
-                log.warning("A worker process died; starting a fresh pool.")
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = self._start()
+                self._replace_broken_pool()
             if job.index in self._retried:
                 return JobResult(job.index, FAILED, 0.0, _WORKER_DIED)
             self._retried.add(job.index)
