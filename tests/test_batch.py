@@ -71,6 +71,21 @@ def assert_complete(folder: Path, stem: str) -> None:
     assert not [n for n in names if ".mstmp-" in n or n.startswith(".moodscore")]
 
 
+def assert_library_scored_and_bad_file_failed(out: Path) -> dict[str, dict[str, str]]:
+    """The library of :func:`make_library` scored into ``out``: both clips complete, the broken
+    file failed alone with its sentence. Returns the batch table."""
+    table = read_table(out)
+    assert {name: row["status"] for name, row in table.items()} == {
+        "a.mp4": "scored",
+        "b.mp4": "scored",
+        "broken.mp4": "failed",
+    }
+    assert "is not a readable video" in table["broken.mp4"]["error"]
+    assert_complete(out / "a_moodscore", "a")
+    assert_complete(out / "sub" / "b_moodscore", "b")
+    return table
+
+
 def temp_files(out: Path) -> list[Path]:
     return [p for p in out.rglob("*") if ".mstmp-" in p.name]
 
@@ -156,17 +171,9 @@ def test_local_pool_scores_a_library_and_a_bad_file_fails_alone(
     out = tmp_path / "scored"
     done = run_batch(library, "--out", out, "--workers", "2", "--seed", "7")
     assert done.returncode == 1, done.stderr
-    table = read_table(out)
-    assert {name: row["status"] for name, row in table.items()} == {
-        "a.mp4": "scored",
-        "b.mp4": "scored",
-        "broken.mp4": "failed",
-    }
-    assert "is not a readable video" in table["broken.mp4"]["error"]
+    table = assert_library_scored_and_bad_file_failed(out)
     assert float(table["a.mp4"]["seconds"]) > 0
     assert Path(table["b.mp4"]["output folder"]) == out / "sub" / "b_moodscore"
-    assert_complete(out / "a_moodscore", "a")
-    assert_complete(out / "sub" / "b_moodscore", "b")
     assert not (out / "broken_moodscore").exists()
     assert "2 scored, 0 already complete, 1 failed" in done.stdout
 

@@ -23,6 +23,7 @@ from tests.test_batch import (
     _start,
     _wait_for,
     assert_complete,
+    assert_library_scored_and_bad_file_failed,
     make_clip,
     make_library,
     read_table,
@@ -112,15 +113,7 @@ def test_dask_cluster_scores_like_the_local_pool(cluster: str, tmp_path: Path) -
     on_cluster = run_batch(library, "--out", remote, "--scheduler", cluster, "--seed", "5")
     assert on_cluster.returncode == 1, on_cluster.stderr
     assert "2 workers, 2 threads" in on_cluster.stderr
-    table = read_table(remote)
-    assert {name: row["status"] for name, row in table.items()} == {
-        "a.mp4": "scored",
-        "b.mp4": "scored",
-        "broken.mp4": "failed",
-    }
-    assert "is not a readable video" in table["broken.mp4"]["error"]
-    assert_complete(remote / "a_moodscore", "a")
-    assert_complete(remote / "sub" / "b_moodscore", "b")
+    assert_library_scored_and_bad_file_failed(remote)
 
     # The same seed gives the same music wherever it runs.
     assert (
