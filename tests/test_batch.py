@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -219,6 +220,22 @@ def _job_holder(out: Path) -> int | None:
     return None
 
 
+def interrupt_running(
+    process: subprocess.Popen[str], out: Path, send: Callable[[], None]
+) -> tuple[str, float]:
+    """Wait until a job of ``process`` works in ``out``, call ``send`` (a signal), and return
+    the batch's stderr and how many seconds it took to stop."""
+    try:
+        _wait_for(lambda: _running_job(out), 120, "a video to start")
+        started = time.monotonic()
+        send()
+        _, stderr = process.communicate(timeout=60)
+        return stderr, time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 def _start(*argv: str | Path) -> subprocess.Popen[str]:
     # A session of its own: the test can signal the batch's whole process group, as a
     # terminal does on Ctrl-C.
@@ -284,18 +301,14 @@ def test_ctrl_c_cancels_running_videos_and_leaves_no_partial_output(
 ) -> None:
     out = tmp_path / "scored"
     process = _start(long_library, "--out", out, "--workers", "2", "--quiet")
-    try:
-        _wait_for(lambda: _running_job(out), 120, "a video to start")
-        started = time.monotonic()
-        if target == "process group":  # what a terminal does on Ctrl-C
-            os.killpg(process.pid, signal.SIGINT)
-        else:  # kill -INT <pid>: the workers hear it from the batch
-            process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-        stopped_in = time.monotonic() - started
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    if target == "process group":  # what a terminal does on Ctrl-C
+        stderr, stopped_in = interrupt_running(
+            process, out, lambda: os.killpg(process.pid, signal.SIGINT)
+        )
+    else:  # kill -INT <pid>: the workers hear it from the batch
+        stderr, stopped_in = interrupt_running(
+            process, out, lambda: process.send_signal(signal.SIGINT)
+        )
     assert process.returncode == 130, stderr
     assert "stopped by SIGINT; no partial output was left" in stderr
     assert "Traceback" not in stderr

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.test_batch import (
     _wait_for,
     assert_complete,
     assert_library_scored_and_bad_file_failed,
+    interrupt_running,
     make_clip,
     make_library,
     read_table,
@@ -134,15 +134,7 @@ def test_ctrl_c_cancels_tasks_running_on_the_cluster(cluster: str, tmp_path: Pat
         make_clip(tmp_path / "footage" / f"{name}.mp4", 24.0, (320, 180))
     out = tmp_path / "scored"
     process = _start(tmp_path / "footage", "--out", out, "--scheduler", cluster, "--quiet")
-    try:
-        _wait_for(lambda: _running_job(out), 120, "a task to start on the cluster")
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-        stopped_in = time.monotonic() - started
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    stderr, stopped_in = interrupt_running(process, out, lambda: process.send_signal(signal.SIGINT))
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stopped_in < 20
