@@ -345,15 +345,18 @@ def preflight(config: Config, targets: dict[str, Path]) -> Path | None:
         load_model(resolve_model(config)[0])
     if not {"wav", "video"} & set(targets):
         return None
+    from .music.synth import choose_synth
+
+    choose_synth(config.render.synth)
     return checked_soundfont(None, config.render.soundfont)
 
 
 def checked_soundfont(explicit: str | None, configured: str = "") -> Path:
-    """:func:`~core.music.render.find_soundfont`, then a check that the file is an SF2.
+    """:func:`~core.music.soundfont.find_soundfont`, then a check that the file is an SF2.
 
     Checked here, by its RIFF header, rather than by FluidSynth, which prints native errors.
     """
-    from .music.render import SOUNDFONT_ENV, find_soundfont
+    from .music.soundfont import SOUNDFONT_ENV, find_soundfont
 
     for named in (explicit, configured, os.environ.get(SOUNDFONT_ENV)):
         # A FIFO, a device or a link loop would otherwise be reported as missing, or block.
@@ -439,6 +442,7 @@ def build_manifest(
         "cuts": len(timeline.cuts_s),
         "timings": timings,
         "soundfont": str(soundfont) if soundfont else None,
+        "synth": _synth_used(config) if soundfont else None,
         "options": config_to_dict(config),
         "outputs": {kind: path.name for kind, path in targets.items()},
         "versions": package_versions(),
@@ -451,10 +455,25 @@ def build_manifest(
     return manifest
 
 
+def _synth_used(config: Config) -> str:
+    """The synthesizer that rendered the WAV, with its version."""
+    from .music.synth import choose_synth, synth_version
+
+    return synth_version(choose_synth(config.render.synth))
+
+
 def package_versions() -> dict[str, str]:
     """Versions of Python and the packages that shape the output."""
     versions = {"python": platform.python_version()}
-    for name in ("numpy", "av", "opencv-python-headless", "mido", "pyfluidsynth", "PyYAML"):
+    for name in (
+        "numpy",
+        "av",
+        "opencv-python-headless",
+        "mido",
+        "pyfluidsynth",
+        "midirenderer",
+        "PyYAML",
+    ):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -13,8 +13,9 @@ from core.config import Config
 from core.errors import Cancelled, InputError
 from core.generators import get_composer
 from core.music.config import RenderConfig
-from core.music.render import RenderError, find_soundfont, render_wav
+from core.music.render import RenderError, render_wav
 from core.music.score import Score, Track
+from core.music.soundfont import BUNDLED_SOUNDFONT, find_soundfont
 from core.timeline import EmotionTimeline
 
 RATE = 48000
@@ -140,14 +141,23 @@ def test_soundfont_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert find_soundfont(None, "", search_paths=paths) == system
 
 
+def test_without_a_system_soundfont_the_bundled_one_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MOODSCORE_SOUNDFONT", raising=False)
+    assert find_soundfont(None, "", search_paths=(tmp_path / "none.sf2",)) == BUNDLED_SOUNDFONT
+    assert BUNDLED_SOUNDFONT.is_file()
+
+
 def test_missing_soundfont_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MOODSCORE_SOUNDFONT", raising=False)
     with pytest.raises(InputError) as error:
-        find_soundfont(None, "", search_paths=(tmp_path / "none.sf2",))
-    assert "apt-get install fluid-soundfont-gm" in str(error.value)
-    assert "--soundfont" in str(error.value)
-    with pytest.raises(InputError, match=r"gone\.sf2 \(from --soundfont\) does not exist"):
         find_soundfont(str(tmp_path / "gone.sf2"), "")
+    assert "gone.sf2 (from --soundfont) does not exist" in str(error.value)
+    assert "apt-get" not in str(error.value)
+    monkeypatch.setattr("core.music.soundfont.BUNDLED_SOUNDFONT", tmp_path / "lost.sf2")
+    with pytest.raises(InputError, match=r"bundled SoundFont lost\.sf2 is missing; reinstall"):
+        find_soundfont(None, "", search_paths=())
 
 
 def test_system_soundfont_is_found() -> None:

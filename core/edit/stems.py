@@ -63,7 +63,8 @@ def render_float(
     fade = min(total, round(config.fade_s * rate))
     dc_blocker = DcBlocker(rate, CHANNELS)
     start = 0
-    with contextlib.closing(synthesize(score, soundfont, rate, total, cancel)) as blocks:
+    blocks = synthesize(score, soundfont, rate, total, cancel, synth=config.synth)
+    with contextlib.closing(blocks):
         for synthesized in blocks:
             block = dc_blocker(synthesized)
             if start + len(block) > total - fade:

@@ -32,6 +32,9 @@ class RenderConfig:
     """
 
     soundfont: str = ""
+    #: ``auto`` (FluidSynth where its library is installed, else the bundled RustySynth),
+    #: ``fluidsynth`` or ``rustysynth``.
+    synth: str = "auto"
     sample_rate: int = ranged(48000, 8000, 96000, why="Hz")
     #: Louder than -10 LUFS would take a compressor, and mastering here keeps the dynamics.
     loudness_lufs: float = ranged(

@@ -1,9 +1,5 @@
-"""Score → mastered WAV with FluidSynth and a General MIDI SoundFont, offline, faster than
-real time.
-
-No audio driver is started: the synthesizer is driven directly. Events are applied between
-calls that render exactly up to their sample, so timing is sample-accurate at the call
-boundary (FluidSynth itself quantises to its 64-sample block, 1.3 ms at 48 kHz).
+"""Score → mastered WAV with a SoundFont synthesizer (:mod:`.synth`) and a General MIDI
+SoundFont (:mod:`.soundfont`), offline, faster than real time.
 
 Two passes keep memory flat however long the piece is. The first renders the float mix,
 removes DC (:class:`~.master.DcBlocker`), fades the last ``fade_s`` seconds out to silence on
@@ -18,7 +14,6 @@ ceiling.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import logging
 import math
@@ -33,7 +28,7 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import Cancelled, InputError, MoodscoreError
+from ..errors import InputError
 from ..files import atomic_path
 from .config import RenderConfig
 from .master import (
@@ -46,27 +41,13 @@ from .master import (
     true_peak,
 )
 from .score import Score
+from .soundfont import find_soundfont
+from .synth import BLOCK_FRAMES, CHANNELS, RenderError, check_cancel, synthesize
 
 log = logging.getLogger(__name__)
 
-SOUNDFONT_ENV = "MOODSCORE_SOUNDFONT"
-#: Where Debian/Ubuntu, Fedora, Arch, Homebrew and MacPorts put General MIDI SoundFonts.
-WELL_KNOWN_SOUNDFONTS: tuple[Path, ...] = (
-    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    Path("/usr/share/sounds/sf2/default-GM.sf2"),
-    Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
-    Path("/usr/share/soundfonts/FluidR3_GM.sf2"),
-    Path("/usr/share/soundfonts/default.sf2"),
-    Path("/usr/share/soundfonts/FluidR3_GM2-2.sf2"),
-    Path("/usr/local/share/soundfonts/default.sf2"),
-    Path("/opt/homebrew/share/soundfonts/default.sf2"),
-    Path("/opt/local/share/sounds/sf2/FluidR3_GM.sf2"),
-)
-INSTALL_HINT = "sudo apt-get install fluid-soundfont-gm"
-CHANNELS = 2
 SAMPLE_WIDTH = 2  # bytes: 16-bit PCM
 FRAME_BYTES = CHANNELS * 4  # a float32 stereo frame in the spool
-BLOCK_FRAMES = 16384  # frames rendered and spooled per block (~0.34 s at 48 kHz)
 #: A written file whose loudness is further than this from the target is mastered again.
 LOUDNESS_TOLERANCE_LU = 0.2
 #: The limiter aims this far under the true-peak ceiling: 16-bit rounding and the gain's
@@ -75,31 +56,7 @@ CEILING_MARGIN_DB = 0.05
 MAX_MASTERING_PASSES = 4
 #: Peaks below this (about -100 dBFS) count as silence.
 SILENCE_PEAK = 1e-5
-DRUM_CHANNEL = 9
-DRUM_BANK = 128
-#: FluidSynth's master gain; the output is float and normalised afterwards, so this only
-#: keeps the internal mix in a comfortable range.
-SYNTH_GAIN = 0.4
-#: Settings chosen for offline speed. Dynamic sample loading reads only the samples of the
-#: programs in use: the FluidR3_GM load drops from about 0.3 s and 150 MB to 0.04 s and a few
-#: MB. FluidSynth has an open bug with it (issue #1484: a click from reading past a sample's
-#: end in some fonts); with FluidR3_GM every preset here rendered identically (within 1 LSB)
-#: with it on and off. General MIDI parts send nothing to the chorus (CC 93 defaults to 0), so
-#: running it would only burn time; reverb (CC 91 defaults to 40) is audible and stays.
-SYNTH_SETTINGS: dict[str, int | float | str] = {
-    "synth.dynamic-sample-loading": 1,
-    "synth.chorus.active": 0,
-    "synth.reverb.active": 1,
-    "synth.polyphony": 128,
-    # A second core renders voices in parallel; the output is bit-identical to one core.
-    "synth.cpu-cores": min(2, os.cpu_count() or 1),
-}
-
 ProgressFn = Callable[[float], None]
-
-
-class RenderError(MoodscoreError):
-    """The synthesizer produced no usable audio."""
 
 
 @dataclass(frozen=True)
@@ -129,166 +86,6 @@ class RenderResult:
     def as_dict(self) -> dict[str, float]:
         """The measurements rounded for a manifest (``score.json``)."""
         return {name: round(value, 3) for name, value in dataclasses.asdict(self).items()}
-
-
-def find_soundfont(
-    explicit: str | None = None,
-    configured: str = "",
-    *,
-    search_paths: tuple[Path, ...] | None = None,
-) -> Path:
-    """The SoundFont to render with.
-
-    Looked for in order: ``explicit`` (``--soundfont``), ``configured`` (``render.soundfont``),
-    the ``MOODSCORE_SOUNDFONT`` environment variable, then well-known system paths. A path
-    that is named but missing is an error rather than silently skipped.
-
-    Raises
-    ------
-    InputError
-        If a named SoundFont does not exist, or none is found; the sentence gives the command
-        that installs one.
-    """
-    named = [
-        ("--soundfont", explicit),
-        ("render.soundfont in the config", configured),
-        (SOUNDFONT_ENV, os.environ.get(SOUNDFONT_ENV, "")),
-    ]
-    for origin, value in named:
-        if value:
-            path = Path(value).expanduser()
-            if not path.is_file():
-                raise InputError(
-                    f"SoundFont {path} (from {origin}) does not exist; give an existing .sf2 "
-                    f"file or install one with `{INSTALL_HINT}`."
-                )
-            return path
-    for path in WELL_KNOWN_SOUNDFONTS if search_paths is None else search_paths:
-        if path.is_file():
-            return path
-    raise InputError(
-        f"No General MIDI SoundFont found; install one with `{INSTALL_HINT}` "
-        f"or pass --soundfont FILE.sf2 (or set {SOUNDFONT_ENV})."
-    )
-
-
-def _events(
-    score: Score, sample_rate: int, total_frames: int
-) -> list[tuple[int, int, int, int, int]]:
-    """Note events as ``(frame, 0=off/1=on, channel, pitch, velocity)``, offs first at a frame.
-
-    Notes are cut at ``total_frames``: nothing after the end of the audio needs rendering.
-    """
-    frames_per_tick = sample_rate * 60.0 / (score.bpm * score.ticks_per_beat)
-    events = []
-    for track in score.tracks:
-        for note in track.notes:
-            start = round(note.start * frames_per_tick)
-            if start >= total_frames or note.duration <= 0:
-                continue
-            end = min(round(note.end * frames_per_tick), total_frames)
-            events.append((start, 1, track.channel, note.pitch, note.velocity))
-            events.append((end, 0, track.channel, note.pitch, 0))
-    events.sort()
-    return events
-
-
-class _Synth:
-    """A FluidSynth instance with one SoundFont, rendering float stereo into numpy arrays."""
-
-    def __init__(self, soundfont: Path, sample_rate: int) -> None:
-        try:
-            import fluidsynth
-        except ImportError as exc:
-            raise InputError(
-                f"FluidSynth is not available ({exc}); install it with "
-                "`sudo apt-get install libfluidsynth3`."
-            ) from None
-        self.synth = fluidsynth.Synth(
-            gain=SYNTH_GAIN, samplerate=float(sample_rate), channels=16, **SYNTH_SETTINGS
-        )
-        self.sfid = self.synth.sfload(str(soundfont))
-        if self.sfid < 0:
-            self.synth.delete()
-            raise InputError(f"{soundfont} is not a loadable SoundFont; pass a valid .sf2 file.")
-        # pyfluidsynth wraps only the 16-bit writer; the float one keeps full resolution
-        # until the final normalisation.
-        self._write_float = fluidsynth.cfunc(
-            "fluid_synth_write_float",
-            ctypes.c_int,
-            ("synth", ctypes.c_void_p, 1),
-            ("len", ctypes.c_int, 1),
-            ("lout", ctypes.c_void_p, 1),
-            ("loff", ctypes.c_int, 1),
-            ("lincr", ctypes.c_int, 1),
-            ("rout", ctypes.c_void_p, 1),
-            ("roff", ctypes.c_int, 1),
-            ("rincr", ctypes.c_int, 1),
-        )
-
-    def select_programs(self, score: Score) -> None:
-        for track in score.tracks:
-            bank = DRUM_BANK if track.channel == DRUM_CHANNEL else 0
-            self.synth.program_select(track.channel, self.sfid, bank, track.program)
-
-    def render_into(self, buffer: np.ndarray, offset: int, frames: int) -> None:
-        """Render ``frames`` stereo frames into interleaved float32 ``buffer`` at ``offset``."""
-        if self._write_float is None:
-            samples = self.synth.get_samples(frames).astype(np.float32) / 32768.0
-            buffer[offset * 2 : (offset + frames) * 2] = samples
-            return
-        address = buffer.ctypes.data
-        self._write_float(
-            self.synth.synth, frames, address, 2 * offset, 2, address, 2 * offset + 1, 2
-        )
-
-    def apply(self, is_on: int, channel: int, pitch: int, velocity: int) -> None:
-        if is_on:
-            self.synth.noteon(channel, pitch, velocity)
-        else:
-            self.synth.noteoff(channel, pitch)
-
-    def close(self) -> None:
-        """Free the synthesizer (its samples are the larger part of the memory); idempotent."""
-        if self.synth is not None:
-            self.synth.delete()
-            self.synth = None
-
-
-def synthesize(
-    score: Score,
-    soundfont: Path,
-    sample_rate: int,
-    total_frames: int,
-    cancel: threading.Event | None = None,
-) -> Iterator[np.ndarray]:
-    """The piece as float32 stereo blocks ``(frames, 2)`` of :data:`BLOCK_FRAMES` (the last
-    shorter), exactly ``total_frames`` long: notes past the end are cut, silence pads a
-    shorter score. Each block is overwritten by the next: use it before asking for more.
-    """
-    events = _events(score, sample_rate, total_frames)
-    synth = _Synth(soundfont, sample_rate)
-    try:
-        synth.select_programs(score)
-        buffer = np.zeros(BLOCK_FRAMES * CHANNELS, dtype=np.float32)
-        next_event = 0
-        for block_start in range(0, total_frames, BLOCK_FRAMES):
-            _check_cancel(cancel)
-            block_frames = min(BLOCK_FRAMES, total_frames - block_start)
-            cursor = 0
-            while cursor < block_frames:
-                # Apply every event due now, then render up to the next one (or block end).
-                while next_event < len(events) and events[next_event][0] <= block_start + cursor:
-                    synth.apply(*events[next_event][1:])
-                    next_event += 1
-                until = block_frames
-                if next_event < len(events):
-                    until = min(until, events[next_event][0] - block_start)
-                synth.render_into(buffer, cursor, until - cursor)
-                cursor = until
-            yield buffer[: block_frames * CHANNELS].reshape(-1, CHANNELS)
-    finally:
-        synth.close()
 
 
 @dataclass
@@ -330,11 +127,6 @@ def _spool_float_mix(
             progress(0.85 * block_start / total_frames)
     spool.flush()
     return _Mix(meter.integrated(), np.concatenate(peaks), states, energies)
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("Rendering was cancelled.")
 
 
 def _fade_out(frames: int, fade_frames: int, block_start: int, block_frames: int) -> np.ndarray:
@@ -396,7 +188,7 @@ def _write_mastered(
         out.setsampwidth(SAMPLE_WIDTH)
         out.setframerate(sample_rate)
         for index, block_start in enumerate(range(0, total_frames, BLOCK_FRAMES)):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             block_end = min(total_frames, block_start + BLOCK_FRAMES)
             mastered = limiter.process(read, block_start, block_end)
             pcm = _to_pcm16(mastered)
@@ -461,7 +253,7 @@ def render_wav(
     Raises
     ------
     InputError
-        No SoundFont, or FluidSynth missing.
+        No SoundFont, or the synthesizer ``config.synth`` names cannot run here.
     RenderError
         If the result is silent.
     """
@@ -474,7 +266,7 @@ def render_wav(
     log.info("Rendering %.1f s with %s", duration_s, soundfont)
     # The spool sits beside the output: that disk has room for the WAV, /tmp may not.
     with tempfile.TemporaryFile(prefix=".moodscore-mix-", dir=Path(path).parent) as spool:
-        blocks = synthesize(score, soundfont, sample_rate, total_frames, cancel)
+        blocks = synthesize(score, soundfont, sample_rate, total_frames, cancel, synth=config.synth)
         with contextlib.closing(blocks):
             mix = _spool_float_mix(blocks, total_frames, sample_rate, fade_frames, spool, progress)
         if mix.peaks.max(initial=0.0) < SILENCE_PEAK:
