@@ -4,4 +4,6 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# Guarded: a process pool that spawns its workers (Windows) imports the main module again.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -354,7 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     0 on success; 2 for usage, input and environment errors (one sentence on stderr, nothing
     written); 1 for an internal failure; 128 + N when stopped by signal N (SIGINT 130,
-    SIGTERM 143, SIGHUP 129), after removing every partial output.
+    SIGTERM 143, SIGHUP 129 on POSIX, SIGBREAK 149 on Windows), after removing every partial
+    output.
     """
     parser = build_parser()
     args = parser.parse_args(argv)

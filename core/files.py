@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import re
 import secrets
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: byte-range locks from the C runtime instead
+    fcntl = None
+    import msvcrt
 
 from .errors import InputError
 from .signals import shielded
@@ -26,6 +32,12 @@ _TEMP_NAME = re.compile(r"^\..*\.mstmp-(\d+)-[0-9a-f]{8}[^/]*$")
 #: Longest file name most file systems take (ext4, XFS, Btrfs, APFS, NTFS: 255 bytes).
 NAME_MAX = 255
 LOCK_NAME = ".moodscore.lock"
+#: Where the Windows lock sits in the lock file: far past the pid text, because a byte-range
+#: lock there is mandatory (another process cannot read locked bytes) and a refused run must
+#: still read the holder's pid.
+_WINDOWS_LOCK_OFFSET = 1 << 20
+#: Without it Windows opens descriptors in text mode and writes ``\r\n`` for ``\n``.
+_O_BINARY = getattr(os, "O_BINARY", 0)
 
 #: What to do about a system error, by errno; the fallback is to check the path.
 _OS_ADVICE = {
@@ -95,8 +107,10 @@ def temp_path_for(target: Path, suffix: str | None = None) -> Path:
     for _ in range(100):
         path = target.parent / f".{stem}{tail}{secrets.token_hex(4)}{suffix}"
         try:
-            # 0o666 through the umask: the same permissions as any new file the user makes.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            # 0o666 through the umask: the same permissions as any new file the user makes
+            # (Windows has no mode bits). Python makes descriptors non-inheritable itself
+            # (PEP 446), so no O_CLOEXEC, which Windows lacks.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
         os.close(fd)
@@ -142,6 +156,9 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (owned by anyone)."""
+    if sys.platform == "win32":
+        return _windows_pid_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -149,6 +166,24 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # alive, owned by someone else
         return True
     return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    # Not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT, and other numbers terminate.
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    query_limited_information, still_active, access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:
+        return ctypes.get_last_error() == access_denied  # exists, owned by someone else
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
@@ -181,11 +216,43 @@ def remove_own_temps(folder: Path) -> None:
                     os.unlink(entry.path)
 
 
-class FolderLock:
-    """An exclusive ``flock`` on ``<folder>/.moodscore.lock`` for the duration of a run.
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive lock on the open file ``fd`` without waiting; ``False`` if held."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+    try:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError as exc:  # EACCES: another process holds the range
+        if exc.errno not in (errno.EACCES, errno.EDEADLK):
+            raise
+        return False
+    return True
 
+
+def _unlock(fd: int) -> None:
+    """Drop the lock :func:`_try_lock` took (closing ``fd`` does it on POSIX)."""
+    if fcntl is None:
+        # Windows frees a closed file's locks only "when resources allow": unlock first.
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _read_at_start(fd: int, size: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+class FolderLock:
+    """An exclusive lock on ``<folder>/.moodscore.lock`` for the duration of a run.
+
+    ``flock`` where the system has it, else (Windows) a byte-range lock far past the pid text.
     A second run into the same folder is refused at once with a sentence naming the run that
-    holds it. The kernel drops the lock when the holder dies, however it dies, so a lock is
+    holds it. The system drops the lock when the holder dies, however it dies, so a lock is
     never stale; the lock file is removed on release.
     """
 
@@ -197,20 +264,21 @@ class FolderLock:
     def acquire(self) -> None:
         """Take the lock or raise :class:`~core.errors.InputError`."""
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _O_BINARY, 0o666)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise InputError(
-                    f"Another moodscore run (pid {holder}) is writing into {self.folder}; "
-                    "wait for it to finish or choose another --out folder."
-                ) from None
+                locked = _try_lock(fd)
+                if not locked:
+                    holder = _read_at_start(fd, 32).decode(errors="replace").strip()
             except BaseException:
                 os.close(fd)
                 raise
-            # The previous holder may have unlinked the file between our open and flock:
+            if not locked:
+                os.close(fd)
+                raise InputError(
+                    f"Another moodscore run (pid {holder or 'unknown'}) is writing into "
+                    f"{self.folder}; wait for it to finish or choose another --out folder."
+                )
+            # The previous holder may have unlinked the file between our open and lock:
             # then this lock guards nothing and the open must be retried.
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
@@ -218,19 +286,32 @@ class FolderLock:
                 same = False
             if same:
                 break
+            _unlock(fd)
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        pid = f"{os.getpid()}\n".encode()
+        # Written before the old text is cut off, so a reader never finds the file empty.
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, pid)
+        os.ftruncate(fd, len(pid))
         self._fd = fd
 
     def release(self) -> None:
-        """Remove the lock file and drop the lock (unlink first, so no waiter locks a ghost)."""
+        """Remove the lock file and drop the lock."""
         if self._fd is None:
             return
-        with contextlib.suppress(FileNotFoundError):
+        fd, self._fd = self._fd, None
+        if fcntl is not None:
+            # Unlink first, so no waiter locks a file that is about to vanish.
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            os.close(fd)
+            return
+        # Windows cannot delete a file that is open (here or in a waiting run): close first,
+        # and leave the file to whoever holds it open now; it locks it next.
+        _unlock(fd)
+        os.close(fd)
+        with contextlib.suppress(OSError):
             self.path.unlink()
-        os.close(self._fd)
-        self._fd = None
 
     def __enter__(self) -> FolderLock:
         self.acquire()

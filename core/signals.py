@@ -1,4 +1,7 @@
-"""SIGINT, SIGTERM and SIGHUP all stop a run the same way, and cleanup is never interrupted.
+"""Stop signals all stop a run the same way, and cleanup is never interrupted.
+
+The stop signals are SIGINT and SIGTERM everywhere, plus SIGHUP (the terminal went away) on
+POSIX and SIGBREAK (Ctrl-Break) on Windows: :data:`STOP_SIGNALS` has those the system has.
 
 The first signal raises :class:`Stopped` (a ``KeyboardInterrupt``, so every ``except
 BaseException`` cleanup path handles it as it handles Ctrl-C). Later signals are ignored: an
@@ -15,7 +18,12 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: The stop signals this system has, in a fixed order.
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
+    if hasattr(signal, name)
+)
 
 
 class Stopped(KeyboardInterrupt):
@@ -58,7 +66,7 @@ def shielded() -> Iterator[None]:
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` once.
+    """Within the block, the :data:`STOP_SIGNALS` signals raise :class:`Stopped` once.
 
     Outside the main thread (where Python cannot install handlers) this does nothing.
     """
@@ -66,7 +74,7 @@ def stop_on_signals() -> Iterator[None]:
         yield
         return
     _State.stopping = _State.pending = None
-    previous = {signum: signal.signal(signum, _on_signal) for signum in HANDLED}
+    previous = {signum: signal.signal(signum, _on_signal) for signum in STOP_SIGNALS}
     try:
         yield
     finally:

@@ -83,6 +83,21 @@ WORKER_PRELOAD = (
 )
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How pool workers start: from a fork server where the system has one, else spawned.
+
+    Workers fork from a server process that imported the scoring code once: each starts warm
+    (and a replacement after a crash too) and none inherits this process's threads. Windows
+    has neither fork nor a fork server; there each worker is a fresh interpreter that imports
+    what its first job needs.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(WORKER_PRELOAD))
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _init_local_worker(cancel: CancelFlag, log_level: int, threads: int | None) -> None:
     """Set up a pool process: its share of the cores; the batch decides when Ctrl-C stops it."""
     # First of all: idle workers must not die of the terminal's Ctrl-C (which reaches the whole
@@ -100,7 +115,7 @@ def _run_local_job(job: Job) -> JobResult:
 
 
 class LocalPool:
-    """``workers`` processes on this machine (``concurrent.futures`` over a fork server).
+    """``workers`` processes on this machine (``concurrent.futures``, see :func:`worker_context`).
 
     At most ``workers`` jobs are handed over at a time, so when a worker process dies (a
     segfaulting decoder, the out-of-memory killer) the jobs it may have held are known; they
@@ -109,10 +124,7 @@ class LocalPool:
 
     def __init__(self, workers: int, *, log_level: int = logging.WARNING) -> None:
         self.capacity = workers
-        # Workers fork from a server process that imported the scoring code once: each starts
-        # warm (and a replacement after a crash too) and none inherits this process's threads.
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(list(WORKER_PRELOAD))
+        self._context = worker_context()
         self._cancel = self._context.Event()
         self._log_level = log_level
         self._retried: set[int] = set()
@@ -173,7 +185,9 @@ class LocalPool:
             future.cancel()
         _, stuck = cf.wait(futures, timeout=CANCEL_GRACE_S)
         if stuck:
-            # SIGTERM runs the job's own cleanup (core.signals) in the worker.
+            # SIGTERM runs the job's own cleanup (core.signals) in the worker. On Windows
+            # terminate() ends it outright; the next run into its folder removes its temp
+            # files (their names carry its pid).
             for process in multiprocessing.active_children():
                 process.terminate()
             cf.wait(stuck, timeout=CANCEL_GRACE_S)

@@ -6,6 +6,7 @@ several faces in a frame are weighted by their area (the face the camera favours
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from dataclasses import dataclass
@@ -87,7 +88,13 @@ def area_weighted_point(faces: list[Face]) -> tuple[float, float] | None:
 def _cascade() -> cv2.CascadeClassifier:
     # cv2.data exists in the pip wheels; a distribution's OpenCV may lack it.
     folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
-    cascade = cv2.CascadeClassifier(str(Path(folder) / CASCADE_FILE))
+    cascade = cv2.CascadeClassifier()
+    # Read by Python and handed over in memory: OpenCV opens file names with the C runtime's
+    # narrow API, which on Windows fails for a non-ASCII folder (a user name like "José").
+    with contextlib.suppress(OSError, UnicodeDecodeError, cv2.error):
+        xml = (Path(folder) / CASCADE_FILE).read_text(encoding="utf-8")
+        storage = cv2.FileStorage(xml, cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY)
+        cascade.read(storage.getFirstTopLevelNode())
     if cascade.empty():
         raise InputError(
             f"OpenCV's face detector ({CASCADE_FILE}) is missing; install opencv-python-headless "

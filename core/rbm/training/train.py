@@ -49,6 +49,7 @@ from tqdm import tqdm
 
 from ...errors import Cancelled, InputError
 from ...files import write_text_atomic
+from ...signals import STOP_SIGNALS
 from ..model import FINAL_NAME, RbmModel, save_model
 from ..roll import EMOTION_UNITS, Layout, tile_emotions
 
@@ -333,14 +334,11 @@ class _Writer:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-#: Signals that stop training after a checkpoint (``timeout`` and logout send TERM and HUP).
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 @contextlib.contextmanager
 def _interrupt_flag() -> Iterator[list[bool]]:
-    """Turn SIGINT, SIGTERM and SIGHUP into a flag checked between batches, so a checkpoint
-    can be written; a second signal stops at once."""
+    """Turn the stop signals (SIGINT, SIGTERM and, where they exist, SIGHUP or SIGBREAK) into
+    a flag checked between batches, so a checkpoint can be written; a second signal stops at
+    once."""
     flag = [False]
 
     def handler(signum, frame):
@@ -349,7 +347,7 @@ def _interrupt_flag() -> Iterator[list[bool]]:
         flag[0] = True
 
     try:
-        previous = {signum: signal.signal(signum, handler) for signum in _STOP_SIGNALS}
+        previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     except ValueError:  # not the main thread: no signal handling
         yield flag
         return
