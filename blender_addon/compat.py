@@ -26,6 +26,10 @@ STRIP_TIMING_NAMES = {
     "left_handle_offset": "frame_offset_start",
     "right_handle_offset": "frame_offset_end",
     "content_trim_start": "animation_offset_start",  # source frames skipped (hold offset)
+    "content_trim_end": "animation_offset_end",  # source frames cut off the end
+    # Timeline frames of the whole content from 4.x on; up to 3.x the *source* frame count
+    # (see :func:`source_frame_count`).
+    "content_duration": "frame_duration",
 }
 
 
@@ -36,13 +40,46 @@ def _timing_name(strip: Any, name: str) -> str:
 def strip_timing(strip: Any, name: str) -> Any:
     """A strip's timing property by its 5.2 name (:data:`STRIP_TIMING_NAMES`) on any version.
 
-    ``content_trim_start`` is 0 on strips that have none (e.g. sound strips before 3.x).
+    ``content_trim_start``/``_end`` are 0 on strips that have none (e.g. sound strips before
+    3.x).
     """
-    if name == "content_trim_start" and not (
+    if name in ("content_trim_start", "content_trim_end") and not (
         {name, STRIP_TIMING_NAMES[name]} & set(strip.bl_rna.properties.keys())
     ):
         return 0
     return getattr(strip, _timing_name(strip, name))
+
+
+def content_frames(strip: Any) -> int:
+    """Timeline frames the strip's whole content spans, handles and holds aside.
+
+    From the handles, so it means the same on every version (``frame_duration`` does not).
+    """
+    return round(
+        strip_timing(strip, "right_handle")
+        + strip_timing(strip, "right_handle_offset")
+        - strip_timing(strip, "content_start")
+    )
+
+
+def source_frame_count(strip: Any) -> int | None:
+    """How many source frames the content holds, where Blender tells (else ``None``).
+
+    Up to 3.x ``frame_duration`` is that count (Blender's ``len``); from 4.x it is the content's
+    timeline length, which only says something when it differs from :func:`content_frames`.
+    """
+    reported = strip_timing(strip, "content_duration")
+    return int(reported) if reported != content_frames(strip) else None
+
+
+def speed_factor(strip: Any) -> float:
+    """The strip's Speed Factor (Time panel, 3.0-4.1); 1 where retiming keys replaced it."""
+    return float(getattr(strip, "speed_factor", 1.0) or 1.0)
+
+
+def retiming_frames(strip: Any) -> list[int]:
+    """Timeline frames of the strip's retiming keys (4.2+); empty when it is not retimed."""
+    return [key.timeline_frame for key in getattr(strip, "retiming_keys", ())]
 
 
 def set_strip_timing(strip: Any, name: str, value: float) -> None:

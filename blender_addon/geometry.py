@@ -1,8 +1,12 @@
 """Where a strip's visible part sits in the edit and in its file, and where its score goes.
 
-A movie strip keeps its frame count whatever the scene's frame rate: frame ``k`` of the strip's
-content is frame ``k`` of the file. So file seconds come from frames at the *file's* rate, while
-the score must last the visible part's length at the *scene's* rate.
+Blender shows timeline frame ``f`` of a movie strip as source frame
+``trim_start + (f - content_start) * rate`` (rounded down), where ``rate`` is how many source
+frames the strip advances per timeline frame: 1 for a strip added by a script
+(``strips.new_movie``); ``file fps / scene fps`` for one added with *Add > Movie*, whose *Adjust
+Playback Rate* (on by default) plays the file at its real speed; times the Speed Factor (3.x) or
+set by two retiming keys (4.2+). So file seconds come from that mapping, while the score must
+last the visible part's length at the *scene's* rate.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ class StripError(Exception):
 
 @dataclass(frozen=True)
 class StripSpan:
-    """The visible part of a movie strip, in scene frames and in file seconds."""
+    """The visible part of a movie strip, in scene frames and in file seconds.
+
+    ``rate`` is how many file frames the strip advances per scene frame (see the module).
+    """
 
     video: Path
     first_frame: int
@@ -47,11 +54,12 @@ class StripSpan:
     scene_fps: float
     file_fps: float
     file_start_s: float
+    rate: float = 1.0
 
     @property
     def file_end_s(self) -> float:
         """End of the visible part in file seconds."""
-        return self.file_start_s + self.frame_count / self.file_fps
+        return self.file_start_s + self.frame_count * self.rate / self.file_fps
 
     @property
     def edit_duration_s(self) -> float:
@@ -60,9 +68,13 @@ class StripSpan:
 
     @property
     def needs_stretch(self) -> bool:
-        """Whether the edit plays the part at another speed than the file (fps differ)."""
+        """Whether the edit plays the part at another speed than the file's own."""
         file_duration_s = self.file_end_s - self.file_start_s
         return abs(self.edit_duration_s - file_duration_s) * self.scene_fps >= 0.5
+
+    def frame_at(self, file_s: float) -> float:
+        """The (fractional) scene frame where the picture reaches second ``file_s`` of the file."""
+        return self.first_frame + (file_s - self.file_start_s) * self.file_fps / self.rate
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -71,12 +83,13 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 
 def strip_span(scene: bpy.types.Scene, strip: Any) -> StripSpan:
-    """The visible part of ``strip``.
+    """The visible part of ``strip``, as Blender maps it onto the file.
 
     Raises
     ------
     StripError
-        For anything but a movie strip, a missing file, reversed or retimed playback.
+        For anything but a movie strip, a missing file, reversed playback or speed changes
+        within the strip.
     """
     if strip.type != "MOVIE":
         kind = _REFUSED_KINDS.get(strip.type, f"a {strip.type.lower()} strip")
@@ -89,24 +102,79 @@ def strip_span(scene: bpy.types.Scene, strip: Any) -> StripSpan:
         raise StripError(f"Strip '{strip.name}' points at {video}, which does not exist.")
     if getattr(strip, "use_reverse_frames", False):
         raise StripError(f"Strip '{strip.name}' plays reversed; turn off Reverse Frames.")
-    if len(getattr(strip, "retiming_keys", ())) > 2:
-        raise StripError(f"Strip '{strip.name}' is retimed; reset its retiming first.")
+    if len(compat.retiming_frames(strip)) > 2:
+        raise StripError(
+            f"Strip '{strip.name}' changes speed within itself; Moodscore follows one speed "
+            "per strip, so reset its retiming (Strip > Retiming > Reset) or split it there."
+        )
     file_fps = float(getattr(strip, "fps", 0.0) or 0.0) or _probe_fps(video)
-    # Scene frame f shows content frame f - content_start, shifted by the hold/trim offset.
+    fps = scene_fps(scene)
+    rate = playback_rate(strip, file_fps, fps, video)
     left_handle = compat.strip_timing(strip, "left_handle")
-    first_file_frame = (
-        left_handle
-        - compat.strip_timing(strip, "content_start")
-        + compat.strip_timing(strip, "content_trim_start")
+    first_file_frame = compat.strip_timing(strip, "content_trim_start") + rate * (
+        left_handle - compat.strip_timing(strip, "content_start")
     )
     return StripSpan(
         video=video,
         first_frame=int(left_handle),
         frame_count=int(compat.strip_timing(strip, "duration")),
-        scene_fps=scene_fps(scene),
+        scene_fps=fps,
         file_fps=file_fps,
         file_start_s=max(0.0, first_file_frame / file_fps),
+        rate=rate,
     )
+
+
+def playback_rate(strip: Any, file_fps: float, scene_fps: float, video: Path) -> float:
+    """File frames per scene frame of a movie strip, as Blender plays it.
+
+    Blender keeps *Adjust Playback Rate* as a flag the Python API does not show; its effect
+    shows in the content's timeline length, which is the source frame count divided by the
+    rate. So of the rates the strip can have (its speed, with or without the file-to-scene
+    fps ratio) the one that explains that length is taken. Two retiming keys (4.2+) set one
+    speed: the source frames between them over their timeline distance.
+    """
+    keys = compat.retiming_frames(strip)
+    speed = compat.speed_factor(strip)
+    adjust = file_fps / scene_fps
+    if not keys and abs(adjust - 1.0) < 1e-6:
+        return speed
+    timeline = compat.content_frames(strip)
+    source = compat.source_frame_count(strip)
+    if source is None:
+        source = (
+            _file_frame_count(video)
+            - compat.strip_timing(strip, "content_trim_start")
+            - compat.strip_timing(strip, "content_trim_end")
+        )
+    if keys:
+        # The keys map the first and last source frame (Blender's ``len - 1``) onto them.
+        return (source - 1) / max(1, keys[-1] - keys[0])
+    return min((speed, speed * adjust), key=lambda rate: abs(source / rate - timeline))
+
+
+_frame_counts: dict[tuple[str, int, int], int] = {}
+
+
+def _file_frame_count(video: Path) -> int:
+    """The file's video frame count, read once per file version (PyAV, header only)."""
+    stat = video.stat()
+    key = (str(video), stat.st_size, stat.st_mtime_ns)
+    if key not in _frame_counts:
+        import av  # only for Blender 4.x+ strips whose rate the API leaves ambiguous
+
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            count = stream.frames
+            if not count:
+                rate = float(stream.average_rate or stream.guessed_rate or 25)
+                if stream.duration is not None and stream.time_base is not None:
+                    seconds = float(stream.duration * stream.time_base)
+                else:
+                    seconds = (container.duration or 0) / 1_000_000
+                count = round(seconds * rate)
+        _frame_counts[key] = int(count)
+    return _frame_counts[key]
 
 
 def _probe_fps(video: Path) -> float:
