@@ -49,15 +49,12 @@ def read_float_wav(path: Path) -> np.ndarray:
 
 
 def test_the_namespace_hides_fluidsynth_and_every_soundfont() -> None:
-    probe = run_bare(
-        [
-            sys.executable,
-            "-c",
-            "import glob, sys\n"
-            "print(sorted(glob.glob('/usr/share/sounds/**/*.sf*', recursive=True)))\n"
-            "import fluidsynth",
-        ]  # fmt: skip
+    source = (
+        "import glob\n"
+        "print(sorted(glob.glob('/usr/share/sounds/**/*.sf*', recursive=True)))\n"
+        "import fluidsynth"
     )
+    probe = run_bare([sys.executable, "-c", source])
     assert probe.stdout.strip() == "[]"
     assert probe.returncode != 0 and "fluidsynth" in probe.stderr.lower()
 
@@ -65,19 +62,8 @@ def test_the_namespace_hides_fluidsynth_and_every_soundfont() -> None:
 def test_score_renders_a_mastered_wav_in_which_every_part_sounds(tmp_path: Path) -> None:
     out = tmp_path / "scored"
     # What `make demo` runs, with the stems so that each part can be heard on its own.
-    result = run_bare(
-        [
-            *MOODSCORE,
-            "score",
-            "examples/demo.mp4",
-            "--generator",
-            "chords",
-            "--stems",
-            "--out",
-            str(out),
-            "--quiet",
-        ]  # fmt: skip
-    )
+    demo = ["score", "examples/demo.mp4", "--generator", "chords"]
+    result = run_bare([*MOODSCORE, *demo, "--stems", "--out", str(out), "--quiet"])
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((out / "score.json").read_text())
     assert manifest["synth"].startswith("rustysynth")
