@@ -1,0 +1,248 @@
+"""Issue 16, test 2: Moodscore in a Python with Windows' standard library, by proxy.
+
+No Windows Python runs here, so the tests run a Linux Python from which
+``tests/winproxy/sitecustomize.py`` removes, at every start-up, what Windows' Python lacks:
+``fcntl`` and the other Unix-only modules, SIGHUP and the other POSIX-only signals (SIGBREAK
+is added), ``os.nice``, ``os.sched_*``, ``os.pread``/``os.pwrite``, ``os.fork``, process
+groups, and the fork and forkserver start methods.
+
+The proxy is an environment of its own (:func:`winpython`): a venv of this Python whose
+``.pth`` file loads the proxy and then this environment's packages. A ``PYTHONPATH`` would not
+do: the add-on starts its engine with ``python -I``, which ignores the environment, and the
+proxy must reach that process too. Every process that starts under the proxy notes its command
+line in ``$WINPROXY_LOG``, so each test also shows which processes ran under it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from core.files import LOCK_NAME, TEMP_MARKER
+from tests.clips import dark_to_bright, render_frames, write_clip
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+PROXY = REPO / "tests" / "winproxy"
+ADDON_DRIVER = REPO / "tests" / "winproxy_addon.py"
+#: Windows' number for SIGBREAK (Ctrl-Break), which the proxy adds to ``signal``.
+SIGBREAK = 21
+#: A folder name no ASCII-only code path survives.
+UNICODE_DIR = "Fußnoten – клипы 映像"
+
+
+@pytest.fixture(scope="module")
+def winpython(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Python with this environment's packages and Windows' standard library, by proxy."""
+    root = tmp_path_factory.mktemp("winpython")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", root], check=True)
+    site_packages = Path(
+        sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)})
+    )
+    # Each line of a .pth file is a path or an import, run in order at start-up: the proxy
+    # comes first, then this environment's packages (and their own .pth files).
+    (site_packages / "00-winproxy.pth").write_text(
+        f"{PROXY}\n"
+        "import sitecustomize\n"
+        f"import site; site.addsitedir({sysconfig.get_path('purelib')!r})\n",
+        encoding="utf-8",
+    )
+    return root / "bin" / "python"
+
+
+@pytest.fixture
+def proxy_log(tmp_path: Path) -> Path:
+    return tmp_path / "winproxy.log"
+
+
+def proxy_env(log: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    return {**env, "WINPROXY_LOG": str(log), **extra}
+
+
+def moodscore(python: Path, *argv: str | Path) -> list[str]:
+    """The command line of ``moodscore argv --quiet`` under the proxy."""
+    return [str(python), "-m", "core", *map(str, argv), "--quiet"]
+
+
+def run(python: Path, log: Path, *argv: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        moodscore(python, *argv),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env=proxy_env(log),
+    )
+
+
+def started_under_proxy(log: Path) -> list[str]:
+    """Command lines of the processes that started under the proxy."""
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+
+
+def make_clip(path: Path, seconds: float, fps: float = 25.0) -> Path:
+    """A small H.264 clip (dark, then bright and moving) at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_clip(path, render_frames(dark_to_bright(160, 90), seconds, fps), fps)
+
+
+def assert_sounds(wav: Path) -> None:
+    """The WAV has audible music: its RMS is above -50 dBFS."""
+    _, data = wavfile.read(wav)
+    samples = data.astype(np.float64)
+    if np.issubdtype(data.dtype, np.integer):
+        samples /= np.iinfo(data.dtype).max
+    rms = float(np.sqrt(np.mean(samples**2)))
+    assert rms > 10 ** (-50 / 20), f"{wav} is silent (RMS {rms:.2e})"
+
+
+def test_the_proxy_removes_what_windows_lacks(winpython: Path, proxy_log: Path) -> None:
+    probe = (
+        "import importlib.util, json, multiprocessing, os, signal\n"
+        "try:\n"
+        "    multiprocessing.get_context('forkserver')\n"
+        "    forkserver = True\n"
+        "except ValueError:\n"
+        "    forkserver = False\n"
+        "print(json.dumps({\n"
+        "    'modules': [m for m in ('fcntl', 'termios', 'pwd', 'grp', 'resource')\n"
+        "                if importlib.util.find_spec(m) is not None],\n"
+        "    'signals': [s for s in ('SIGHUP', 'SIGKILL', 'SIGQUIT', 'SIGUSR1')\n"
+        "                if hasattr(signal, s)],\n"
+        "    'sigbreak': getattr(signal, 'SIGBREAK', None),\n"
+        "    'os': [f for f in ('nice', 'sched_setaffinity', 'pread', 'pwrite', 'fork',\n"
+        "                       'killpg', 'getpgid', 'setsid', 'getuid') if hasattr(os, f)],\n"
+        "    'start_methods': multiprocessing.get_all_start_methods(),\n"
+        "    'forkserver': forkserver,\n"
+        "}))\n"
+    )
+    # -I as the add-on starts its engine: the proxy does not depend on the environment.
+    done = subprocess.run(
+        [str(winpython), "-I", "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=proxy_env(proxy_log),
+    )
+    assert json.loads(done.stdout) == {
+        "modules": [],
+        "signals": [],
+        "sigbreak": SIGBREAK,
+        "os": [],
+        "start_methods": ["spawn"],
+        "forkserver": False,
+    }
+    assert len(started_under_proxy(proxy_log)) == 1
+
+
+def test_score_writes_wav_midi_and_mp4(winpython: Path, proxy_log: Path, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / UNICODE_DIR / "Szene ä.mp4", seconds=3.0)
+    out = tmp_path / UNICODE_DIR / "vertont"
+    done = run(winpython, proxy_log, "score", clip, "--out", out, "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    for suffix in ("wav", "mid", "mp4"):
+        assert (out / f"Szene ä.{suffix}").stat().st_size > 0, suffix
+    assert_sounds(out / "Szene ä.wav")
+    assert not [p for p in out.iterdir() if TEMP_MARKER in p.name or p.name == LOCK_NAME]
+
+
+def test_batch_scores_two_clips_in_spawned_workers(
+    winpython: Path, proxy_log: Path, tmp_path: Path
+) -> None:
+    library = tmp_path / "footage"
+    make_clip(library / "a.mp4", seconds=3.0)
+    make_clip(library / "b.mp4", seconds=3.0)
+    out = tmp_path / "scored"
+    done = run(winpython, proxy_log, "batch", library, "--out", out, "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert "2 scored" in done.stdout
+    for stem in ("a", "b"):
+        assert_sounds(out / f"{stem}_moodscore" / f"{stem}.wav")
+        assert (out / f"{stem}_moodscore" / f"{stem}.mid").is_file()
+    # The workers were spawned (a fresh interpreter each), and under the proxy too.
+    workers = [line for line in started_under_proxy(proxy_log) if "spawn_main" in line]
+    assert len(workers) >= 2, started_under_proxy(proxy_log)
+
+
+def test_a_held_folder_is_refused_and_sigbreak_stops_the_holder(
+    winpython: Path, proxy_log: Path, tmp_path: Path
+) -> None:
+    """Two runs into one folder: the second gets the one sentence; SIGBREAK stops the first."""
+    clip = make_clip(tmp_path / "long.mp4", seconds=40.0, fps=10.0)
+    out = tmp_path / "made" / "shared"
+    first = subprocess.Popen(
+        moodscore(winpython, "score", clip, "--out", out),
+        cwd=REPO,
+        env=proxy_env(proxy_log),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lock = out / LOCK_NAME
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first run never took the folder's lock"
+            time.sleep(0.005)
+        # Frozen while it holds the lock, so the second run meets it however slow this is.
+        first.send_signal(signal.SIGSTOP)
+        second = run(winpython, proxy_log, "score", clip, "--out", out)
+        # Continued first: SIGCONT discards a pending 21, which is a stop signal on Linux.
+        first.send_signal(signal.SIGCONT)
+        first.send_signal(SIGBREAK)
+        _, first_err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert second.returncode == 2
+    assert second.stderr.strip() == (
+        f"moodscore: error: Another moodscore run (pid {first.pid}) is writing into {out}; "
+        "wait for it to finish or choose another --out folder."
+    )
+    assert first.returncode == 128 + SIGBREAK, first_err
+    assert "no partial output was left" in first_err
+    assert not (tmp_path / "made").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="needs the bpy module")
+def test_addon_enables_and_scores_through_its_engine(
+    winpython: Path, proxy_log: Path, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=4.0)
+    edit = tmp_path / UNICODE_DIR
+    edit.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(
+        [str(winpython), str(ADDON_DRIVER), str(REPO), str(clip), str(edit)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=proxy_env(proxy_log, HOME=str(home)),
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {
+        "status": ["FINISHED"],
+        "sound": "//moodscore/clip/clip.wav",
+        "fcntl_importable": False,
+    }
+    assert_sounds(edit / "moodscore" / "clip" / "clip.wav")
+    # The engine process ran under the proxy, started as the add-on starts it (python -I).
+    engines = [line for line in started_under_proxy(proxy_log) if "engine_worker.py" in line]
+    assert len(engines) == 1 and "'-I'" in engines[0], started_under_proxy(proxy_log)
