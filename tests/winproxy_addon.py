@@ -12,6 +12,7 @@ Blender's own process (it must not, under the proxy).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import shutil
@@ -23,12 +24,13 @@ from typing import Any
 def score_one_strip(repo: Path, clip: Path, workdir: Path) -> dict[str, Any]:
     """Enable the add-on, score ``clip`` as a strip of a saved edit; report what happened."""
     sys.path.insert(0, str(repo))
-    import addon_utils
     import bpy
 
+    # Blender's own modules are importable once bpy is.
+    addon_utils = importlib.import_module("addon_utils")
+    addon_utils.enable("blender_addon", default_set=True)
     from blender_addon import compat
 
-    addon_utils.enable("blender_addon", default_set=True)
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 25, 1.0
