@@ -12,8 +12,8 @@ BPY5_STAMP := $(BPY5_VENV)/.moodscore-installed
 # installed by Blender itself, as for a user.
 BPY52_VENV ?= .venv-bpy52
 BPY52_STAMP := $(BPY52_VENV)/.moodscore-installed
-BPY52_PACKAGES := 'bpy==5.2.3' 'numpy==2.5.5' opencv-python-headless av mido pyfluidsynth PyYAML \
-	requests pytest pytest-timeout
+BPY52_PACKAGES := 'bpy==5.2.3' 'numpy==2.5.5' opencv-python-headless av mido pyfluidsynth \
+	midirenderer PyYAML requests pytest pytest-timeout
 # Python 3.13: the machine image's pyenv build, else one on PATH; `make` installs one with uv
 # or pyenv when neither exists (or pass PYTHON313=/path/to/python3.13).
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
@@ -24,8 +24,8 @@ ADDON_TESTS := tests/test_addon.py tests/test_addon_batch.py tests/test_addon_bu
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt scripts/setup_system.sh
-	bash scripts/setup_system.sh
+# The engine needs no system package (its synthesizer and SoundFont are Python packages/data).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[train,blender,dev]'
@@ -62,6 +62,7 @@ demo: $(STAMP)
 # The add-on tests on Blender 5.2 and 5.0, then everything on 4.5 LTS (which also runs the
 # tests of Debian's Blender 3.4, marked `blender`).
 test: $(STAMP) $(BPY5_STAMP) $(BPY52_STAMP)
+	bash scripts/setup_system.sh
 	$(BPY52_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not blender' $(ADDON_TESTS)
 	$(BPY5_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not blender' $(ADDON_TESTS)
 	$(PY) -m pytest -q

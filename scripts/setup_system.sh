@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the native parts Moodscore needs from Debian packages when they are missing:
-# FluidSynth (audio rendering), a General MIDI SoundFont, Blender + Xvfb for the add-on tests, and
-# espeak-ng (real speech for the dialogue-ducking tests).
+# Installs the Debian packages the *tests* need when they are missing. Moodscore itself needs
+# none: its synthesizer and SoundFont come with the Python package. The tests also compare with
+# FluidSynth and its FluidR3_GM SoundFont, drive Blender 3.4 under Xvfb, and make real speech
+# with espeak-ng for the dialogue-ducking tests.
 # Idempotent: a second run only checks. Without root or apt it prints what to install and fails.
 set -euo pipefail
 

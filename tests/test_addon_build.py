@@ -23,6 +23,7 @@ import wave
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
@@ -39,6 +40,7 @@ WHEEL_MODULES = {
     "opencv_python_headless": ("cv2",),
     "av": ("av",),
     "mido": ("mido",),
+    "midirenderer": ("midirenderer",),
     "packaging": ("packaging",),
     "pyfluidsynth": ("fluidsynth",),
     "pyyaml": ("yaml", "_yaml"),
@@ -139,6 +141,50 @@ def test_zips_are_named_per_platform_and_fit_the_budget(zips: dict[str, Path]) -
     assert max(sizes.values()) <= 120, f"over the 120 MB budget: {sizes}"
 
 
+@pytest.fixture(scope="module")
+def every_platform(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Both kinds of zip for every platform (not validated: only the linux-x64 ones install)."""
+    out = tmp_path_factory.mktemp("every-platform")
+    command = [sys.executable, str(REPO / "scripts" / "build_addon.py"), "--out-dir", str(out),
+               "--cache", str(CACHE), "--no-validate"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [Path(line) for line in result.stdout.split()]
+
+
+#: Platform in a zip's name -> what its synthesizer wheel's platform tag contains.
+SYNTH_WHEEL_PLATFORM = {
+    "linux_x64": "manylinux",
+    "windows_x64": "win_amd64",
+    "macos_arm64": "arm64",
+    "macos_x64": "x86_64",
+}
+
+
+def test_every_platforms_zip_brings_its_synthesizer_and_soundfont(
+    every_platform: list[Path],
+) -> None:
+    """Each zip renders with nothing installed: the RustySynth wheel for its platform (stable ABI:
+    one file for Python 3.11 and 3.13), the General MIDI SoundFont and its licence, in budget."""
+    assert len(every_platform) == 2 * len(SYNTH_WHEEL_PLATFORM)
+    for path in every_platform:
+        platform_name = re.search(r"(linux_x64|windows_x64|macos_arm64|macos_x64)", path.name)[0]
+        names, manifest = read_zip(path)
+        assert path.stat().st_size <= 120e6, f"{path.name}: {path.stat().st_size / 1e6:.1f} MB"
+        soundfont = "moodscore/core/data/soundfonts/"
+        assert {
+            f"{soundfont}TimGM6mb.sf2",
+            f"{soundfont}GPL-2.txt",
+            f"{soundfont}README.md",
+        } <= names
+        synths = [n for n in names if n.endswith(".whl") and wheel_tags(n)[0] == "midirenderer"]
+        assert len(synths) == 1, (path.name, synths)
+        assert wheel_tags(synths[0])[2] == "abi3"
+        assert SYNTH_WHEEL_PLATFORM[platform_name] in synths[0], (path.name, synths)
+        if manifest:
+            assert f"./{synths[0].removeprefix('moodscore/')}" in manifest["wheels"]
+
+
 def test_extension_wheels_cover_both_pythons(zips: dict[str, Path]) -> None:
     names, manifest = read_zip(zips["extension"])
     assert manifest["id"] == "moodscore" and manifest["platforms"] == ["linux-x64"]
@@ -226,9 +272,9 @@ def test_build_is_deterministic(zips: dict[str, Path], tmp_path: Path) -> None:
 
 
 INSTALL_AND_SCORE = r"""
-import importlib, json, sys, warnings
+import importlib, json, pathlib, sys, warnings
 import bpy
-zip_path, mode, clip = sys.argv[1:4]
+zip_path, mode, clip, stems = sys.argv[1:5]
 warnings.simplefilter("always")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -248,6 +294,7 @@ with warnings.catch_warnings(record=True) as caught:
     compat.set_strip_timing(strip, "left_handle_offset", 20)  # trimmed: frames 21..70 show
     compat.set_strip_timing(strip, "right_handle_offset", 30)
     scene.moodscore.generator = "scales"
+    scene.moodscore_edit.stems = stems == "stems"
     result = bpy.ops.moodscore.score_strip(strip="clip")
     score = strips["clip · score"]
     found = {
@@ -259,6 +306,9 @@ with warnings.catch_warnings(record=True) as caught:
         "frames": compat.strip_timing(score, "duration"),
         "wav": bpy.path.abspath(score.sound.filepath),
     }
+    folder = pathlib.Path(found["wav"]).parent
+    found["manifest"] = json.loads((folder / "score.json").read_text())
+    found["folder"] = str(folder)
 found["warnings"] = [
     f"{w.category.__name__}: {w.message}" for w in caught
     if "removed in Blender" in str(w.message)
@@ -268,19 +318,29 @@ print("RESULT" + json.dumps(found))
 """
 
 
-def install_and_score(zip_path: Path, mode: str, tmp_path: Path) -> dict:
-    """Install ``zip_path`` into a fresh user folder of this ``bpy`` and score a trimmed strip."""
+def install_and_score(
+    zip_path: Path, mode: str, tmp_path: Path, *, bare_machine: bool = False
+) -> dict:
+    """Install ``zip_path`` into a fresh user folder of this ``bpy`` and score a trimmed strip.
+
+    With ``bare_machine``, Blender runs without FluidSynth and system SoundFonts
+    (:mod:`tests.bare_machine`) and the score also writes its stems.
+    """
+    from tests.bare_machine import bare, bare_env
     from tests.clips import dark_to_bright, render_frames, write_clip
 
     clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(160, 90), 4.0, 25.0))
     home = tmp_path / "home"
     home.mkdir()
+    stems = "stems" if bare_machine else "mix"
+    command = [sys.executable, "-c", INSTALL_AND_SCORE, str(zip_path), mode, str(clip), stems]
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path), "PYTHONPATH": ""}
     result = subprocess.run(
-        [sys.executable, "-c", INSTALL_AND_SCORE, str(zip_path), mode, str(clip)],
+        bare(command) if bare_machine else command,
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path), "PYTHONPATH": ""},
+        env=bare_env(env) if bare_machine else env,
         cwd=tmp_path,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT")]
@@ -324,6 +384,29 @@ def test_zip_installs_and_scores_a_trimmed_strip(
     assert_trimmed_score(found)
 
 
+def test_extension_scores_on_a_bare_machine(zips: dict[str, Path], tmp_path: Path) -> None:
+    """No FluidSynth, no system SoundFont: the zip's synthesizer and SoundFont make every part."""
+    from tests.bare_machine import bare_machine_problem
+
+    if bare_machine_problem():
+        pytest.skip(bare_machine_problem())
+    found = install_and_score(zips["extension"], "extension", tmp_path, bare_machine=True)
+    assert_trimmed_score(found)
+    manifest = found["manifest"]
+    assert manifest["synth"].startswith("rustysynth")
+    assert manifest["soundfont"].endswith("/core/data/soundfonts/TimGM6mb.sf2")
+    assert str(tmp_path / "home") in manifest["soundfont"]  # the zip's own copy
+    assert manifest["audio"]["loudness_lufs"] == pytest.approx(-16.0, abs=0.5)
+    stems = [Path(found["folder"]) / name for kind, name in manifest["outputs"].items()
+             if kind.startswith("stem")]  # fmt: skip
+    assert len(stems) >= 3, manifest["outputs"]
+    for stem in stems:
+        data = stem.read_bytes()
+        samples = np.frombuffer(data[data.index(b"data") + 8 :], "<f4")
+        rms_db = 10 * np.log10(np.mean(samples.astype(np.float64) ** 2) + 1e-30)
+        assert rms_db > -50.0, f"{stem.name} is silent ({rms_db:.0f} dBFS)"
+
+
 DEBIAN_BLENDER = shutil.which("blender")
 
 
@@ -352,7 +435,7 @@ def test_legacy_zip_brings_numpy_to_debians_blender(zips: dict[str, Path], tmp_p
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     result = subprocess.run(
         [DEBIAN_BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python",
-         str(script), "--", str(zips["legacy"]), "legacy", str(clip)],
+         str(script), "--", str(zips["legacy"]), "legacy", str(clip), "mix"],
         capture_output=True,
         text=True,
         timeout=600,
