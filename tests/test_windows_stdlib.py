@@ -148,6 +148,35 @@ def test_the_proxy_removes_what_windows_lacks(winpython: Path, proxy_log: Path) 
     assert len(started_under_proxy(proxy_log)) == 1
 
 
+def test_every_engine_module_imports(winpython: Path, proxy_log: Path) -> None:
+    """All of ``core`` (RBM training with TensorFlow too) and the add-on's engine process."""
+    probe = (
+        "import importlib, json, pkgutil, sys\n"
+        "import core\n"
+        "names = [m.name for m in pkgutil.walk_packages(core.__path__, 'core.')]\n"
+        "names.append('blender_addon.engine_worker')\n"
+        "failed = {}\n"
+        "for name in names:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        failed[name] = repr(exc)\n"
+        "print(json.dumps({'count': len(names), 'failed': failed}))\n"
+    )
+    done = subprocess.run(
+        [str(winpython), "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=proxy_env(proxy_log, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["failed"] == {}
+    assert report["count"] > 50
+
+
 def test_score_writes_wav_midi_and_mp4(winpython: Path, proxy_log: Path, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / UNICODE_DIR / "Szene ä.mp4", seconds=3.0)
     out = tmp_path / UNICODE_DIR / "vertont"
