@@ -22,6 +22,7 @@ BENCHMARKS = (
     ("Engine (issue 2)", ["bench_engine.py"]),
     ("Emotion analysis with faces (issue 3)", ["bench_emotion.py"]),
     ("WAV rendering (issue 2)", ["bench_render.py"]),
+    ("Bundled renderer beside FluidSynth (issue 16)", ["bench_synth.py"]),
     ("RBM quality and training throughput (issue 4)", ["bench_rbm.py", "--seeds", "4"]),
     ("Music craft and following, judged independently (issue 8)", ["bench_music.py"]),
     ("Batch scoring: local pool and Dask cluster (issue 13)", ["bench_batch.py"]),
