@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -346,7 +347,18 @@ def _summary(
     """Print the one-line summary of what a command wrote."""
     names = ", ".join(sorted(Path(p).name for p in paths))
     detail = f" ({duration_s:.1f} s, {generator})" if duration_s and generator else ""
-    print(f"moodscore: wrote {names}{detail} to {out}/")
+    print(f"moodscore: wrote {names}{detail} to {out}{os.sep}")
+
+
+def _escape_unencodable_output() -> None:
+    """Print a character the output cannot encode as an escape instead of failing the run.
+
+    On Windows a redirected stdout uses the ANSI code page (cp1252 ...), where a path such as
+    ``映像\\clip.mp4`` in the summary line would otherwise end a finished run with a traceback.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -357,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM 143, SIGHUP 129 on POSIX, SIGBREAK 149 on Windows), after removing every partial
     output.
     """
+    _escape_unencodable_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
+from core.batch.inputs import collect
 from core.files import LOCK_NAME, TEMP_MARKER
 from tests.clips import dark_to_bright, render_frames, write_clip
 
@@ -41,6 +42,8 @@ ADDON_DRIVER = REPO / "tests" / "winproxy_addon.py"
 SIGBREAK = 21
 #: A folder name no ASCII-only code path survives.
 UNICODE_DIR = "Fußnoten – клипы 映像"
+#: Encoding of the standard streams under the proxy (see :func:`proxy_env`).
+STREAMS = "cp1252"
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +71,13 @@ def proxy_log(tmp_path: Path) -> Path:
 
 
 def proxy_env(log: Path, **extra: str) -> dict[str, str]:
+    """The environment of a process under the proxy.
+
+    Its standard streams use cp1252, as a Windows console's do when they are redirected (the
+    ANSI code page of Western Windows), so a non-ASCII path printed there is exercised too.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    return {**env, "WINPROXY_LOG": str(log), **extra}
+    return {**env, "WINPROXY_LOG": str(log), "PYTHONIOENCODING": STREAMS, **extra}
 
 
 def moodscore(python: Path, *argv: str | Path) -> list[str]:
@@ -81,7 +89,7 @@ def run(python: Path, log: Path, *argv: str | Path) -> subprocess.CompletedProce
     return subprocess.run(
         moodscore(python, *argv),
         capture_output=True,
-        text=True,
+        encoding=STREAMS,
         timeout=600,
         cwd=REPO,
         env=proxy_env(log),
@@ -133,7 +141,7 @@ def test_the_proxy_removes_what_windows_lacks(winpython: Path, proxy_log: Path) 
     done = subprocess.run(
         [str(winpython), "-I", "-c", probe],
         capture_output=True,
-        text=True,
+        encoding=STREAMS,
         check=True,
         env=proxy_env(proxy_log),
     )
@@ -166,7 +174,7 @@ def test_every_engine_module_imports(winpython: Path, proxy_log: Path) -> None:
     done = subprocess.run(
         [str(winpython), "-c", probe],
         capture_output=True,
-        text=True,
+        encoding=STREAMS,
         timeout=300,
         cwd=REPO,
         env=proxy_env(proxy_log, TF_CPP_MIN_LOG_LEVEL="3"),
@@ -182,6 +190,7 @@ def test_score_writes_wav_midi_and_mp4(winpython: Path, proxy_log: Path, tmp_pat
     out = tmp_path / UNICODE_DIR / "vertont"
     done = run(winpython, proxy_log, "score", clip, "--out", out, "--seed", "3")
     assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("moodscore: wrote "), done.stdout
     for suffix in ("wav", "mid", "mp4"):
         assert (out / f"Szene ä.{suffix}").stat().st_size > 0, suffix
     assert_sounds(out / "Szene ä.wav")
@@ -218,7 +227,7 @@ def test_a_held_folder_is_refused_and_sigbreak_stops_the_holder(
         env=proxy_env(proxy_log),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        encoding=STREAMS,
     )
     try:
         lock = out / LOCK_NAME
@@ -247,6 +256,14 @@ def test_a_held_folder_is_refused_and_sigbreak_stops_the_holder(
     assert not (tmp_path / "made").exists()
 
 
+def test_a_path_list_saved_by_notepad(tmp_path: Path) -> None:
+    """A byte-order mark and CRLF line ends, as Windows editors write them."""
+    listing = tmp_path / "library.txt"
+    listing.write_bytes("\ufeffa.mp4\r\n# skipped\r\nb.mp4\r\n".encode())
+    found = collect([listing], tmp_path / "out")
+    assert [f.video for f in found] == [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+
+
 @pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="needs the bpy module")
 def test_addon_enables_and_scores_through_its_engine(
     winpython: Path, proxy_log: Path, tmp_path: Path
@@ -259,19 +276,18 @@ def test_addon_enables_and_scores_through_its_engine(
     done = subprocess.run(
         [str(winpython), str(ADDON_DRIVER), str(REPO), str(clip), str(edit)],
         capture_output=True,
-        text=True,
+        encoding=STREAMS,
         timeout=600,
         cwd=tmp_path,
         env=proxy_env(proxy_log, HOME=str(home)),
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {
-        "status": ["FINISHED"],
-        "sound": "//moodscore/clip/clip.wav",
-        "fcntl_importable": False,
-    }
-    assert_sounds(edit / "moodscore" / "clip" / "clip.wav")
+    assert report["status"] == ["FINISHED"]
+    assert report["fcntl_importable"] is False  # the proxy is active in Blender's process
+    sound = report["sound"]  # relative to the .blend ("//"), in the add-on's folder layout
+    assert sound.startswith("//moodscore/") and sound.endswith("clip.wav"), sound
+    assert_sounds(edit / sound.removeprefix("//"))
     # The engine process ran under the proxy, started as the add-on starts it (python -I).
     engines = [line for line in started_under_proxy(proxy_log) if "engine_worker.py" in line]
     assert len(engines) == 1 and "'-I'" in engines[0], started_under_proxy(proxy_log)

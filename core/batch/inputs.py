@@ -111,7 +111,8 @@ def _read_list(listing: Path, out_root: Path) -> Iterator[tuple[Path, Path]]:
     one stale line must not stop a library of thousands.
     """
     try:
-        text = listing.read_text(encoding="utf-8")
+        # -sig: Windows editors (Notepad until 2019) start UTF-8 files with a byte-order mark.
+        text = listing.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(
             f"{listing} is not a UTF-8 text list of paths; pass one video path a line."
