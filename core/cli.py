@@ -27,6 +27,7 @@ _OVERRIDES = {
     "generator": "music.generator",
     "preset": "music.preset",
     "soundfont": "render.soundfont",
+    "synth": "render.synth",
     "loudness": "render.loudness_lufs",
     "sources": "analysis.sources",
     "keep_original_audio": "video.keep_original_audio",
@@ -62,6 +63,11 @@ def _add_common(parser: argparse.ArgumentParser, *, music: bool) -> None:
     parser.add_argument("--preset", metavar="NAME", help="instrument preset (piano, strings, ...)")
     parser.add_argument(
         "--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) for the WAV"
+    )
+    parser.add_argument(
+        "--synth",
+        choices=("auto", "fluidsynth", "rustysynth"),
+        help="synthesizer: FluidSynth where installed, else the bundled RustySynth (default auto)",
     )
     parser.add_argument(
         "--loudness",
