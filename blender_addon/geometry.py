@@ -11,6 +11,7 @@ last the visible part's length at the *scene's* rate.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,15 @@ class StripSpan:
         return self.first_frame + (file_s - self.file_start_s) * self.file_fps / self.rate
 
 
+def frame_showing(frame: float, rate: float) -> int:
+    """The first whole scene frame that shows the file frame due at (fractional) ``frame``.
+
+    Blender shows the file frame nearest the mapped moment, so a file frame appears half a
+    file frame (``0.5 / rate`` scene frames) early.
+    """
+    return math.ceil(frame - 0.5 / rate - 1e-6)
+
+
 def scene_fps(scene: bpy.types.Scene) -> float:
     """The scene's frame rate (``fps / fps_base``, e.g. 29.97)."""
     return scene.render.fps / scene.render.fps_base
@@ -104,8 +114,8 @@ def strip_span(scene: bpy.types.Scene, strip: Any) -> StripSpan:
         raise StripError(f"Strip '{strip.name}' plays reversed; turn off Reverse Frames.")
     if len(compat.retiming_frames(strip)) > 2:
         raise StripError(
-            f"Strip '{strip.name}' changes speed within itself; Moodscore follows one speed "
-            "per strip, so reset its retiming (Strip > Retiming > Reset) or split it there."
+            f"Strip '{strip.name}' has retiming keys inside it; Moodscore follows one speed "
+            "per strip, so use Strip > Retiming > Reset Retiming or split the strip at its keys."
         )
     file_fps = float(getattr(strip, "fps", 0.0) or 0.0) or _probe_fps(video)
     fps = scene_fps(scene)
@@ -150,7 +160,9 @@ def playback_rate(strip: Any, file_fps: float, scene_fps: float, video: Path) ->
     if keys:
         # The keys map the first and last source frame (Blender's ``len - 1``) onto them.
         return (source - 1) / max(1, keys[-1] - keys[0])
-    return min((speed, speed * adjust), key=lambda rate: abs(source / rate - timeline))
+    # Blender truncates the length; when both rates give it (they differ by under a frame over
+    # the whole strip) the adjusted one wins, as Add > Movie is how most strips come in.
+    return min((speed * adjust, speed), key=lambda rate: abs(int(source / rate) - timeline))
 
 
 _frame_counts: dict[tuple[str, int, int], int] = {}

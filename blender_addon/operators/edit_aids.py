@@ -30,7 +30,7 @@ from .. import compat
 from ..core.edit.beats import marker_names
 from ..core.edit.config import EditConfig
 from ..core.edit.ducking import keyframes
-from ..geometry import StripError, free_channel, scene_fps
+from ..geometry import StripError, frame_showing, free_channel, scene_fps, strip_span
 from . import strips as strip_ops
 
 #: Marker names this module writes (and removes again when a strip is scored anew).
@@ -114,7 +114,10 @@ def after_score(scene: bpy.types.Scene, strip: Any, outcome: Any, published: dic
     settings = scene.moodscore_edit
     timeline = outcome.timeline
     if settings.markers:
-        add_markers(scene, strip, timeline.grid.bpm, timeline.duration_s, timeline.cuts_s)
+        add_markers(
+            scene, strip, timeline.grid.bpm, timeline.duration_s, timeline.cuts_s,
+            rate=_source_rate(scene, strip),
+        )  # fmt: skip
     if settings.duck and "manifest" in published:
         manifest = json.loads(Path(published["manifest"]).read_text(encoding="utf-8"))
         ducked = manifest.get("edit", {}).get("ducking", {}).get("ducked", [])
@@ -133,10 +136,29 @@ def _frame(scene: bpy.types.Scene, strip: Any, seconds: float) -> float:
     return compat.strip_timing(strip, "content_start") + seconds * scene_fps(scene)
 
 
+def _source_rate(scene: bpy.types.Scene, strip: Any) -> float | None:
+    """File frames per scene frame of the movie strip ``strip`` scores, if it can tell."""
+    source = compat.find_strip(scene, strip.moodscore.source)
+    try:
+        return strip_span(scene, source).rate if source is not None else None
+    except StripError:
+        return None
+
+
 def add_markers(
-    scene: bpy.types.Scene, strip: Any, bpm: float, duration_s: float, cuts_s: tuple
+    scene: bpy.types.Scene,
+    strip: Any,
+    bpm: float,
+    duration_s: float,
+    cuts_s: tuple,
+    *,
+    rate: float | None = None,
 ) -> list[Any]:
-    """Markers at the bar starts and cuts of ``strip``'s music; earlier ones of its span go."""
+    """Markers at the bar starts and cuts of ``strip``'s music; earlier ones of its span go.
+
+    With the picture's ``rate`` (file frames per scene frame) a hit marker sits on the first
+    frame that shows the new shot (:func:`~..geometry.frame_showing`), else on the nearest.
+    """
     first = compat.strip_timing(strip, "left_handle")
     last = compat.strip_timing(strip, "right_handle")
     for marker in list(scene.timeline_markers):
@@ -144,7 +166,8 @@ def add_markers(
             scene.timeline_markers.remove(marker)
     made = []
     for seconds, name in marker_names(bpm, duration_s, tuple(cuts_s)):
-        frame = round(_frame(scene, strip, seconds))
+        at = _frame(scene, strip, seconds)
+        frame = frame_showing(at, rate) if rate and name.startswith("hit ") else round(at)
         if first <= frame < last:
             made.append(scene.timeline_markers.new(name, frame=frame))
     return made
