@@ -64,7 +64,7 @@ SYNTH_SETTINGS: dict[str, int | float | str] = {
 RUSTYSYNTH_RATE = 48000
 #: Seconds of note onsets per RustySynth window: long enough that parsing the SoundFont per
 #: window costs little, short enough that a window's audio stays a few tens of MB.
-CHUNK_S = 30.0
+CHUNK_S = 60.0
 #: Seconds rendered past a window's last note-off, for release envelopes and the reverb tail
 #: (RustySynth's reverb has decayed by more than 60 dB after 3 s at General MIDI's send level).
 RELEASE_TAIL_S = 4.0
