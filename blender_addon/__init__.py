@@ -14,7 +14,7 @@ import bpy
 from . import dependencies  # noqa: F401  (imported for that side effect)
 
 # isort: split
-from . import engine, operators, panels, preferences, properties
+from . import engine, operators, panels, preferences, properties, score_files
 
 bl_info = {
     "name": "Moodscore",
@@ -36,11 +36,13 @@ def register() -> None:
     properties.register()
     panels.register()
     operators.edit_aids.register()
+    score_files.register()
 
 
 def unregister() -> None:
     """Undo :func:`register` in reverse order, after stopping a running job."""
     engine.shutdown()
+    score_files.unregister()
     operators.edit_aids.unregister()
     panels.unregister()
     properties.unregister()

@@ -3,7 +3,9 @@
 Enum items and limits come from ``core``'s own tables; only the labels live here.
 """
 
+import contextlib
 import dataclasses
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import bpy
@@ -123,11 +125,24 @@ class MoodscoreSettings(bpy.types.PropertyGroup):
 
 
 class MoodscoreStripInfo(bpy.types.PropertyGroup):
-    """Bookkeeping on a strip: its score folder, and on a score strip what it was made from."""
+    """Bookkeeping on a strip: its identity and score folder, and on a score (or stem) strip
+    what it was made from and which version of the files it plays.
 
-    role: EnumProperty(items=(("NONE", "None", ""), ("SCORE", "Score", "")), default="NONE")
+    ``uid`` is generated once and survives renames and moves; Shift+D copies it, so a
+    duplicate is told apart by ``uid_name`` (the name it had when last scored) and given its
+    own id on its first score (``operators.strips.ensure_identity``).
+    """
+
+    role: EnumProperty(
+        items=(("NONE", "None", ""), ("SCORE", "Score", ""), ("STEM", "Stem", "")),
+        default="NONE",
+    )
+    uid: StringProperty(description="Stable id of this strip")
+    uid_name: StringProperty(description="The strip's name when its id was last confirmed")
+    source_uid: StringProperty(description="Id of the strip this one was made from")
     out_dir: StringProperty(name="Score Folder")
-    owner: StringProperty(description="Scene and strip that own out_dir")
+    owner: StringProperty(description="Scene and strip id that own out_dir")
+    version_dir: StringProperty(name="Version Folder", description="Folder of the files it plays")
     stem: StringProperty()
     source: StringProperty(name="Source Strip")
     video: StringProperty(name="Video")
@@ -142,26 +157,62 @@ class MoodscoreStripInfo(bpy.types.PropertyGroup):
 
 CLASSES = (MoodscoreSettings, MoodscoreStripInfo)
 
+#: Set while the add-on itself writes curve values (keying a new score), so that the slider's
+#: update callback does not key them a second time at the playhead.
+_writing_curves = False
+
+
+@contextlib.contextmanager
+def writing_curves() -> Iterator[None]:
+    """Write the curve properties without :func:`_key_at_playhead` reacting."""
+    global _writing_curves
+    before, _writing_curves = _writing_curves, True
+    try:
+        yield
+    finally:
+        _writing_curves = before
+
+
+def _key_at_playhead(prop: str) -> Callable[[Any, Any], None]:
+    """The slider's update callback: a changed value is keyed at the playhead.
+
+    An animated property that is only set snaps back to its curve on the next frame change,
+    so an edit that is not keyed would do nothing; an editor expects the value to stick
+    where the playhead is (as After Effects or Premiere do once a property is animated).
+    """
+
+    def update(strip: Any, context: Any) -> None:
+        if _writing_curves or strip.moodscore.role != "SCORE":
+            return
+        scene = strip.id_data
+        strip.keyframe_insert(prop, frame=scene.frame_current)
+        fcurve = compat.find_fcurve(scene, strip.path_from_id(prop))
+        if fcurve is not None:
+            for point in fcurve.keyframe_points:
+                if point.co[0] == scene.frame_current:
+                    point.interpolation = "LINEAR"
+
+    return update
+
 
 def register() -> None:
     """Attach the settings to scenes and the bookkeeping and curves to strips."""
     bpy.types.Scene.moodscore = PointerProperty(type=MoodscoreSettings)
     compat.STRIP_TYPE.moodscore = PointerProperty(type=MoodscoreStripInfo)
     # Plain properties on the strip itself: keyframe_insert cannot reach into a group here.
-    setattr(
-        compat.STRIP_TYPE,
-        AROUSAL_PROP,
-        FloatProperty(
-            name="Arousal", description="Calm (0) to excited (1), keyed per step", min=0.0, max=1.0
-        ),
-    )
-    setattr(
-        compat.STRIP_TYPE,
-        VALENCE_PROP,
-        FloatProperty(
-            name="Valence", description="Sad (0) to happy (1), keyed per step", min=0.0, max=1.0
-        ),
-    )
+    for prop, name, description in (
+        (AROUSAL_PROP, "Arousal", "Calm (0) to excited (1)"),
+        (VALENCE_PROP, "Valence", "Sad (0) to happy (1)"),
+    ):
+        curve = FloatProperty(
+            name=name,
+            description=f"{description}; changing it keys the curve at the playhead, "
+            "and Re-score from Curves composes from the curve",
+            min=0.0,
+            max=1.0,
+            update=_key_at_playhead(prop),
+        )
+        setattr(compat.STRIP_TYPE, prop, curve)
 
 
 def unregister() -> None:

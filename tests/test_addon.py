@@ -109,8 +109,8 @@ def test_trimmed_strip_before_frame_one_in_a_24fps_scene(edit, tmp_path: Path) -
     assert timing(score, "left_handle") == 10
     assert score.channel == blocker.channel + 1  # channel 3 is busy over frames 100-120
     assert abs(timing(score, "duration") - 150) <= 1
-    assert score.sound.filepath == "//moodscore/clip/clip.wav"
-    wav = tmp_path / "moodscore" / "clip" / "clip.wav"
+    assert score.sound.filepath == "//moodscore/clip/v1/clip.wav"  # each score a new version
+    wav = tmp_path / "moodscore" / "clip" / "v1" / "clip.wav"
     assert abs(wav_seconds(wav) - 150 / 24) <= 1 / 24  # edit time, not file time (6.0 s)
     manifest = json.loads((wav.parent / "score.json").read_text())
     assert manifest["inputs"]["start_s"] == pytest.approx(30 / 25)
@@ -155,7 +155,7 @@ def test_second_strip_of_same_name_never_overwrites(edit, tmp_path: Path) -> Non
     with bpy.context.temp_override(scene=other):
         assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
     assert [p.stat().st_mtime_ns for p in first] == stamps
-    assert score_strip_of(other, "clip").sound.filepath == "//moodscore/clip-2/clip.wav"
+    assert score_strip_of(other, "clip").sound.filepath == "//moodscore/clip-2/v1/clip.wav"
 
 
 class JobWatcher(threading.Thread):
@@ -235,7 +235,7 @@ def test_scores_in_an_engine_process_that_reports_progress(edit, tmp_path: Path)
     assert not watcher.workdir.exists()
     assert not any(path.exists() for path in watcher.staging)
     assert score_strip_of(edit, "clip") is not None
-    assert (tmp_path / "moodscore" / "clip" / "clip.wav").is_file()
+    assert (tmp_path / "moodscore" / "clip" / "v1" / "clip.wav").is_file()
 
 
 def test_cancel_midway_leaves_no_strip_and_no_file(edit, tmp_path: Path) -> None:
@@ -319,7 +319,7 @@ def test_rescore_from_edited_curves_changes_the_music_where_they_changed(
     add_movie(scene, "clip", 1, 1)
     assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
     score = score_strip_of(scene, "clip")
-    midi = tmp_path / "moodscore" / "clip" / "clip.mid"
+    midi = tmp_path / "moodscore" / "clip" / "v1" / "clip.mid"
     before = midi_notes(midi)
     analysed = (midi.parent / "clip.emotions.txt").read_text().splitlines()
     step_s = 240.0 / score.moodscore.bpm
@@ -335,6 +335,7 @@ def test_rescore_from_edited_curves_changes_the_music_where_they_changed(
     score.select = True
     assert bpy.ops.moodscore.rescore_from_curves(strip=score.name) == {"FINISHED"}
 
+    midi = tmp_path / "moodscore" / "clip" / "v2" / "clip.mid"  # a new version beside v1
     after = midi_notes(midi)
     changed_from = 2 * step_s
     # The composer plans the whole piece (its form looks ahead), so only the edited part is
@@ -455,7 +456,7 @@ def test_online_access_off_greys_out_cloud_and_contacts_nobody(
             "(System > Network)."
         ]
         assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
-        manifest = json.loads((tmp_path / "moodscore" / "clip" / "score.json").read_text())
+        manifest = json.loads((tmp_path / "moodscore" / "clip" / "v2" / "score.json").read_text())
         assert manifest["options"]["analysis"]["sources"] == ["colour"]
         edit.moodscore.sources = {"cloud"}
         with pytest.raises(RuntimeError, match="online access is off"):
@@ -496,7 +497,7 @@ def test_loudness_preference_reaches_the_wav(edit, addon, tmp_path: Path) -> Non
         assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
     finally:
         addon.loudness_lufs = RenderConfig.loudness_lufs
-    manifest = json.loads((tmp_path / "moodscore" / "clip" / "score.json").read_text())
+    manifest = json.loads((tmp_path / "moodscore" / "clip" / "v1" / "score.json").read_text())
     assert manifest["options"]["render"]["loudness_lufs"] == -23.0
 
 

@@ -6,6 +6,7 @@ and the panel and applies the result on the main thread (Esc or Cancel stops it)
 a script (``execute``) or with ``bpy.app.background`` they wait for the same process.
 """
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import bpy
 from bpy.props import StringProperty
 
-from .. import compat, engine
+from .. import compat, engine, score_files
 from ..core import errors
 from ..core.config import Config
 from ..engine import ScoreRequest, ScoringJob
@@ -33,12 +34,17 @@ _TIMER_INTERVAL_S = 0.1
 def engine_config(context: bpy.types.Context, **grid: Any) -> tuple[Config, list[str]]:
     """The engine's settings for this scene, and warnings for the user.
 
-    With Blender's online access off, the Cloud source is left out (nothing may contact the
-    network); a request with no other source is refused.
+    ``grid`` (``bpm``, ``step_bars``, ``gain_db``) is a re-score's: see
+    :func:`.strips.build_config`. With Blender's online access off, the Cloud source is left
+    out (nothing may contact the network); a request with no other source is refused.
     """
     config = strip_ops.build_config(context, **grid)
     apply_preferences(config, context)
-    edit_aids.configure(config, context.scene, rescore=bool(grid))
+    # A re-score makes its stems and ducking anew, as the Editor Aids panel says now (the
+    # old stems would add up to the old mix), but the curves keep the tempo they are keyed on.
+    edit_aids.configure(config, context.scene)
+    if grid:
+        config.edit.bpm_auto = False
     warnings = []
     if "cloud" in config.analysis.sources and not online_access():
         config.analysis.sources = [s for s in config.analysis.sources if s != "cloud"]
@@ -158,19 +164,33 @@ class _JobOperator:
         if not bpy.app.background:
             progress.clear(context)
         if job.cancelled or isinstance(job.error, errors.Cancelled):
-            job.discard()
+            _discard(job)
             self.report({"INFO"}, "Moodscore cancelled; nothing was written.")
             return {"CANCELLED"}
         if job.error is not None:
+            _discard(job)
             self.report({"ERROR"}, without_secrets(str(job.error), context))
             return {"CANCELLED"}
         try:
             self.apply(context, job)
         except (StripError, errors.MoodscoreError) as exc:
-            job.discard()
+            _discard(job)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        finally:
+            score_files.note_state()  # undo may come back to what the strips use now
         return {"FINISHED"}
+
+
+def _discard(job: ScoringJob) -> None:
+    """Remove what the job staged, and the score folders it made that stay empty."""
+    job.discard()
+    for request in job.requests:
+        # A request's folder is a version folder: its strip's folder, then the folder of
+        # every strip's folder, may be left empty by a first score.
+        for folder in (request.out_dir.parent, request.out_dir.parent.parent):
+            with contextlib.suppress(OSError):  # only succeeds when empty
+                folder.rmdir()
 
 
 class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 (Blender naming)
@@ -187,7 +207,7 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
         config = self.configured(context)
         base, beside_blend = strip_ops.output_base()
         requests, refusals, taken = [], [], set()
-        self._spans, self._scene_name = {}, scene.name
+        self._spans, self._uids, self._scene_name = {}, {}, scene.name
         for strip in candidates:
             try:
                 span = strip_span(scene, strip)
@@ -195,11 +215,13 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
                 refusals.append(str(exc))
                 continue
             self._spans[strip.name] = span
+            self._uids[strip.name] = strip_ops.ensure_identity(scene, strip)
+            folder = strip_ops.choose_out_dir(scene, strip, base, taken)
             requests.append(
                 ScoreRequest(
                     key=strip.name,
                     video=span.video,
-                    out_dir=strip_ops.choose_out_dir(scene, strip, base, taken),
+                    out_dir=score_files.new_version(folder, taken),
                     stem=file_stem(strip.name),
                     config=config,
                     start_s=span.file_start_s,
@@ -223,20 +245,27 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
         scene = bpy.data.scenes.get(self._scene_name)
         made = []
         for outcome in job.outcomes:
-            source = compat.find_strip(scene, outcome.request.key) if scene else None
+            key = outcome.request.key
+            # By id: the user may rename the strip while the engine works.
+            source = strip_ops.find_by_uid(scene, self._uids[key]) if scene else None
             if source is None:
                 outcome.discard()
-                self.report({"WARNING"}, f"Strip '{outcome.request.key}' went away; not scored.")
+                self.report({"WARNING"}, f"Strip '{key}' went away; not scored.")
                 continue
             published = outcome.publish()
-            span = self._spans[outcome.request.key]
-            strip = strip_ops.place_score_strip(scene, source, span, outcome, published)
-            edit_aids.after_score(scene, strip, outcome, published)
+            strip = strip_ops.place_score_strip(scene, source, self._spans[key], outcome, published)
+            _add_editor_aids(scene, strip, outcome, published)
             made.append(strip)
         if made:
             names = ", ".join(f"'{strip.name}' (channel {strip.channel})" for strip in made)
-            folder = Path(job.outcomes[0].request.out_dir).parent
+            folder = Path(job.outcomes[0].request.out_dir).parent.parent
             self.report({"INFO"}, f"Added {names}; files in {strip_ops.stored_path(folder)}.")
+
+
+def _add_editor_aids(scene: Any, strip: Any, outcome: Any, published: dict[str, Path]) -> None:
+    """Markers, ducking keys and stems for a new version, the stems marked as ``strip``'s."""
+    edit_aids.after_score(scene, strip, outcome, published)
+    strip_ops.tag_stems(scene, strip, published)
 
 
 class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noqa: N801 (Blender naming)
@@ -250,18 +279,19 @@ class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noq
         self._scene_name = scene.name
         scores: dict[str, Any] = {}
         for strip in self.target_strips(context):
-            found = (
-                [strip]
-                if strip.moodscore.role == "SCORE"
-                else (strip_ops.score_strips_of(scene, strip.name))
-            )
+            role = strip.moodscore.role
+            if role == "STEM":
+                continue
+            found = [strip] if role == "SCORE" else strip_ops.score_strips_of(scene, strip)
             scores.update((score.name, score) for score in found)
         if not scores:
             raise StripError(
                 "Select a score strip made by Moodscore (or its movie strip); score it first."
             )
-        requests = []
+        requests, taken = [], set()
+        self._uids = {}
         for score in scores.values():
+            self._uids[score.name] = strip_ops.ensure_identity(scene, score)
             info = score.moodscore
             arousal, valence = strip_ops.read_curves(scene, score)
             timeline = engine.timeline_from_curves(
@@ -272,13 +302,17 @@ class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noq
                 duration_s=info.duration_s,
                 cuts_s=strip_ops.stored_cuts(score),
             )
+            folder = Path(bpy.path.abspath(info.out_dir))
+            grid = {"bpm": info.bpm, "step_bars": info.step_bars}
             requests.append(
                 ScoreRequest(
                     key=score.name,
                     video=Path(bpy.path.abspath(info.video)),
-                    out_dir=Path(bpy.path.abspath(info.out_dir)),
+                    out_dir=score_files.new_version(folder, taken),
                     stem=info.stem,
-                    config=self.configured(context, bpm=info.bpm, step_bars=info.step_bars),
+                    config=self.configured(
+                        context, **grid, gain_db=strip_ops.version_gain_db(score)
+                    ),
                     start_s=info.start_s,
                     end_s=info.end_s,
                     timeline=timeline,
@@ -288,13 +322,21 @@ class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noq
 
     def apply(self, context: bpy.types.Context, job: ScoringJob) -> None:
         scene = bpy.data.scenes.get(self._scene_name)
+        done = 0
         for outcome in job.outcomes:
-            score = compat.find_strip(scene, outcome.request.key) if scene else None
-            outcome.publish()  # the strip's own files: replacing them is the point
-            if score is not None:
-                score.moodscore.generator = outcome.request.config.music.generator
-                strip_ops.reload_sound(score)
-        self.report({"INFO"}, f"Re-scored {len(job.outcomes)} strip(s) from their curves.")
+            key = outcome.request.key
+            score = strip_ops.find_by_uid(scene, self._uids[key], "SCORE") if scene else None
+            if score is None:
+                outcome.discard()
+                self.report({"WARNING"}, f"Score strip '{key}' went away; not re-scored.")
+                continue
+            # A new version beside the old one, which undo goes back to: nothing is replaced.
+            published = outcome.publish()
+            strip_ops.retarget(scene, score, published)
+            score.moodscore.generator = outcome.request.config.music.generator
+            _add_editor_aids(scene, score, outcome, published)
+            done += 1
+        self.report({"INFO"}, f"Re-scored {done} strip(s) from their curves.")
 
 
 CLASSES = (MOODSCORE_OT_score_strip, MOODSCORE_OT_rescore_from_curves)

@@ -15,9 +15,17 @@ def _draw_active_strip(layout: bpy.types.UILayout, context: bpy.types.Context) -
         layout.label(text="Select a movie strip", icon="INFO")
         return
     if strip.moodscore.role == "SCORE":
-        layout.label(text=f"Score of '{strip.moodscore.source}'", icon="SOUND")
-        layout.prop(strip, "moodscore_arousal", text="Arousal")
-        layout.prop(strip, "moodscore_valence", text="Valence")
+        from ..operators.strips import source_of  # operators import this module's package
+
+        source = source_of(context.scene, strip)
+        name = source.name if source is not None else strip.moodscore.source
+        layout.label(text=f"Score of '{name}'", icon="SOUND")
+        # Animated values: a change is keyed at the playhead (properties._key_at_playhead).
+        layout.label(text=f"At frame {context.scene.frame_current} (edits are keyed):")
+        column = layout.column(align=True)
+        column.use_property_decorate = True
+        column.prop(strip, "moodscore_arousal", text="Arousal", slider=True)
+        column.prop(strip, "moodscore_valence", text="Valence", slider=True)
         return
     try:
         span = strip_span(context.scene, strip)
