@@ -393,10 +393,10 @@ def test_engine_score_lands_on_the_rendered_cuts(
 
     score = compat.find_strip(scene, strip.name + geo.SCORE_SUFFIX)
     errors = assert_within_a_frame(placed(scene, score), strip, cuts)
-    manifest = json.loads((folder / "moodscore" / "cuts" / "score.json").read_text())
-    span = geo.strip_span(scene, strip)
-    assert manifest["inputs"]["start_s"] == pytest.approx(span.file_start_s, abs=1e-3)
-    assert manifest["inputs"]["end_s"] == pytest.approx(span.file_end_s, abs=1e-3)
+    span = geo.strip_span(scene, strip)  # the part of the file the engine was given
+    assert score.moodscore.start_s == pytest.approx(span.file_start_s, abs=1e-3)
+    assert score.moodscore.end_s == pytest.approx(span.file_end_s, abs=1e-3)
+    assert score.moodscore.duration_s == pytest.approx(span.edit_duration_s, abs=1e-3)
     print(f"\nFPS-ENGINE {file_rate} -> {scene_fps}: {json.dumps(errors)}")
 
 
