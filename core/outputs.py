@@ -131,12 +131,30 @@ class Staging:
         return self.path(kind)
 
     def publish(self) -> None:
-        """Rename every staged file onto its target; drop intermediate files."""
+        """Rename every staged file onto its target, all or none; drop intermediate files.
+
+        The targets' old files are moved aside first, and put back if one cannot be: Windows
+        refuses to move or replace a file another program has open (a player, an editor),
+        and a run must not then leave half new and half old outputs. Old files are deleted
+        last; one still open stays as a temp file that a later run removes.
+        """
+        staged = [(temp, self.targets[kind]) for kind, temp in self.temps.items()
+                  if kind in self.targets]  # fmt: skip
+        aside = _move_aside([target for _, target in staged])
+        try:
+            for temp, target in staged:
+                os.replace(temp, target)
+        except BaseException:
+            for target, old in aside:  # whatever could not be published keeps its old file
+                if not os.path.lexists(target):
+                    os.replace(old, target)
+            raise
         for kind, temp in self.temps.items():
-            if kind in self.targets:
-                os.replace(temp, self.targets[kind])
-            else:
+            if kind not in self.targets:
                 temp.unlink(missing_ok=True)
+        for _, old in aside:
+            with contextlib.suppress(OSError):
+                old.unlink()
         self.temps.clear()
 
     def discard(self) -> None:
@@ -147,6 +165,35 @@ class Staging:
                 temp.unlink()
         self.temps.clear()
         remove_own_temps(self.out_dir)
+
+
+def _move_aside(targets: list[Path]) -> list[tuple[Path, Path]]:
+    """Rename the existing ``targets`` to temp names; (target, temp) pairs, all or none.
+
+    Raises
+    ------
+    InputError
+        Naming the first file that cannot be moved (in use by another program on Windows),
+        after every file moved so far was put back.
+    """
+    aside: list[tuple[Path, Path]] = []
+    for target in targets:
+        if not os.path.lexists(target):
+            continue
+        old = temp_path_for(target)
+        try:
+            os.replace(target, old)
+        except OSError as exc:
+            old.unlink(missing_ok=True)
+            for moved, its_old in reversed(aside):
+                os.replace(its_old, moved)
+            said = exc.strerror or type(exc).__name__
+            raise InputError(
+                f"Cannot replace {target} ({said[0].lower()}{said[1:]}); close any program "
+                "that has it open (a player, an editor) and run again."
+            ) from None
+        aside.append((target, old))
+    return aside
 
 
 @contextlib.contextmanager

@@ -196,6 +196,30 @@ def test_score_writes_wav_midi_and_mp4(winpython: Path, proxy_log: Path, tmp_pat
     assert not [p for p in out.iterdir() if TEMP_MARKER in p.name or p.name == LOCK_NAME]
 
 
+def test_force_over_a_wav_a_player_holds_open_changes_nothing(
+    winpython: Path, proxy_log: Path, tmp_path: Path
+) -> None:
+    """Windows cannot replace a file in use: the run says which and what to do, and leaves
+    every old output as it was instead of half new, half old."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3.0)
+    out = tmp_path / "scored"
+    assert run(winpython, proxy_log, "score", clip, "--out", out, "--seed", "1").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with (out / "clip.wav").open("rb"):  # the player
+        again = run(winpython, proxy_log, "score", clip, "--out", out, "--seed", "2", "--force")
+    assert again.returncode == 2, again.stderr
+    assert again.stderr.strip() == (
+        f"moodscore: error: Cannot replace {out / 'clip.wav'} (the process cannot access the "
+        "file because it is being used by another process); close any program that has it "
+        "open (a player, an editor) and run again."
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    closed = run(winpython, proxy_log, "score", clip, "--out", out, "--seed", "2", "--force")
+    assert closed.returncode == 0, closed.stderr
+    assert '"seed": 2,' in (out / "score.json").read_text(encoding="utf-8")
+    assert not [p for p in out.iterdir() if TEMP_MARKER in p.name or p.name == LOCK_NAME]
+
+
 def test_batch_scores_two_clips_in_spawned_workers(
     winpython: Path, proxy_log: Path, tmp_path: Path
 ) -> None:

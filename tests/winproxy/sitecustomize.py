@@ -13,7 +13,9 @@ Unix-only module, signal or ``os`` function fails here as it would there:
 * ``multiprocessing`` offers only ``spawn``: ``get_all_start_methods()`` is ``['spawn']`` and
   ``get_context("fork")`` or ``("forkserver")`` raises ``ValueError``;
 * ``msvcrt`` exists with ``locking`` (byte-range locks, backed by POSIX record locks), the
-  one part of it Moodscore uses.
+  one part of it Moodscore uses;
+* ``os.replace`` and ``os.rename`` refuse, as Windows does, to move a file or to replace one
+  that a process has open (found in ``/proc/*/fd``).
 
 What stays is what Windows has under another implementation (``subprocess``, ``os.kill`` with
 SIGTERM, semaphores) or what the standard library's own POSIX code needs internally. Where
@@ -31,6 +33,7 @@ import subprocess
 import sys
 import time
 import types
+from collections.abc import Callable
 
 #: Modules Windows' CPython does not have.
 MISSING_MODULES = ("fcntl", "termios", "tty", "pty", "pwd", "grp", "resource", "syslog", "crypt",
@@ -52,6 +55,8 @@ OS_NAMES = ("nice", "getpriority", "setpriority", "pread", "pwrite", "preadv", "
             "openpty", "wait3", "wait4", "O_CLOEXEC", "O_NOFOLLOW", "O_DIRECTORY")  # fmt: skip
 #: Windows' number for Ctrl-Break.
 SIGBREAK = 21
+#: Windows' message for ERROR_SHARING_VIOLATION.
+IN_USE = "The process cannot access the file because it is being used by another process"
 
 LK_UNLCK, LK_LOCK, LK_NBLCK, LK_RLCK, LK_NBRLCK = range(5)
 
@@ -86,6 +91,44 @@ def _fake_msvcrt() -> types.ModuleType:
     module.LK_UNLCK, module.LK_LOCK, module.LK_NBLCK = LK_UNLCK, LK_LOCK, LK_NBLCK
     module.LK_RLCK, module.LK_NBRLCK = LK_RLCK, LK_NBRLCK
     return module
+
+
+def _in_use(path: str | os.PathLike[str]) -> bool:
+    """Whether a process (this one too) has the file ``path`` open."""
+    if not os.path.lexists(path) or os.path.isdir(path):
+        return False
+    real = os.path.realpath(path)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or not ours to look at
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == real:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _refusing_open_files(move: Callable[..., None]) -> Callable[..., None]:
+    """``move`` (``os.replace``, ``os.rename``) failing as on Windows for a file in use.
+
+    Windows needs delete access to the source and to a replaced target, which a program
+    holding the file open denies (its handle does not share deletion).
+    """
+
+    def checked(src, dst, *, src_dir_fd=None, dst_dir_fd=None):
+        if src_dir_fd is None and dst_dir_fd is None:
+            for name in (src, dst):
+                if _in_use(name):
+                    raise PermissionError(errno.EACCES, IN_USE, os.fsdecode(name))
+        move(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    return checked
 
 
 def _remove(module: types.ModuleType, names: list[str]) -> None:
@@ -137,6 +180,8 @@ def install() -> None:
     signal.SIGBREAK = SIGBREAK
     scheduling = [name for name in dir(os) if name.startswith(("sched_", "SCHED_"))]
     _remove(os, [*OS_NAMES, *scheduling])
+    os.replace = _refusing_open_files(os.replace)
+    os.rename = _refusing_open_files(os.rename)
     _spawn_only()
     _note_start()
 
