@@ -17,6 +17,11 @@ import bpy
 STRIP_TYPE: type = getattr(bpy.types, "Strip", None) or bpy.types.Sequence
 
 
+#: Whether a movie strip shows the source frame *nearest* its (fractional) frame index: 4.5 and
+#: 5.x round it, 3.4 truncates (measured by rendering); taken from 3.6 on, where retiming made
+#: the index fractional.
+SHOWS_NEAREST_SOURCE_FRAME: bool = bpy.app.version >= (3, 6, 0)
+
 #: Strip timing properties by their Blender 5.2 names, with the names older versions use.
 STRIP_TIMING_NAMES = {
     "content_start": "frame_start",  # timeline frame of the content's first frame

@@ -81,10 +81,11 @@ class StripSpan:
 def frame_showing(frame: float, rate: float) -> int:
     """The first whole scene frame that shows the file frame due at (fractional) ``frame``.
 
-    Blender shows the file frame nearest the mapped moment, so a file frame appears half a
-    file frame (``0.5 / rate`` scene frames) early.
+    Where Blender shows the file frame nearest the mapped moment, a file frame appears half a
+    file frame (``0.5 / rate`` scene frames) early; where it truncates (3.4), on time.
     """
-    return math.ceil(frame - 0.5 / rate - 1e-6)
+    early = 0.5 / rate if compat.SHOWS_NEAREST_SOURCE_FRAME else 0.0
+    return math.ceil(frame - early - 1e-6)
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:

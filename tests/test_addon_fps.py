@@ -154,6 +154,12 @@ def trim(strip) -> None:
     compat.set_strip_timing(strip, "right_handle", right - TRIM_END)
 
 
+def visible(strip) -> tuple[int, int]:
+    """First and last visible frame of ``strip``."""
+    left, right = (compat.strip_timing(strip, name) for name in ("left_handle", "right_handle"))
+    return left, right - 1
+
+
 def shot_at(scene, frame: int, folder: Path) -> int:
     """The shot (palette index) the Sequencer renders at ``frame``."""
     scene.frame_set(frame)
@@ -170,10 +176,8 @@ def shot_at(scene, frame: int, folder: Path) -> int:
     return int(np.argmin(np.abs(PALETTE - rgb).sum(axis=1)))
 
 
-def rendered_cuts(scene, strip, folder: Path) -> list[int]:
-    """Scene frame where each shot after the first first shows, by bisection over renders."""
-    first = compat.strip_timing(strip, "left_handle")
-    last = compat.strip_timing(strip, "right_handle") - 1
+def rendered_cuts(scene, first: int, last: int, folder: Path) -> list[int]:
+    """Scene frame in ``first..last`` where each shot after the first first shows (bisection)."""
     shots = {first: shot_at(scene, first, folder), last: shot_at(scene, last, folder)}
     found = []
     for shot in range(shots[first] + 1, shots[last] + 1):
@@ -278,7 +282,7 @@ def test_mapping_and_placement_follow_the_rendered_picture(
     strip = add_movie(scene, clips[file_rate], START)
     trim(strip)
     span = geo.strip_span(scene, strip)
-    cuts = rendered_cuts(scene, strip, tmp_path)
+    cuts = rendered_cuts(scene, *visible(strip), tmp_path)
 
     file_fps = FILE_FPS[file_rate]
     assert span.file_fps == pytest.approx(file_fps, rel=1e-4)
@@ -306,7 +310,7 @@ def test_a_strip_added_by_script_keeps_frame_for_frame(addon, clips, tmp_path: P
     span = geo.strip_span(scene, strip)
     assert span.rate == 1.0 and span.needs_stretch
     assert span.file_start_s == pytest.approx(TRIM_START / 25)
-    cuts = rendered_cuts(scene, strip, tmp_path)
+    cuts = rendered_cuts(scene, *visible(strip), tmp_path)
     assert [round(span.frame_at(f / 25)) for f in cut_frames(25.0)] == cuts
     assert_within_a_frame(
         placed(scene, place_as_the_engine_would(scene, strip, span, tmp_path)), strip, cuts
@@ -387,7 +391,7 @@ def test_engine_score_lands_on_the_rendered_cuts(
     bpy.ops.wm.save_as_mainfile(filepath=str(folder / "edit.blend"))
     strip = add_movie(scene, folder / "cuts.mp4", START)
     trim(strip)
-    cuts = rendered_cuts(scene, strip, folder)
+    cuts = rendered_cuts(scene, *visible(strip), folder)
 
     assert bpy.ops.moodscore.score_strip(strip=strip.name) == {"FINISHED"}
 
@@ -402,14 +406,19 @@ def test_engine_score_lands_on_the_rendered_cuts(
 
 GUI_STEPS = r"""
 # Runs after SEQUENCER_UI (tests/blender_ui_driver.py), which defines args, engine and helpers.
-report = {"checks": {}}
+report = {}
 scene = bpy.context.scene
 scene.render.fps, scene.render.fps_base = 30, 1.0
+scene.render.resolution_x, scene.render.resolution_y = args["size"]
+scene.render.resolution_percentage = 100
+scene.render.image_settings.file_format = "PNG"
+scene.view_settings.view_transform = "Standard"
+scene.frame_current = args["start"]  # where 3.4's invoke puts a new strip
 scene.moodscore_edit.markers = True
 editor = scene.sequence_editor_create()
 strips = editor.strips if hasattr(editor, "strips") else editor.sequences
 title = strips.new_effect("title", "COLOR", 1, frame_start=1, frame_end=11)
-title.mute = True
+title.mute, title.select = True, False
 window, area = sequencer_with_sidebar()
 started = time.monotonic()
 phase = ["add"]
@@ -436,25 +445,26 @@ def advance():
         return None
     with bpy.context.temp_override(window=window, area=area, region=window_region(area)):
         if phase[0] == "add":
-            # The menu's operator with a file chosen: its invoke sets the properties, as after
-            # the file browser (a drag and drop takes the same path).
+            # Add > Movie with a file chosen: the invoke sets the properties, as before the
+            # file browser opens (a drag and drop takes this same path).
             report["invoke"] = sorted(bpy.ops.sequencer.movie_strip_add(
-                "INVOKE_DEFAULT", filepath=args["clip"], frame_start=5, channel=2))
+                "INVOKE_DEFAULT", filepath=args["clip"], frame_start=args["start"], channel=2))
             report["fps_after_menu"] = scene.render.fps / scene.render.fps_base
             menu = next(s for s in strips if s.type == "MOVIE")
             report["menu"] = timing(menu)
-            # What tests/test_addon_fps.py's add_movie() passes in the window-less bpy module.
+            # What add_movie() in tests/test_addon_fps.py passes in the window-less module.
             bpy.ops.sequencer.movie_strip_add(
-                filepath=args["clip"], frame_start=5, channel=4, adjust_playback_rate=True,
-                use_framerate=False, set_view_transform=False)
+                filepath=args["clip"], frame_start=args["start"], channel=4,
+                adjust_playback_rate=True, use_framerate=False, set_view_transform=False)
             scripted = next(s for s in strips if s.type == "MOVIE" and s != menu)
             report["module_way"] = timing(scripted)
             strips.remove(scripted)
-            menu.frame_final_start += 7
-            menu.frame_final_end -= 11
-            menu.select = True
+            menu.frame_final_start += args["trim"][0]
+            menu.frame_final_end -= args["trim"][1]
+            for strip in strips:
+                strip.select = strip == menu
             editor.active_strip = menu
-            report["strip"] = [menu.name, menu.frame_final_start, menu.frame_final_end]
+            report["visible"] = [menu.frame_final_start, menu.frame_final_end - 1]
             phase[0] = "score"
             return 0.5
         if phase[0] == "score":
@@ -471,12 +481,29 @@ def advance():
             report["score"] = [score.frame_final_start, score.frame_final_end]
             report["markers"] = sorted(
                 m.frame for m in scene.timeline_markers if m.name.startswith("hit "))
-            report["hits"] = [float(c) for c in score.moodscore.cuts.split(",") if c]
+            report["hits"] = [score.frame_start + float(c) * 30
+                              for c in score.moodscore.cuts.split(",") if c]
+            bpy.ops.wm.save_mainfile()  # for the background render of the picture
             finish(True)
             return None
 
 
 bpy.app.timers.register(guarded(advance, fail), first_interval=1.0)
+"""
+
+#: Blender-side script rendering the saved edit's cuts in the background (3.4's own renderer).
+RENDER_CUTS = """
+import json, sys
+from pathlib import Path
+import bpy
+import numpy as np
+
+args = json.loads(sys.argv[sys.argv.index("--") + 1])
+PALETTE = np.array(args["palette"], float)
+{functions}
+scene = bpy.context.scene
+cuts = rendered_cuts(scene, *args["visible"], Path(args["folder"]))
+Path(args["out"]).write_text(json.dumps(cuts))
 """
 
 
@@ -486,7 +513,7 @@ bpy.app.timers.register(guarded(advance, fail), first_interval=1.0)
     reason="needs the blender binary and Xvfb",
 )
 def test_add_movie_from_the_menu_in_real_blender(clips, tmp_path: Path) -> None:
-    """Blender 3.4's real UI: a 25 fps clip through *Add > Movie* into a 30 fps edit."""
+    """Blender 3.4's real UI: a 25 fps clip through *Add > Movie* into a 30 fps edit, scored."""
     from tests.blender_ui_driver import SEQUENCER_UI, XvfbUnavailable, run_blender_ui
 
     build = tmp_path / "build"
@@ -507,6 +534,9 @@ def test_add_movie_from_the_menu_in_real_blender(clips, tmp_path: Path) -> None:
         "clip": str(tmp_path / "cuts.mp4"),
         "blend": str(tmp_path / "edit.blend"),
         "report": str(tmp_path / "report.json"),
+        "size": SIZE,
+        "start": START,
+        "trim": [TRIM_START, TRIM_END],
     }
     try:
         run = run_blender_ui(SEQUENCER_UI + GUI_STEPS, paths, tmp_path, timeout=240)
@@ -516,16 +546,45 @@ def test_add_movie_from_the_menu_in_real_blender(clips, tmp_path: Path) -> None:
     assert report_path.exists(), run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(report_path.read_text())
     assert report["ok"], f"{report}\n{run.stdout[-3000:]}"
-    assert report["invoke"] == ["FINISHED"]
+    assert report["invoke"] == ["FINISHED"] and report["score_invoke"] == ["RUNNING_MODAL"]
     assert report["fps_after_menu"] == 30  # the edit held a strip: its rate stays
-    # The window-less tests' call makes the strip the menu makes (stretched to 30 fps).
+    # The window-less tests' call makes the strip the menu makes: stretched to 30 fps.
     assert report["module_way"] == report["menu"]
     assert report["menu"][4] == round(SECONDS * 30)
-    _, first, last = report["strip"]
-    cuts = [first + math.ceil((frame / 25 - TRIM_START / 30) * 30 - 1e-6) for frame in
-            cut_frames(25.0)]  # fmt: skip
-    assert report["score"][0] == first and abs(report["score"][1] - last) <= 1
-    assert len(report["markers"]) == len(cuts)
-    assert all(abs(a - b) <= 1 for a, b in zip(report["markers"], cuts, strict=True)), report
-    hits = [first + cut * 30 for cut in report["hits"]]
-    assert all(abs(a - b) <= 1 for a, b in zip(hits, cuts, strict=True)), (hits, cuts)
+
+    cuts = render_in_blender_34(tmp_path, report["visible"])
+    first, last = report["visible"]
+    assert report["score"] == [first, last + 1]
+    assert len(report["markers"]) == len(cuts) == len(CUTS_S)
+    assert all(abs(a - b) <= 1 for a, b in zip(report["markers"], cuts, strict=True)), (
+        report,
+        cuts,
+    )
+    assert all(abs(a - b) <= 1 for a, b in zip(report["hits"], cuts, strict=True)), (
+        report,
+        cuts,
+    )
+    print(f"\nFPS-GUI34 25 -> 30: picture {cuts}, markers {report['markers']}, "
+          f"hits {report['hits']}, score {report['score']}")  # fmt: skip
+
+
+def render_in_blender_34(folder: Path, visible: list[int]) -> list[int]:
+    """The saved edit's cuts as Debian's Blender renders them (in the background)."""
+    import inspect
+    import os
+    import site
+
+    script = folder / "render_cuts.py"
+    functions = inspect.getsource(shot_at) + "\n\n" + inspect.getsource(rendered_cuts)
+    script.write_text(RENDER_CUTS.replace("{functions}", functions), encoding="utf-8")
+    out = folder / "cuts.json"
+    args = {"palette": PALETTE.tolist(), "visible": visible, "folder": str(folder),
+            "out": str(out)}  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(site.getsitepackages())}
+    run = subprocess.run(
+        ["blender", "-b", str(folder / "edit.blend"), "--python", str(script), "--",
+         json.dumps(args)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.exists(), run.stdout[-2000:] + run.stderr[-2000:]
+    return json.loads(out.read_text())
