@@ -97,7 +97,7 @@ def test_rerun_without_save_scores_into_the_same_folders(edit_blend: Path, tmp_p
     args = ["--blend", str(edit_blend), "--generator", "scales"]
 
     assert batch_render.main([*args, "--output", str(tmp_path / "first.mp4")]) == 0
-    first_wav = next((edit_blend.parent / "moodscore" / "opening").glob("*.wav"))
+    first_wav = next((edit_blend.parent / "moodscore" / "opening").rglob("*.wav"))
     first_bytes = first_wav.read_bytes()
     assert batch_render.main([*args, "--seed", "7", "--output", str(tmp_path / "again.mp4")]) == 0
 

@@ -272,7 +272,8 @@ def test_renamed_moved_and_duplicated_strips(addon, arc_clip: Path, tmp_path: Pa
 
     # Moved: still its score; a new score starts where the strip now starts.
     movie = compat.find_strip(scene, "Bikes shot 1")
-    movie.channel, movie.frame_start = 3, 101
+    movie.channel = 3
+    compat.set_strip_timing(movie, "content_start", 101)
     run(bpy.ops.moodscore.score_strip, "Score moved", strip="Bikes shot 1")
     scene = bpy.context.scene
     score = the_score(scene)

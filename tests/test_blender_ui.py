@@ -156,8 +156,8 @@ def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
     score = report["score"]
     assert (score["start"], score["channel"]) == (26, 3)
     assert abs(score["frames"] - 125) <= 1
-    assert score["path"] == "//moodscore/clip.mp4/clip.wav"
-    assert (tmp_path / "moodscore" / "clip.mp4" / "clip.wav").is_file()
+    assert score["path"] == "//moodscore/clip.mp4/v1/clip.wav"
+    assert (tmp_path / "moodscore" / "clip.mp4" / "v1" / "clip.wav").is_file()
     assert not report["tensorflow_imported"]  # its HDF5 clashes with Blender's
     assert report["undo_removed_strip"] and report["undo_kept_movie"], report
     for png in (Path(paths["png"]), Path(paths["progress_png"])):

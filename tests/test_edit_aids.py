@@ -136,7 +136,7 @@ def test_ducking_keys_follow_a_part_played_at_the_scene_rate(addon, clip: Path, 
     compat.strips_in(scene.sequence_editor).new_movie("talk", "//talk.mp4", 1, 1)
     assert bpy.ops.moodscore.score_strip(strip="talk") == {"FINISHED"}
     score = _score(scene)
-    manifest = json.loads((tmp_path / "moodscore" / "talk" / "score.json").read_text())
+    manifest = json.loads((tmp_path / "moodscore" / "talk" / "v1" / "score.json").read_text())
     ducked_from_s = manifest["edit"]["ducking"]["ducked"][0][0]  # seconds of the file
     points = compat.find_fcurve(scene, score.path_from_id("volume")).keyframe_points
     first_low = next(p.co[0] for p in points if p.co[1] < 0.5)
