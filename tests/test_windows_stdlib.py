@@ -287,6 +287,56 @@ def test_a_path_list_saved_by_notepad(tmp_path: Path) -> None:
     assert [f.video for f in found] == [tmp_path / "a.mp4", tmp_path / "b.mp4"]
 
 
+class FakeKernel32:
+    """The three kernel32 calls :func:`core.files._windows_pid_alive` makes.
+
+    ``running`` processes are alive; ``exited`` ones ended with the given code but still have a
+    handle somewhere; ``foreign`` ones are alive but belong to another user; any other pid
+    names no process.
+    """
+
+    STILL_ACTIVE, INVALID_PARAMETER, ACCESS_DENIED = 259, 87, 5
+
+    def __init__(self, running: set[int], exited: dict[int, int], foreign: set[int]) -> None:
+        self.running, self.exited, self.foreign = running, exited, foreign
+        self.last_error = 0
+        self.open_handles: set[int] = set()
+
+    def OpenProcess(self, access: int, inherit: bool, pid: int) -> int:  # noqa: N802
+        if pid in self.foreign:
+            self.last_error = self.ACCESS_DENIED
+            return 0
+        if pid not in self.running and pid not in self.exited:
+            self.last_error = self.INVALID_PARAMETER
+            return 0
+        self.open_handles.add(pid)
+        return pid
+
+    def GetExitCodeProcess(self, handle: int, code) -> int:  # noqa: N802
+        code._obj.value = self.exited.get(handle, self.STILL_ACTIVE)
+        return 1
+
+    def CloseHandle(self, handle: int) -> int:  # noqa: N802
+        self.open_handles.discard(handle)
+        return 1
+
+
+def test_windows_pid_check_never_signals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows ``os.kill(pid, 0)`` sends Ctrl-C, so the stale-temp check asks kernel32."""
+    import ctypes
+
+    from core import files
+
+    kernel32 = FakeKernel32(running={100}, exited={200: 0}, foreign={300})
+    monkeypatch.setattr(ctypes, "WinDLL", lambda name, **_: kernel32, raising=False)
+    monkeypatch.setattr(ctypes, "get_last_error", lambda: kernel32.last_error, raising=False)
+    monkeypatch.setattr(os, "kill", lambda *_: pytest.fail("os.kill was called"))
+    monkeypatch.setattr(sys, "platform", "win32")
+    found = {pid: files._pid_alive(pid) for pid in (100, 200, 300, 400)}
+    assert found == {100: True, 200: False, 300: True, 400: False}
+    assert not kernel32.open_handles
+
+
 @pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="needs the bpy module")
 def test_addon_enables_and_scores_through_its_engine(
     winpython: Path, proxy_log: Path, tmp_path: Path
