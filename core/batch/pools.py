@@ -101,9 +101,12 @@ def worker_context() -> multiprocessing.context.BaseContext:
 def _init_local_worker(cancel: CancelFlag, log_level: int, threads: int | None) -> None:
     """Set up a pool process: its share of the cores; the batch decides when Ctrl-C stops it."""
     # First of all: idle workers must not die of the terminal's Ctrl-C (which reaches the whole
-    # process group, also while a fresh pool's workers start); a running job handles it through
+    # process group, also while a fresh pool's workers start), nor of Windows' Ctrl-Break
+    # (which reaches every process of the console); a running job handles them through
     # core.signals and cleans up.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     global _worker_cancel
     _worker_cancel = cancel
     use_threads(threads)
