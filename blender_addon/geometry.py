@@ -153,8 +153,11 @@ def playback_rate(strip: Any, file_fps: float, scene_fps: float, video: Path) ->
     timeline = compat.content_frames(strip)
     source = compat.source_frame_count(strip)
     if source is None:
+        count = _file_frame_count(video)
+        if count is None:  # unreadable here: assume Add > Movie's default
+            return speed * adjust
         source = (
-            _file_frame_count(video)
+            count
             - compat.strip_timing(strip, "content_trim_start")
             - compat.strip_timing(strip, "content_trim_end")
         )
@@ -169,14 +172,25 @@ def playback_rate(strip: Any, file_fps: float, scene_fps: float, video: Path) ->
 _frame_counts: dict[tuple[str, int, int], int] = {}
 
 
-def _file_frame_count(video: Path) -> int:
-    """The file's video frame count, read once per file version (PyAV, header only)."""
+def _file_frame_count(video: Path) -> int | None:
+    """The file's video frame count, read once per file version (PyAV, header only).
+
+    ``None`` when the file cannot be read here (PyAV missing, not a video).
+    """
     stat = video.stat()
     key = (str(video), stat.st_size, stat.st_mtime_ns)
     if key not in _frame_counts:
-        import av  # only for Blender 4.x+ strips whose rate the API leaves ambiguous
-
-        with av.open(str(video)) as container:
+        try:
+            import av  # only for Blender 4.x+ strips whose rate the API leaves ambiguous
+        except ImportError:
+            return None
+        try:
+            container = av.open(str(video))
+        except (av.error.FFmpegError, OSError, ValueError):
+            return None
+        with container:
+            if not container.streams.video:
+                return None
             stream = container.streams.video[0]
             count = stream.frames
             if not count:
