@@ -266,18 +266,15 @@ class FolderLock:
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _O_BINARY, 0o666)
             try:
-                locked = _try_lock(fd)
-                if not locked:
+                if not _try_lock(fd):
                     holder = _read_at_start(fd, 32).decode(errors="replace").strip()
+                    raise InputError(
+                        f"Another moodscore run (pid {holder or 'unknown'}) is writing into "
+                        f"{self.folder}; wait for it to finish or choose another --out folder."
+                    )
             except BaseException:
                 os.close(fd)
                 raise
-            if not locked:
-                os.close(fd)
-                raise InputError(
-                    f"Another moodscore run (pid {holder or 'unknown'}) is writing into "
-                    f"{self.folder}; wait for it to finish or choose another --out folder."
-                )
             # The previous holder may have unlinked the file between our open and lock:
             # then this lock guards nothing and the open must be retried.
             try:
