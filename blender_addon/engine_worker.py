@@ -236,7 +236,11 @@ def remove_job_files(job: dict[str, Any]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(OSError):  # only succeeds when empty
             staging.parent.rmdir()
-    shutil.rmtree(Path(job["events"]).parent, ignore_errors=True)
+    workdir = Path(job["events"]).parent
+    # Out of it first: Windows cannot remove a folder that is a process's working directory.
+    with contextlib.suppress(OSError):
+        os.chdir(workdir.parent)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
