@@ -193,6 +193,7 @@ def test_score_writes_wav_midi_and_mp4(winpython: Path, proxy_log: Path, tmp_pat
     for suffix in ("wav", "mid", "mp4"):
         assert (out / f"Szene ä.{suffix}").stat().st_size > 0, suffix
     assert_sounds(out / "Szene ä.wav")
+    assert any("'score'" in line for line in started_under_proxy(proxy_log))
     assert not [p for p in out.iterdir() if TEMP_MARKER in p.name or p.name == LOCK_NAME]
 
 
