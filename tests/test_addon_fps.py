@@ -170,9 +170,9 @@ def shot_at(scene, frame: int, folder: Path) -> int:
     try:
         width, height = image.size
         pixels = np.array(image.pixels[:]).reshape(height, width, 4)
-        rgb = pixels[height // 4, 3 * width // 4, :3] * 255  # rows go up: the lower right
     finally:
         bpy.data.images.remove(image)
+    rgb = pixels[height // 4, 3 * width // 4, :3] * 255  # rows go up: the lower right
     return int(np.argmin(np.abs(PALETTE - rgb).sum(axis=1)))
 
 
@@ -315,6 +315,23 @@ def test_a_strip_added_by_script_keeps_frame_for_frame(addon, clips, tmp_path: P
     assert_within_a_frame(
         placed(scene, place_as_the_engine_would(scene, strip, span, tmp_path)), strip, cuts
     )
+
+
+def test_the_issue_example_reads_the_strip_as_blender_shows_it(addon) -> None:
+    """Issue 17: ``demo.mp4`` (25 fps, cuts at 6/12/18 s) from the menu into a 30 fps edit,
+    30 frames trimmed at the start and 150 at the end: the panel said 1.20-22.80 s of the file
+    and the hits landed on 151/301/451, where the picture cuts at 181/361/541."""
+    scene = new_scene(30)
+    strip = add_movie(scene, REPO / "examples" / "demo.mp4", 1)
+    compat.set_strip_timing(strip, "left_handle", 31)
+    compat.set_strip_timing(strip, "right_handle", compat.strip_timing(strip, "right_handle") - 150)
+    span = geo.strip_span(scene, strip)
+    assert (span.file_start_s, span.file_end_s) == (pytest.approx(1.0), pytest.approx(19.0))
+    assert [geo.frame_showing(span.frame_at(cut), span.rate) for cut in (6, 12, 18)] == [
+        181,
+        361,
+        541,
+    ]
 
 
 @dataclass
