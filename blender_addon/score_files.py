@@ -53,7 +53,9 @@ class _SessionState:
 
     root: Path | None = None  # this session's temp folder, made on first use
     reachable: set[Path] = field(default_factory=set)  # versions used since the file opened
+    relinked: list[tuple[Any, str, str]] = field(default_factory=list)  # by the save under way
     on_disk: set[Path] = field(default_factory=set)  # versions the saved .blend uses
+    copies: set[Path] = field(default_factory=set)  # versions copies saved this session use
     current: set[Path] = field(default_factory=set)  # versions the strips use now (last look)
     folders: set[Path] = field(default_factory=set)  # score folders seen since the file opened
 
@@ -108,8 +110,10 @@ def is_version(path: Path) -> bool:
 
 def _strip_paths(strip: Any) -> Iterator[tuple[str, str]]:
     """(kind, absolute path) of every score file or folder ``strip`` points at."""
-    library = strip.id_data.library
     info = strip.moodscore
+    if info.role == "NONE" and not info.out_dir:  # not the add-on's: skip the file system
+        return
+    library = strip.id_data.library
     for kind in ("out_dir", "version_dir"):
         value = getattr(info, kind)
         if value:
@@ -149,7 +153,7 @@ def remove_versions(keep: Iterable[Path]) -> list[Path]:
     A score folder left with no version goes too, and so does this session's temp folder
     once empty. Returns the removed version folders.
     """
-    keep = set(keep)
+    keep = set(keep) | _state.copies
     folders = set(_state.folders)
     if _state.root is not None and _state.root.is_dir():
         folders |= {child for child in _state.root.iterdir() if child.is_dir()}
@@ -224,15 +228,18 @@ def move_session_scores(blend: Path) -> dict[Path, Path]:
         _copy_version(version, target)
         mapping[version] = target
     if mapping:
-        _relink(mapping, blend)
+        _state.relinked = _relink(mapping, blend)
     return mapping
 
 
-def _relink(mapping: dict[Path, Path], blend: Path) -> None:
-    """Point every strip and sound at the copies in ``mapping``."""
+def _relink(mapping: dict[Path, Path], blend: Path) -> list[tuple[Any, str, str]]:
+    """Point every strip and sound at the copies in ``mapping``; return what was changed
+    (the datablock, the property and its old value)."""
+    changed = []
     for sound in bpy.data.sounds:
         path = real(bpy.path.abspath(sound.filepath)) if sound.filepath else None
         if path is not None and path.parent in mapping:
+            changed.append((sound, "filepath", sound.filepath))
             sound.filepath = str(mapping[path.parent] / path.name)
     for scene in bpy.data.scenes:
         for strip in compat.all_strips(scene):
@@ -240,7 +247,9 @@ def _relink(mapping: dict[Path, Path], blend: Path) -> None:
             for kind in ("out_dir", "version_dir"):
                 path = real(bpy.path.abspath(getattr(info, kind)))
                 if getattr(info, kind) and path in mapping:
+                    changed.append((info, kind, getattr(info, kind)))
                     setattr(info, kind, _relative_to(mapping[path], blend))
+    return changed
 
 
 def _rebase(old_blend: Path, new_blend: Path) -> None:
@@ -272,7 +281,18 @@ def _on_save_pre(*args: Any) -> None:
 
 @persistent
 def _on_save_post(*args: Any) -> None:
-    if _saved_path(args) is None and bpy.data.filepath:  # Blender 3.x: moved only now
+    blend = _saved_path(args)
+    relinked, _state.relinked = _state.relinked, []
+    if blend is not None and (not bpy.data.filepath or real(bpy.data.filepath) != real(blend)):
+        # File > Save Copy: the open file stays where it was, and so do its strips' files;
+        # the copy keeps the ones it was saved with.
+        for owner, name, value in reversed(relinked):
+            setattr(owner, name, value)
+        note_state()
+        if not relinked:  # else the copy got files of its own beside it
+            _state.copies |= _state.current
+        return
+    if blend is None and bpy.data.filepath:  # Blender 3.x passes no path: moved only now
         move_session_scores(Path(bpy.data.filepath))
     note_state()
     _state.on_disk = set(_state.current)
@@ -316,7 +336,7 @@ _HANDLERS = (
     ("load_post", _on_load_post),
     ("undo_post", _on_undo_redo),
     ("redo_post", _on_undo_redo),
-    ("exit_pre", _on_exit_pre),  # Blender 5.0+; before, Python's atexit
+    ("exit_pre", _on_exit_pre),  # Blender 5.0+; Python's atexit too
 )
 
 
@@ -326,8 +346,7 @@ def register() -> None:
         handlers = getattr(bpy.app.handlers, name, None)
         if handlers is not None and handler not in handlers:
             handlers.append(handler)
-    if not hasattr(bpy.app.handlers, "exit_pre"):
-        atexit.register(_on_exit)
+    atexit.register(_on_exit)  # also where exit_pre exists: the bpy module may not run it
     with contextlib.suppress(AttributeError):  # registering while Blender starts: no data
         _on_load_post()
 

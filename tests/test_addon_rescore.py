@@ -358,6 +358,39 @@ def test_two_unsaved_sessions_never_share_a_folder(addon, arc_clip: Path, tmp_pa
         first.communicate("\n", timeout=120)
 
 
+QUIT = """
+import json, sys
+sys.path.insert(0, {repo!r})
+import bpy
+import addon_utils
+addon_utils.enable("blender_addon", default_set=True)
+from blender_addon import compat
+bpy.ops.wm.open_mainfile(filepath={blend!r})
+bpy.ops.ed.undo_push(message="Opened")
+for operator in ("rescore_from_curves", "score_strip"):
+    assert getattr(bpy.ops.moodscore, operator)(strip="clip") == {{"FINISHED"}}
+    bpy.ops.ed.undo_push(message=operator)
+assert bpy.ops.ed.undo() == {{"FINISHED"}}
+"""
+
+
+def test_quit_keeps_what_the_saved_file_and_the_session_use(
+    addon, arc_clip: Path, tmp_path: Path
+) -> None:
+    new_scene(tmp_path, arc_clip)
+    run(bpy.ops.moodscore.score_strip, "Score", strip="clip")
+    bpy.ops.wm.save_mainfile()
+    folder = path_of(the_score(bpy.context.scene)).parent.parent
+    bpy.ops.wm.read_homefile(use_empty=True)
+
+    code = QUIT.format(repo=str(REPO), blend=str(tmp_path / "edit.blend"))
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+
+    # v1: the saved file's; v2: what the session played at quit (Recover Last Session);
+    # v3 was undone, so nothing can reach it any more.
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["v1", "v2"]
+
+
 def test_first_save_moves_the_scores_beside_the_blend(
     addon, arc_clip: Path, tmp_path: Path
 ) -> None:
@@ -366,6 +399,9 @@ def test_first_save_moves_the_scores_beside_the_blend(
     scene = bpy.context.scene
     temp_wav = path_of(the_score(scene))
     assert temp_wav.is_relative_to(score_files.session_root())
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "copy" / "copy.blend"), copy=True)
+    assert path_of(the_score(bpy.context.scene)) == temp_wav  # a copy leaves the strips be
+    assert (tmp_path / "copy" / "moodscore" / "clip" / "v1" / "clip.wav").is_file()
 
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "edit.blend"))
     score = the_score(bpy.context.scene)
