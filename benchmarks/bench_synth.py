@@ -255,27 +255,15 @@ def balance_table(rows: list[dict[str, object]]) -> str:
 
 
 def per_preset_table(rows: list[dict[str, object]]) -> str:
-    """Onset F-measure and balance difference of the bundled pair per preset (all generators)."""
+    """Onset F-measure per preset and pair, and the bundled pair's balance difference."""
+    pairs = list(dict.fromkeys(row["pair"] for row in rows))
     out = []
-    bundled = "rustysynth + TimGM6mb"
     for preset in PRESETS:
         mine = [r for r in rows if r["preset"] == preset]
-        ref = [r["onset_f"] for r in mine if r["pair"] == "fluidsynth + FluidR3_GM"]
-        own = [r for r in mine if r["pair"] == bundled]
-        out.append(
-            [
-                preset,
-                f"{np.mean(ref):.2f}",
-                f"{np.mean([r['onset_f'] for r in own]):.2f}",
-                f"{np.mean([r['balance_diff'] for r in own]):.1f}",
-            ]
-        )
-    header = [
-        "preset",
-        "onset F, FluidSynth + FluidR3_GM",
-        "onset F, bundled",
-        "bundled octave balance vs reference, mean dB off",
-    ]
+        onsets = [np.mean([r["onset_f"] for r in mine if r["pair"] == pair]) for pair in pairs]
+        bundled = [r["balance_diff"] for r in mine if r["pair"] == pairs[-1]]
+        out.append([preset, *(f"{f:.2f}" for f in onsets), f"{np.mean(bundled):.1f}"])
+    header = ["preset", *(f"onset F, {pair}" for pair in pairs), f"{pairs[-1]}: balance dB off"]
     return markdown_table(header, out)
 
 
