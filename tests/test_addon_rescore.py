@@ -432,11 +432,13 @@ def test_a_slider_change_is_keyed_at_the_playhead_and_rescored(
     frame = 1 + int(2 * STEP_S * FPS)  # the third step's first frame
     scene.frame_set(frame)
     score.moodscore_arousal = 0.05  # what dragging the sidebar's slider does
-    scene.frame_set(1)
-    scene.frame_set(frame)
-    assert score.moodscore_arousal == pytest.approx(0.05)
     fcurve = compat.find_fcurve(scene, score.path_from_id(AROUSAL_PROP))
+    keys = len(fcurve.keyframe_points)
+    scene.frame_set(frame - 25)  # playing the curve back keys nothing
+    scene.frame_set(frame)
+    assert score.moodscore_arousal == pytest.approx(0.05)  # it stuck: it is keyed
     assert fcurve.evaluate(frame) == pytest.approx(0.05)
+    assert len(fcurve.keyframe_points) == keys == 4  # on the step's own key
     run(bpy.ops.moodscore.rescore_from_curves, "Re-score", strip=score.name)
     text = (path_of(the_score(bpy.context.scene)).parent / "clip.emotions.txt").read_text()
     assert text.splitlines()[2].startswith("0.050000,")

@@ -201,7 +201,7 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
 
     def prepare(self, context: bpy.types.Context) -> ScoringJob:
         scene = context.scene
-        candidates = [s for s in self.target_strips(context) if s.moodscore.role != "SCORE"]
+        candidates = [s for s in self.target_strips(context) if s.moodscore.role == "NONE"]
         if not candidates:
             raise StripError("Select a movie strip to score.")
         config = self.configured(context)
