@@ -71,10 +71,11 @@ def source_frame_count(strip: Any) -> int | None:
     """How many source frames the content holds, where Blender tells (else ``None``).
 
     Up to 3.x ``frame_duration`` is that count (Blender's ``len``); from 4.x it is the content's
-    timeline length, which only says something when it differs from :func:`content_frames`.
+    timeline length, so it only tells when it differs from :func:`content_frames` by more than
+    that length's rounding (a fractional start).
     """
     reported = strip_timing(strip, "content_duration")
-    return int(reported) if reported != content_frames(strip) else None
+    return int(reported) if abs(reported - content_frames(strip)) > 1 else None
 
 
 def speed_factor(strip: Any) -> float:

@@ -334,6 +334,25 @@ def test_the_issue_example_reads_the_strip_as_blender_shows_it(addon) -> None:
     ]
 
 
+def test_speed_factor_of_blender_3(addon, clips, tmp_path: Path) -> None:
+    """3.x's Speed Factor (Time panel) multiplies the rate: twice as fast, half the music."""
+    scene = new_scene(30)
+    strip = add_movie(scene, clips["25"], START)
+    if not hasattr(strip, "speed_factor"):
+        pytest.skip("Speed Factor is 3.x-4.1; retiming keys replaced it")
+    strip.speed_factor = 2.0
+    trim(strip)
+    span = geo.strip_span(scene, strip)
+    assert span.rate == pytest.approx(2 * 25 / 30)
+    assert span.needs_stretch  # the file plays faster than its own speed
+    cuts = rendered_cuts(scene, *visible(strip), tmp_path)
+    mapped = [geo.frame_showing(span.frame_at(f / 25), span.rate) for f in cut_frames(25.0)]
+    assert all(abs(a - b) <= 1 for a, b in zip(cuts, mapped, strict=True)), (cuts, mapped)
+    assert_within_a_frame(
+        placed(scene, place_as_the_engine_would(scene, strip, span, tmp_path)), strip, cuts
+    )
+
+
 @dataclass
 class RetimedStrip:
     """The RNA a retimed 4.2+ movie strip shows :func:`geometry.playback_rate` (no crash-prone
@@ -429,7 +448,7 @@ def test_the_matrix_in_blender_34() -> None:
     import os
     import site
 
-    selection = "mapping or script or issue or retiming"
+    selection = "mapping or script or issue or retiming or speed_factor"
     code = (
         "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
         f"'-m', 'not blender', '-k', {selection!r}, {str(Path(__file__))!r}]))"
