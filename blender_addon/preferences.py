@@ -22,7 +22,10 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
 
     soundfont: StringProperty(
         name="SoundFont",
-        description="General MIDI .sf2 file that plays the score (empty: look in system folders)",
+        description=(
+            "General MIDI .sf2 file that plays the score (empty: one installed on the system, "
+            "else the bundled TimGM6mb)"
+        ),
         subtype="FILE_PATH",
     )
     model: StringProperty(
@@ -55,11 +58,10 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
         note = layout.column(align=True)
         note.scale_y = 0.8
         note.label(
-            text="No SoundFont is bundled (size and licence). Any General MIDI .sf2 works,",
+            text="Left empty: a SoundFont installed on the system, else the bundled TimGM6mb.",
             icon="INFO",
         )
-        note.label(text="e.g. FluidR3_GM.sf2 (MIT) from Debian/Ubuntu 'fluid-soundfont-gm'.")
-        note.label(text="Left empty, the engine looks in the usual system SoundFont folders.")
+        note.label(text="Any General MIDI .sf2 works; a larger one (FluidR3_GM) sounds richer.")
         layout.prop(self, "model")
         layout.prop(self, "default_generator")
         layout.prop(self, "loudness_lufs")
