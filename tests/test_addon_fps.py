@@ -1,23 +1,26 @@
 """Mixed frame rates: strips added the way a user does, scored where Blender shows the picture.
 
 *Add > Movie* turns on *Adjust Playback Rate*, so a 25 fps file in a 30 fps scene plays at its
-own speed (25 file frames over 30 scene frames). Clips with
-hard colour cuts at known file frames go into 24/25/30 fps scenes through that operator,
-trimmed at both ends; the frame where each cut shows is found by rendering the Sequencer (by
-bisection, a handful of tiny renders per cut). Against it:
+own speed (25 file frames over 30 scene frames). Clips with hard colour cuts at known file
+frames go into 24/25/30 fps scenes through that operator, trimmed at both ends; the frame
+where each cut shows is found by rendering the Sequencer (by bisection: a handful of tiny
+renders per cut). Against it:
 
 * the matrix (every file rate x scene rate, no engine): the add-on's mapping of file time to
   scene frames, and the score strip, hit markers and curves it places for a score whose cuts
-  the engine would report at those file times (the worker's own stretch of the timeline);
+  the engine reports at those file times (the worker's own stretch of the timeline);
 * one real engine score per clip, in a scene of another rate: the score strip, the hit
-  markers and the music's hit points (the cuts the music was written to) from the engine.
+  markers and the music's hit points (the cuts the music was written to) from the engine;
+* Debian's Blender 3.4: the matrix in the background, and its real UI under Xvfb (the menu's
+  operator, a score, and the saved edit rendered to find the cuts).
 
 In the ``bpy`` module no window has an event, so Blender runs an operator's ``exec`` straight
-away for ``INVOKE_DEFAULT``, skipping *Add > Movie*'s ``invoke``; that invoke turns
-``adjust_playback_rate`` on and, once the Sequencer holds a strip, ``use_framerate`` and
-``set_view_transform`` off (``sequencer_disable_one_time_properties``). :func:`add_movie` passes
-exactly those; ``test_add_movie_from_the_menu_in_real_blender`` checks in Blender 3.4's real UI
-that the menu's invoke and this call make the same strip, then scores it there.
+away for ``INVOKE_DEFAULT``, skipping *Add > Movie*'s ``invoke`` (and ``--enable-event-simulate``
+is a command-line flag the module cannot take); that invoke turns ``adjust_playback_rate`` on
+and, once the Sequencer holds a strip, ``use_framerate`` and ``set_view_transform`` off
+(``sequencer_disable_one_time_properties``). :func:`add_movie` passes exactly those;
+``test_add_movie_from_the_menu_in_real_blender`` checks in Blender 3.4's real UI that the
+menu's invoke and this call make the same strip.
 """
 
 from __future__ import annotations
