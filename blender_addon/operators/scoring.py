@@ -236,8 +236,8 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
         if not beside_blend:
             self.report(
                 {"WARNING"},
-                f"The .blend is not saved, so the scores go to {base}; "
-                "save it first to keep them beside it.",
+                f"The .blend is not saved, so the scores go to {base} for now; "
+                "saving it moves them beside it.",
             )
         return ScoringJob(requests)
 

@@ -98,7 +98,7 @@ class SEQUENCER_PT_moodscore(bpy.types.Panel):  # noqa: N801 (Blender naming)
             layout.operator("moodscore.score_strip", icon="SOUND")
             layout.operator("moodscore.rescore_from_curves", icon="GRAPH")
         if not bpy.data.filepath:
-            layout.label(text="Unsaved .blend: scores go to a temp folder", icon="ERROR")
+            layout.label(text="Unsaved: scores wait in a temp folder until you save", icon="INFO")
 
 
 CLASSES = (SEQUENCER_PT_moodscore,)
