@@ -65,9 +65,10 @@ CUTS_S = (1.15, 2.05, 3.1)
 SIZE = (64, 36)
 #: Scene frame of the strip's content start, and how much of its ends the user trims (frames).
 START, TRIM_START, TRIM_END = 5, 7, 11
-#: Frames beyond one a music hit may sit from the rendered cut: after a seek, Blender 5.x
-#: can show a cut's first (key) frame one file frame before its own mapping says (23.976 fps
-#: in a 30 fps scene: at frame 39, hit at 40.035; 4.5 shows it at 40).
+#: Frames beyond one a music hit may sit from the rendered cut. Blender 5.0/5.2 show a file
+#: frame one early or late depending on what they decoded before (23.976 fps in a 30 fps
+#: scene: the first cut shows at frame 39 after the bisection's seeks, at 41 rendered in order
+#: from 37; the hit is at 40.035, where 4.5 shows the cut either way).
 HIT_SLACK = 0.05
 PALETTE = np.array([[200, 40, 40], [40, 160, 220], [240, 220, 60], [30, 30, 30]], float)
 
