@@ -338,6 +338,28 @@ def test_the_issue_example_reads_the_strip_as_blender_shows_it(addon) -> None:
     ]
 
 
+@pytest.mark.parametrize("file_rate", ["25", "60"])
+def test_content_trimmed_inside_the_strip(addon, clips, tmp_path: Path, file_rate: str) -> None:
+    """Source frames cut off inside the strip (``animation_offset_*``, 5.2's ``content_trim_*``)
+    shift the file span, whatever the handles do."""
+    scene = new_scene(30)
+    strip = add_movie(scene, clips[file_rate], START)
+    compat.set_strip_timing(strip, "content_trim_start", 10)
+    compat.set_strip_timing(strip, "content_trim_end", 6)
+    trim(strip)
+    span = geo.strip_span(scene, strip)
+    file_fps = FILE_FPS[file_rate]
+    assert span.rate == pytest.approx(file_fps / 30)
+    assert span.file_start_s == pytest.approx((10 + TRIM_START * span.rate) / file_fps)
+    cuts = rendered_cuts(scene, *visible(strip), tmp_path)
+    mapped = [
+        geo.frame_showing(span.frame_at(f / file_fps), span.rate) for f in cut_frames(file_fps)
+    ]
+    shown = [m for m in mapped if visible(strip)[0] < m <= visible(strip)[1]]
+    assert len(cuts) == len(shown)
+    assert all(abs(a - b) <= 1 for a, b in zip(cuts, shown, strict=True)), (cuts, mapped)
+
+
 def test_speed_factor_of_blender_3(addon, clips, tmp_path: Path) -> None:
     """3.x's Speed Factor (Time panel) multiplies the rate: twice as fast, half the music."""
     scene = new_scene(30)
@@ -452,7 +474,7 @@ def test_the_matrix_in_blender_34() -> None:
     import os
     import site
 
-    selection = "mapping or script or issue or retiming or speed_factor"
+    selection = "mapping or script or issue or retiming or speed_factor or content_trimmed"
     code = (
         "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
         f"'-m', 'not blender', '-k', {selection!r}, {str(Path(__file__))!r}]))"
