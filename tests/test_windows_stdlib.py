@@ -15,6 +15,7 @@ line in ``$WINPROXY_LOG``, so each test also shows which processes ran under it.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -32,6 +33,7 @@ import pytest
 from core.batch.inputs import collect
 from core.files import LOCK_NAME, TEMP_MARKER
 from tests.clips import dark_to_bright, render_frames, write_clip
+from tests.winproxy import sitecustomize as winproxy
 
 pytestmark = pytest.mark.slow
 
@@ -153,6 +155,107 @@ def test_the_proxy_removes_what_windows_lacks(winpython: Path, proxy_log: Path) 
         "forkserver": False,
     }
     assert len(started_under_proxy(proxy_log)) == 1
+
+
+def _guards(node: ast.AST, module: str) -> bool:
+    """Whether ``node`` (an ``if`` test) asks ``hasattr``/``getattr`` of ``module``."""
+    return any(
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id in ("hasattr", "getattr")
+        and call.args
+        and isinstance(call.args[0], ast.Name)
+        and call.args[0].id == module
+        for call in ast.walk(node)
+    )
+
+
+def _catches(handlers: list[ast.ExceptHandler], *errors: str) -> bool:
+    names = {n.id for h in handlers if h.type is not None for n in ast.walk(h.type)
+             if isinstance(n, ast.Name)}  # fmt: skip
+    return bool(names & set(errors))
+
+
+def unguarded_unix_calls(source: str) -> list[str]:
+    """Uses of what Windows' ``os``/``signal`` lack outside a ``hasattr``/``getattr`` test or a
+    ``try`` for ``AttributeError``, and imports of Unix-only modules outside a ``try`` for
+    ``ImportError``, as ``line: text``."""
+    found: list[str] = []
+    unix_modules = set(winproxy.MISSING_MODULES)
+
+    def visit(node: ast.AST, guarded: frozenset[str], importable: bool) -> None:
+        if isinstance(node, ast.If | ast.IfExp):
+            inside = guarded | {m for m in ("os", "signal") if _guards(node.test, m)}
+            body = node.body if isinstance(node.body, list) else [node.body]
+            orelse = node.orelse if isinstance(node.orelse, list) else [node.orelse]
+            for item, scope in [(node.test, guarded), *((b, inside) for b in body),
+                                *((o, guarded) for o in orelse)]:  # fmt: skip
+                visit(item, scope, importable)
+            return
+        if isinstance(node, ast.Try):
+            attr = _catches(node.handlers, "AttributeError", "Exception")
+            imp = _catches(node.handlers, "ImportError", "ModuleNotFoundError")
+            for item in node.body:
+                visit(item, guarded | ({"os", "signal"} if attr else set()), importable or imp)
+            for item in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(item, guarded, importable)
+            return
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("os", "signal")
+            and node.value.id not in guarded
+            and winproxy.windows_lacks(node.value.id, node.attr)
+        ):
+            found.append(f"{node.lineno}: {node.value.id}.{node.attr}")
+        if isinstance(node, ast.Import) and not importable:
+            modules = [alias.name for alias in node.names]
+            found.extend(f"{node.lineno}: import {m}" for m in modules if m in unix_modules)
+        if isinstance(node, ast.ImportFrom) and not importable:
+            module, names = node.module or "", [alias.name for alias in node.names]
+            if module in unix_modules:
+                found.append(f"{node.lineno}: from {module} import")
+            if module in ("os", "signal"):
+                lacking = [n for n in names if winproxy.windows_lacks(module, n)]
+                unix = [] if module in guarded else lacking
+                found.extend(f"{node.lineno}: from {module} import {n}" for n in unix)
+        for child in ast.iter_child_nodes(node):
+            visit(child, guarded, importable)
+
+    visit(ast.parse(source), frozenset(), False)
+    return found
+
+
+def test_unix_only_calls_are_guarded() -> None:
+    """Also the paths the runs above do not take (cancel, training, the Dask pool ...)."""
+    files = [
+        path.relative_to(REPO)
+        for root in ("core", "blender_addon", "scripts")
+        for path in sorted((REPO / root).rglob("*.py"))
+    ]
+    found = {
+        str(path): uses
+        for path in files
+        if path.parts[:2] != ("blender_addon", "core")  # a link to core/
+        and (uses := unguarded_unix_calls((REPO / path).read_text(encoding="utf-8")))
+    }
+    assert len(files) > 80
+    assert found == {}
+    # The scan sees a use it should flag, and the guards it should accept.
+    assert unguarded_unix_calls("import os\nos.nice(1)\n") == ["2: os.nice"]
+    assert unguarded_unix_calls("import signal\nx = signal.SIGHUP\n") == ["2: signal.SIGHUP"]
+    assert unguarded_unix_calls("import fcntl\n") == ["1: import fcntl"]
+    assert unguarded_unix_calls("from os import pread\n") == ["1: from os import pread"]
+    assert unguarded_unix_calls("if hasattr(os, 'nice'):\n    pass\nelse:\n    os.nice(1)\n") == [
+        "4: os.nice"
+    ]
+    assert not unguarded_unix_calls(
+        "try:\n    import fcntl\nexcept ImportError:\n    fcntl = None\n"
+        "if hasattr(os, 'nice'):\n    os.nice(1)\n"
+        "try:\n    os.killpg(1, 15)\nexcept AttributeError:\n    pass\n"
+        "n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else 1\n"
+        "x = signal.SIGINT, signal.SIGTERM\n"
+    )
 
 
 def test_every_engine_module_imports(winpython: Path, proxy_log: Path) -> None:

@@ -38,8 +38,10 @@ from collections.abc import Callable
 #: Modules Windows' CPython does not have.
 MISSING_MODULES = ("fcntl", "termios", "tty", "pty", "pwd", "grp", "resource", "syslog", "crypt",
                    "spwd", "nis")  # fmt: skip
-#: The signals Windows' ``signal`` module has (SIGBREAK is added below).
-WINDOWS_SIGNALS = frozenset({"SIGABRT", "SIGFPE", "SIGILL", "SIGINT", "SIGSEGV", "SIGTERM"})
+#: The signals Windows' ``signal`` module has.
+WINDOWS_SIGNALS = frozenset(
+    {"SIGABRT", "SIGBREAK", "SIGFPE", "SIGILL", "SIGINT", "SIGSEGV", "SIGTERM"}
+)
 #: ``signal`` functions and constants Windows lacks.
 SIGNAL_NAMES = ("alarm", "pause", "setitimer", "getitimer", "siginterrupt", "pthread_kill",
                 "pthread_sigmask", "sigpending", "sigwait", "sigwaitinfo", "sigtimedwait",
@@ -131,6 +133,16 @@ def _refusing_open_files(move: Callable[..., None]) -> Callable[..., None]:
     return checked
 
 
+def windows_lacks(module: str, name: str) -> bool:
+    """Whether Windows' ``module`` (``"os"`` or ``"signal"``) lacks attribute ``name``."""
+    if module == "os":
+        return name in OS_NAMES or name.startswith(("sched_", "SCHED_"))
+    if module == "signal":
+        a_signal = name.startswith("SIG") and not name.startswith("SIG_")
+        return name in SIGNAL_NAMES or (a_signal and name not in WINDOWS_SIGNALS)
+    return False
+
+
 def _remove(module: types.ModuleType, names: list[str]) -> None:
     for name in names:
         if hasattr(module, name):
@@ -171,19 +183,15 @@ def install() -> None:
     for name in MISSING_MODULES:
         sys.modules[name] = None  # import raises ImportError (ModuleNotFoundError)
     sys.modules["msvcrt"] = _fake_msvcrt()
-    posix_signals = [
-        name
-        for name in dir(signal)
-        if name.startswith("SIG") and not name.startswith("SIG_") and name not in WINDOWS_SIGNALS
-    ]
-    _remove(signal, [*posix_signals, *SIGNAL_NAMES])
+    _remove(signal, [name for name in dir(signal) if windows_lacks("signal", name)])
     signal.SIGBREAK = SIGBREAK
-    scheduling = [name for name in dir(os) if name.startswith(("sched_", "SCHED_"))]
-    _remove(os, [*OS_NAMES, *scheduling])
+    _remove(os, [name for name in dir(os) if windows_lacks("os", name)])
     os.replace = _refusing_open_files(os.replace)
     os.rename = _refusing_open_files(os.rename)
     _spawn_only()
     _note_start()
 
 
-install()
+# Imported under another name (a test reading the lists above), it changes nothing.
+if __name__ == "sitecustomize":
+    install()
