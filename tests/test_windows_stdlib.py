@@ -35,8 +35,6 @@ from core.files import LOCK_NAME, TEMP_MARKER
 from tests.clips import dark_to_bright, render_frames, write_clip
 from tests.winproxy import sitecustomize as winproxy
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parents[1]
 PROXY = REPO / "tests" / "winproxy"
 ADDON_DRIVER = REPO / "tests" / "winproxy_addon.py"
@@ -258,6 +256,7 @@ def test_unix_only_calls_are_guarded() -> None:
     )
 
 
+@pytest.mark.slow
 def test_every_engine_module_imports(winpython: Path, proxy_log: Path) -> None:
     """All of ``core`` (RBM training with TensorFlow too) and the add-on's engine process."""
     probe = (
@@ -287,6 +286,7 @@ def test_every_engine_module_imports(winpython: Path, proxy_log: Path) -> None:
     assert report["count"] > 50
 
 
+@pytest.mark.slow
 def test_score_writes_wav_midi_and_mp4(winpython: Path, proxy_log: Path, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / UNICODE_DIR / "Szene ä.mp4", seconds=3.0)
     out = tmp_path / UNICODE_DIR / "vertont"
@@ -300,6 +300,7 @@ def test_score_writes_wav_midi_and_mp4(winpython: Path, proxy_log: Path, tmp_pat
     assert not [p for p in out.iterdir() if TEMP_MARKER in p.name or p.name == LOCK_NAME]
 
 
+@pytest.mark.slow
 def test_force_over_a_wav_a_player_holds_open_changes_nothing(
     winpython: Path, proxy_log: Path, tmp_path: Path
 ) -> None:
@@ -324,6 +325,7 @@ def test_force_over_a_wav_a_player_holds_open_changes_nothing(
     assert not [p for p in out.iterdir() if TEMP_MARKER in p.name or p.name == LOCK_NAME]
 
 
+@pytest.mark.slow
 def test_batch_scores_two_clips_in_spawned_workers(
     winpython: Path, proxy_log: Path, tmp_path: Path
 ) -> None:
@@ -342,6 +344,7 @@ def test_batch_scores_two_clips_in_spawned_workers(
     assert len(workers) >= 2, started_under_proxy(proxy_log)
 
 
+@pytest.mark.slow
 def test_a_held_folder_is_refused_and_sigbreak_stops_the_holder(
     winpython: Path, proxy_log: Path, tmp_path: Path
 ) -> None:
@@ -441,6 +444,7 @@ def test_windows_pid_check_never_signals(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not kernel32.open_handles
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="needs the bpy module")
 def test_addon_enables_and_scores_through_its_engine(
     winpython: Path, proxy_log: Path, tmp_path: Path
