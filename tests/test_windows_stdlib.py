@@ -4,13 +4,19 @@ No Windows Python runs here, so the tests run a Linux Python from which
 ``tests/winproxy/sitecustomize.py`` removes, at every start-up, what Windows' Python lacks:
 ``fcntl`` and the other Unix-only modules, SIGHUP and the other POSIX-only signals (SIGBREAK
 is added), ``os.nice``, ``os.sched_*``, ``os.pread``/``os.pwrite``, ``os.fork``, process
-groups, and the fork and forkserver start methods.
+groups, and the fork and forkserver start methods; ``msvcrt.locking`` is provided, and moving
+or replacing a file a process holds open fails as it does on Windows.
 
 The proxy is an environment of its own (:func:`winpython`): a venv of this Python whose
 ``.pth`` file loads the proxy and then this environment's packages. A ``PYTHONPATH`` would not
 do: the add-on starts its engine with ``python -I``, which ignores the environment, and the
 proxy must reach that process too. Every process that starts under the proxy notes its command
 line in ``$WINPROXY_LOG``, so each test also shows which processes ran under it.
+
+A proxy cannot run Windows' own implementations (real ``msvcrt`` locks, ``TerminateProcess``,
+Ctrl-Break from a console, kernel32's process query, drive letters): a source scan keeps every
+Unix-only name behind a guard also on paths these runs do not take, and the kernel32 pid check
+is tested against a stand-in of the three calls it makes.
 """
 
 from __future__ import annotations
