@@ -138,7 +138,7 @@ def _frame(scene: bpy.types.Scene, strip: Any, seconds: float) -> float:
 
 def _source_rate(scene: bpy.types.Scene, strip: Any) -> float | None:
     """File frames per scene frame of the movie strip ``strip`` scores, if it can tell."""
-    source = compat.find_strip(scene, strip.moodscore.source)
+    source = strip_ops.source_of(scene, strip)
     try:
         return strip_span(scene, source).rate if source is not None else None
     except StripError:
