@@ -87,8 +87,13 @@ def proxy_env(log: Path, **extra: str) -> dict[str, str]:
 
 
 def moodscore(python: Path, *argv: str | Path) -> list[str]:
-    """The command line of ``moodscore argv --quiet`` under the proxy."""
-    return [str(python), "-m", "core", *map(str, argv), "--quiet"]
+    """The command line of ``moodscore argv --quiet`` under the proxy.
+
+    The installed ``moodscore`` script, run by the proxy's Python, as a user runs it; spawned
+    pool workers import that script again as their main module (``__mp_main__``).
+    """
+    return [str(python), str(Path(sys.executable).with_name("moodscore")), *map(str, argv),
+            "--quiet"]  # fmt: skip
 
 
 def run(python: Path, log: Path, *argv: str | Path) -> subprocess.CompletedProcess[str]:
