@@ -4,6 +4,6 @@ import sys
 
 from .cli import main
 
-# Guarded: a process pool that spawns its workers (Windows) imports the main module again.
+# Guarded: importing this module (pydoc, a test collector) must not run the command line.
 if __name__ == "__main__":
     sys.exit(main())
