@@ -43,6 +43,8 @@ from . import compat
 OWNER_FILE = ".moodscore-owner"
 #: Name of a version folder inside a score folder.
 VERSION_NAME = re.compile(r"^v(\d+)$")
+#: Name of a session's temp folder (:func:`session_root`), this session's or an earlier one's.
+_SESSION_NAME = re.compile(r"^moodscore-\d+-[0-9a-f]{8}$")
 #: A staging folder the engine fills before it is published as ``v<n>``.
 _STAGING_NAME = re.compile(r"^\.v(\d+)\.partial-")
 
@@ -194,23 +196,26 @@ def _copy_version(source: Path, target: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def move_session_scores(blend: Path) -> dict[Path, Path]:
-    """Copy the versions the strips use from :func:`session_root` beside ``blend``; relink.
+def _in_session_temp(version: Path) -> bool:
+    """Whether ``version`` lies in a session's temp folder (of any Blender session)."""
+    session = version.parent.parent
+    return bool(_SESSION_NAME.match(session.name)) and session.parent == real(tempfile.gettempdir())
+
+
+def move_session_scores(blend: Path, *, saved: bool = False) -> dict[Path, Path]:
+    """Copy the versions the strips use from temp folders (:func:`session_root`) beside
+    ``blend``, and relink the strips.
 
     Each score folder becomes ``<blend folder>/moodscore/<its name>`` (``-2``, ``-3``… when
-    another strip owns that name there). The score strips' sounds get absolute paths (Blender
-    makes them relative as it writes the file) and the add-on's own paths ``//``-relative
-    ones. Returns the mapping of old to new folders.
+    another strip owns that name there). The add-on's own paths become ``//``-relative; the
+    sounds' too once ``blend`` is the open file (``saved``), else absolute (Blender makes them
+    relative as it writes an unsaved file). Returns the mapping of old to new folders.
     """
-    root = _state.root
-    if root is None or not root.is_dir():
-        return {}
-    root = real(root)
     versions, _ = used()
     base = blend.parent / "moodscore"
     mapping: dict[Path, Path] = {}
     taken: set[Path] = set()
-    for version in sorted(v for v in versions if v.parent.parent == root):
+    for version in sorted(v for v in versions if _in_session_temp(v)):
         folder = version.parent
         if folder not in mapping:
             key = (folder / OWNER_FILE).read_text(encoding="utf-8").partition(":")[2]
@@ -228,11 +233,11 @@ def move_session_scores(blend: Path) -> dict[Path, Path]:
         _copy_version(version, target)
         mapping[version] = target
     if mapping:
-        _state.relinked = _relink(mapping, blend)
+        _state.relinked = _relink(mapping, blend, saved)
     return mapping
 
 
-def _relink(mapping: dict[Path, Path], blend: Path) -> list[tuple[Any, str, str]]:
+def _relink(mapping: dict[Path, Path], blend: Path, saved: bool) -> list[tuple[Any, str, str]]:
     """Point every strip and sound at the copies in ``mapping``; return what was changed
     (the datablock, the property and its old value)."""
     changed = []
@@ -240,7 +245,8 @@ def _relink(mapping: dict[Path, Path], blend: Path) -> list[tuple[Any, str, str]
         path = real(bpy.path.abspath(sound.filepath)) if sound.filepath else None
         if path is not None and path.parent in mapping:
             changed.append((sound, "filepath", sound.filepath))
-            sound.filepath = str(mapping[path.parent] / path.name)
+            new = mapping[path.parent] / path.name
+            sound.filepath = _relative_to(new, blend) if saved else str(new)
     for scene in bpy.data.scenes:
         for strip in compat.all_strips(scene):
             info = strip.moodscore
@@ -292,11 +298,21 @@ def _on_save_post(*args: Any) -> None:
         if not relinked:  # else the copy got files of its own beside it
             _state.copies |= _state.current
         return
-    if blend is None and bpy.data.filepath:  # Blender 3.x passes no path: moved only now
-        move_session_scores(Path(bpy.data.filepath))
+    moved: set[Path] = set()
+    if blend is None and bpy.data.filepath:  # Blender 3.x passes no path: moved only now,
+        moved = set(move_session_scores(Path(bpy.data.filepath), saved=True))
+        if moved and not bpy.app.background:  # so the file is saved again, with the moves
+            bpy.app.timers.register(_save_again, first_interval=0.0)
     note_state()
-    _state.on_disk = set(_state.current)
+    # Until saved again, the file on disk still uses the temp versions it was written with.
+    _state.on_disk = set(_state.current) | {path for path in moved if _version(path)}
     remove_versions(_state.reachable)
+
+
+def _save_again() -> None:
+    """Save the open file once more (Blender 3.x, after its first save moved the scores)."""
+    if bpy.data.filepath:
+        bpy.ops.wm.save_mainfile()
 
 
 @persistent
@@ -346,15 +362,20 @@ def register() -> None:
         handlers = getattr(bpy.app.handlers, name, None)
         if handlers is not None and handler not in handlers:
             handlers.append(handler)
-    atexit.register(_on_exit)  # also where exit_pre exists: the bpy module may not run it
+    # Also where exit_pre exists: the bpy module may not run it. Registered once for good:
+    # Blender disables every add-on when it quits, before Python's atexit runs.
+    atexit.unregister(_on_exit)
+    atexit.register(_on_exit)
     with contextlib.suppress(AttributeError):  # registering while Blender starts: no data
         _on_load_post()
 
 
 def unregister() -> None:
-    """Remove the handlers (the files stay: the add-on may be enabled again)."""
+    """Remove the handlers; the quit clean-up stays, with a last look at the strips (files
+    stay now: the add-on may be enabled again, and undo may still reach them)."""
     for name, handler in _HANDLERS:
         handlers = getattr(bpy.app.handlers, name, None)
         if handlers is not None and handler in handlers:
             handlers.remove(handler)
-    atexit.unregister(_on_exit)
+    with contextlib.suppress(AttributeError):  # no data left to look at
+        note_state()
