@@ -18,7 +18,8 @@ BPY52_PACKAGES := 'bpy==5.2.3' 'numpy==2.5.5' opencv-python-headless av mido pyf
 # or pyenv when neither exists (or pass PYTHON313=/path/to/python3.13).
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
 	$(shell command -v python3.13 2>/dev/null))
-ADDON_TESTS := tests/test_addon.py tests/test_addon_batch.py tests/test_addon_build.py
+ADDON_TESTS := tests/test_addon.py tests/test_addon_batch.py tests/test_addon_build.py \
+	tests/test_addon_fps.py
 
 .PHONY: setup demo test lint bench addon clean
 
