@@ -255,11 +255,13 @@ def tag_stems(scene: bpy.types.Scene, score: Any, published: dict[str, Path]) ->
 def version_gain_db(score: Any) -> float | None:
     """Mastering gain of the version ``score`` plays (its ``score.json``), if recorded."""
     info = score.moodscore
-    folder = info.version_dir or info.out_dir
-    manifest = Path(bpy.path.abspath(folder)) / "score.json" if folder else None
+    folder = info.version_dir or info.out_dir  # scores from before versions: the folder
+    if not folder:
+        return None
     try:
-        gain = json.loads(manifest.read_text(encoding="utf-8"))["audio"]["gain_db"]
-    except (AttributeError, OSError, ValueError, KeyError, TypeError):
+        manifest = (Path(bpy.path.abspath(folder)) / "score.json").read_text(encoding="utf-8")
+        gain = json.loads(manifest)["audio"]["gain_db"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     return float(gain) if isinstance(gain, int | float) and math.isfinite(gain) else None
 
