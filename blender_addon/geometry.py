@@ -224,10 +224,21 @@ def free_channel(scene: bpy.types.Scene, strip: Any, first: int, last: int) -> i
     raise StripError(f"No channel above '{strip.name}' is free for its score.")
 
 
+#: Names Windows reserves for devices, whatever the extension (``con.wav`` is the console).
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
+)
+
+
+def _not_a_device(name: str) -> str:
+    """``name`` with ``_`` in front if Windows would take it for a device."""
+    return f"_{name}" if name.split(".")[0].upper() in _WINDOWS_DEVICES else name
+
+
 def safe_name(name: str) -> str:
     """``name`` usable as a file or folder name on every platform."""
     cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", name).strip(" .")
-    return cleaned or "strip"
+    return _not_a_device(cleaned or "strip")
 
 
 def file_stem(strip_name: str) -> str:
@@ -236,4 +247,4 @@ def file_stem(strip_name: str) -> str:
     suffix = Path(stem).suffix.lower()
     if suffix in {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv"}:
         stem = stem[: -len(suffix)] or stem
-    return stem
+    return _not_a_device(stem)

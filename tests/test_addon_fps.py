@@ -669,3 +669,13 @@ def render_in_blender_34(folder: Path, visible: list[int]) -> list[int]:
     )  # fmt: skip
     assert out.exists(), run.stdout[-2000:] + run.stderr[-2000:]
     return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize(
+    ("strip_name", "stem"),
+    [("con.mp4", "_con"), ("NUL", "_NUL"), ("com1.final.mov", "_com1.final"),
+     ("console.mp4", "console"), ("a:b?.mp4", "a_b_")],
+)  # fmt: skip
+def test_score_file_names_avoid_windows_device_names(strip_name: str, stem: str) -> None:
+    assert geo.file_stem(strip_name) == stem
+    assert geo.safe_name(strip_name).split(".")[0].upper() not in {"CON", "NUL", "COM1"}
