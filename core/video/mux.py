@@ -12,6 +12,7 @@ import av
 
 from ..errors import Cancelled
 from ..files import atomic_path
+from .packets import verify_copy, video_span, with_decode_times
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ def mux(
     """Write ``out`` (MP4): ``video``'s video stream copied packet for packet plus ``wav`` as AAC.
 
     With ``keep_original_audio`` the source's first audio track follows as a second track
-    (copied when MP4 can carry its codec, otherwise re-encoded to AAC).
+    (copied when MP4 can carry its codec, otherwise re-encoded to AAC). The written file is
+    read back before it is published: it must hold every video packet of the source over
+    the same span of time (:func:`~core.video.packets.verify_copy`).
     """
     with av.open(str(video)) as source, atomic_path(out) as tmp:
         video_in = source.streams.video[0]
@@ -63,11 +66,9 @@ def mux(
             music_packets = stack.enter_context(contextlib.closing(_aac_packets(wav, music)))
             pending = next(music_packets, None)
             demuxed = [video_in] + ([original] if original else [])
-            for packet in source.demux(demuxed):
+            for packet in with_decode_times(source.demux(demuxed), video_in):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Scoring was cancelled; no video was written.")
-                if packet.dts is None:
-                    continue
                 now = _seconds(packet)
                 # Interleave the music by time so players need no large buffers.
                 while pending is not None and _seconds(pending) <= now:
@@ -85,6 +86,9 @@ def mux(
                 pending = next(music_packets, None)
             if original_out is not None and original_out.codec_context.is_encoder:
                 sink.mux(original_out.encode(None))
+        # Counted from the source itself, not from what the loop copied: a packet the copy
+        # skipped must show.
+        verify_copy(video, tmp, video_span(video), "MP4")
     log.debug("muxed %s", out)
 
 

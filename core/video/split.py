@@ -12,6 +12,7 @@ import av
 from ..errors import InputError
 from ..limits import MAX_DURATION_S
 from ..outputs import Staging, locked_staging
+from .packets import VideoSpan, verify_copy, with_decode_times
 
 #: Shortest segment: a tenth of a second is already below one keyframe interval of any
 #: real video, so shorter only makes one segment per keyframe.
@@ -63,14 +64,15 @@ def _copy_segments(
     """Copy ``source`` into segments, each staged (as a temp file) under its file name."""
     video_in = source.streams.video[0]
     streams = [video_in, *source.streams.audio]
+    written: list[tuple[Path, str, VideoSpan]] = []
     with contextlib.ExitStack() as segment:
         sink = None
         mapping: dict[int, av.stream.Stream] = {}
         segment_start = 0.0
         boundary = 0.0
-        for packet in source.demux(streams):
-            if packet.dts is None:
-                continue
+        # Matroska gives the first packets no decode time: skipping them lost a single-keyframe
+        # video entirely ("split into 0 segments").
+        for packet in with_decode_times(source.demux(streams), video_in):
             # Keyframes are placed by presentation time: with B-frames their dts runs early.
             at = float((packet.pts if packet.pts is not None else packet.dts) * packet.time_base)
             if packet.stream is video_in and packet.is_keyframe and at >= boundary - 1e-6:
@@ -80,6 +82,7 @@ def _copy_segments(
                 temp = staging.add(final.name, final)
                 sink = segment.enter_context(av.open(str(temp), "w"))
                 mapping = {s.index: sink.add_stream_from_template(s, opaque=True) for s in streams}
+                written.append((temp, final.name, VideoSpan()))
                 segment_start = at
                 boundary = (int(at // seconds) + 1) * seconds
             if sink is None:
@@ -89,6 +92,15 @@ def _copy_segments(
             packet.dts -= start
             if packet.pts is not None:
                 packet.pts -= start
+            if packet.stream is video_in:
+                written[-1][2].add(packet)
             packet.stream = mapping[packet.stream.index]
             sink.mux(packet)
+    if not written:
+        raise InputError(
+            f"{video} has no video keyframe to start a segment at; re-encode it first "
+            "(e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)."
+        )
+    for temp, name, span in written:
+        verify_copy(video, temp, span, name)
     log.info("split %s into %d segments", video, len(staging.targets))
