@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from . import core, engine_worker
+from . import core, engine_worker, messages
 from .core import errors
 from .core import timeline as timeline_module
 from .core.config import Config, config_to_dict
+from .engine_protocol import EVENT_KEY, Event
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,83 @@ class ScoreOutcome:
 
 
 @dataclass
+class EngineProcess:
+    """An engine process, its temp folder and its events file, before it has a job.
+
+    :meth:`start` launches it with the setup line: it imports ``core`` and its packages at
+    once and then waits on stdin for the job (see ``engine_worker.py``).
+    """
+
+    process: subprocess.Popen
+    workdir: Path
+    events: Path
+
+    @classmethod
+    def start(cls) -> EngineProcess:
+        """Launch an engine; it warms up in the background. Raises :class:`EngineError`."""
+        workdir = Path(tempfile.mkdtemp(prefix="moodscore-job-"))
+        events = workdir / "events.jsonl"
+        events.touch()
+        setup = {
+            "core_dir": str(Path(core.__file__).resolve().parent),
+            "sys_path": [entry for entry in sys.path if entry and os.path.exists(entry)],
+            "events": str(events),
+        }
+        # The engine's temp files go in the job's folder, so removing it after any exit
+        # (even a kill, which runs no cleanup in the engine) leaves nothing behind.
+        env = {**os.environ, "TMPDIR": str(workdir), "TEMP": str(workdir)}
+        env["TMP"] = env["TEMP"]
+        # Below Blender's priority (as a renderer's workers are): on a busy machine the
+        # scheduler serves Blender's UI first, and the engine takes the rest of the CPU.
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        flags |= getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
+        try:
+            process = subprocess.Popen(
+                [str(engine_python()), "-I", str(Path(engine_worker.__file__).resolve())],
+                stdin=subprocess.PIPE,
+                env=env,
+                cwd=workdir,
+                text=True,
+                encoding="utf-8",
+                creationflags=flags,
+            )
+        except (OSError, EngineError) as exc:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise EngineError(f"Moodscore could not start its engine ({exc}).") from None
+        engine = cls(process, workdir, events)
+        if not engine.send(json.dumps(setup)):
+            engine.stop()
+            raise EngineError("Moodscore could not start its engine (it exited at once).")
+        return engine
+
+    def send(self, line: str) -> bool:
+        """Write one line to the engine's stdin; return whether it arrived."""
+        try:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+        except (OSError, ValueError):  # a closed pipe: the engine has exited
+            return False
+        return True
+
+    def alive(self) -> bool:
+        """Whether the process still runs."""
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """End the process now and remove its folder (an idle engine has staged nothing)."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(TERMINATE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@dataclass
 class ScoringJob:
     """Score several strips one after the other in one engine process; all or nothing.
 
@@ -160,6 +238,10 @@ class ScoringJob:
     stage: str = "starting the engine"
     fraction: float = 0.0
     outcomes: list[ScoreOutcome] = field(default_factory=list)
+    #: What the engine warned about, worded for the add-on (the operator reports each).
+    warnings: list[str] = field(default_factory=list)
+    #: Warnings the operator gave before the engine started (already reported).
+    notes: list[str] = field(default_factory=list)
     error: BaseException | None = None
     cancelled: bool = False
     _process: subprocess.Popen | None = None
@@ -184,40 +266,24 @@ class ScoringJob:
         return self._workdir
 
     def start(self) -> None:
-        """Start the engine process and hand it the request; returns at once."""
-        self._workdir = Path(tempfile.mkdtemp(prefix="moodscore-job-"))
-        events = self._workdir / "events.jsonl"
-        events.touch()
-        job = {
-            "core_dir": str(Path(core.__file__).resolve().parent),
-            "sys_path": [entry for entry in sys.path if entry and os.path.exists(entry)],
-            "events": str(events),
-            "requests": [request.to_data() for request in self.requests],
-        }
-        # The engine's temp files go in the job's folder, so removing it after any exit
-        # (even a kill, which runs no cleanup in the engine) leaves nothing behind.
-        env = {**os.environ, "TMPDIR": str(self._workdir), "TEMP": str(self._workdir)}
-        env["TMP"] = env["TEMP"]
-        # Below Blender's priority (as a renderer's workers are): on a busy machine the
-        # scheduler serves Blender's UI first, and the engine takes the rest of the CPU.
-        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
-        flags |= getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
-        try:
-            self._process = subprocess.Popen(
-                [str(engine_python()), "-I", str(Path(engine_worker.__file__).resolve())],
-                stdin=subprocess.PIPE,
-                env=env,
-                cwd=self._workdir,
-                text=True,
-                encoding="utf-8",
-                creationflags=flags,
-            )
-            self._process.stdin.write(json.dumps(job) + "\n")
-            self._process.stdin.flush()
-        except (OSError, EngineError) as exc:
-            self._fail(EngineError(f"Moodscore could not start its engine ({exc})."))
-            return
-        self._events = events.open(encoding="utf-8")
+        """Hand the requests to an engine process (a warm one if there is); returns at once."""
+        job = json.dumps({"requests": [request.to_data() for request in self.requests]})
+        process = take_warm()
+        if process is not None and not process.send(job):
+            process.stop()  # it died while idle: a fresh one does the job
+            process = None
+        if process is None:
+            try:
+                process = EngineProcess.start()
+            except EngineError as exc:
+                self._fail(exc)
+                return
+            if not process.send(job):
+                process.stop()
+                self._fail(EngineError("Moodscore could not start its engine."))
+                return
+        self._process, self._workdir = process.process, process.workdir
+        self._events = process.events.open(encoding="utf-8")
 
     def poll(self) -> bool:
         """Read the engine's news; when it has exited, collect the result. Never blocks.
@@ -287,20 +353,22 @@ class ScoringJob:
                 self._handle(json.loads(line))
 
     def _handle(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "progress":
+        kind = event[EVENT_KEY]
+        if kind == Event.PROGRESS:
             request = self.requests[event["index"]]
             self.stage = f"{request.key}: {event['stage']}"
             self.fraction = event["fraction"]
-        elif kind == "outcome":
+        elif kind == Event.WARNING:
+            self.warnings.append(messages.for_addon(event["message"]))
+        elif kind == Event.OUTCOME:
             request = next(r for r in self.requests if r.key == event["key"])
             outputs = {name: Path(path) for name, path in event["outputs"].items()}
             timeline = engine_worker.timeline_from_data(timeline_module, event["timeline"])
             self.outcomes.append(ScoreOutcome(request, outputs, timeline))
-        elif kind == "done":
+        elif kind == Event.DONE:
             self.stage, self.fraction = "done", 1.0
-        elif kind == "error":
-            message = event["message"]
+        elif kind == Event.ERROR:
+            message = messages.for_addon(event["message"])
             if event["kind"] == "Cancelled":
                 self.error = errors.Cancelled(message)
             elif event["expected"]:
@@ -388,9 +456,55 @@ def cancel_active() -> bool:
 
 
 def shutdown() -> None:
-    """Stop the running job and remove what it staged (on unregister)."""
+    """Stop the running job and remove what it staged, and stop a warm engine (unregister)."""
     job = _active_job
     if job is not None:
         job.cancel()
         job.poll()
         release(job)
+    stop_warm()
+
+
+# An engine started ahead of time (:func:`prewarm`): its imports (numpy, OpenCV, PyAV, core)
+# take seconds, most of a short score's time, and longer still on the first run after an
+# install, when nothing is in the disk cache and no bytecode is compiled.
+_warm: EngineProcess | None = None
+
+
+def prewarm() -> bool:
+    """Start an idle engine for the next job unless one waits or a job runs; return whether
+    one was started. Never raises: the job starts its own engine if this one is missing.
+    """
+    global _warm
+    if _active_job is not None or (_warm is not None and _warm.alive()):
+        return False
+    stop_warm()
+    try:
+        _warm = EngineProcess.start()
+    except EngineError as exc:
+        log.info("Moodscore could not start an engine ahead of time (%s).", exc)
+        return False
+    return True
+
+
+def has_warm() -> bool:
+    """Whether an idle engine is running (or still importing)."""
+    return _warm is not None and _warm.alive()
+
+
+def take_warm() -> EngineProcess | None:
+    """The idle engine, if one runs; it is then the caller's."""
+    global _warm
+    engine, _warm = _warm, None
+    if engine is not None and not engine.alive():
+        engine.stop()
+        return None
+    return engine
+
+
+def stop_warm() -> None:
+    """End the idle engine, if any, and remove its folder."""
+    global _warm
+    engine, _warm = _warm, None
+    if engine is not None:
+        engine.stop()

@@ -2,16 +2,23 @@
 
 Blender starts this file as a script with the interpreter it ships (see
 :func:`blender_addon.engine.engine_python`), so nothing here may import ``bpy`` or the add-on
-package: only the standard library until the request names the engine's ``core`` folder.
+package: only the standard library (and ``engine_protocol.py`` beside this file) until the
+setup names the engine's ``core`` folder.
 
-Protocol (one job per process):
+Protocol (one job per process; the event names are :class:`engine_protocol.Event`'s):
 
-* **stdin** carries the request, one JSON line (:func:`encode_request`), and then stays open:
-  it is the lifeline. End of file means Blender went away; the process then cancels, removes
-  what it staged and exits, so a crashed Blender never leaves an engine running.
-* **events file** (the path is in the request): JSON lines this process appends and Blender
-  reads from its timer without blocking, on every platform: ``progress`` (stage, fraction),
-  one ``outcome`` per scored request (its files and the timeline), then ``done`` or ``error``.
+* **stdin** carries two JSON lines and then stays open: the *setup* (``core_dir``,
+  ``sys_path``, ``events``), after which the process imports its packages and reports
+  ``ready``, and the *job* (``requests``), which may come much later: Blender starts an engine
+  ahead of time so that a score does not wait for Python's imports. stdin is also the lifeline:
+  end of file means Blender went away (or no longer needs the engine); the process then
+  cancels, removes what it staged and exits, so a crashed Blender never leaves an engine
+  running.
+* **events file** (the path is in the setup): JSON lines this process appends and Blender
+  reads from its timer without blocking, on every platform: ``ready``, ``progress`` (stage,
+  fraction), ``warning`` (every record logged at WARNING or above while scoring, so the user
+  sees it in Blender, not only in its console), one ``outcome`` per scored request (its files
+  and the timeline), then ``done`` or ``error``.
 * **exit**: Blender cancels by terminating the process; whatever the exit (cancel, crash,
   kill), Blender removes the job's staging folders and its temp folder (this process's
   ``TMPDIR``) afterwards, so nothing is left on disk.
@@ -47,7 +54,32 @@ ENGINE_NICENESS = 10
 #: Share of a stretched request's progress spent analysing (the rest composes and renders).
 ANALYSIS_SHARE = 0.8
 
+#: Modules of ``core`` a score imports; a warm engine imports them before its job comes
+#: (with them numpy, OpenCV, PyAV, mido and the synthesizer), so the job does not wait for them.
+WARM_MODULES = ("pipeline",)
+#: At most this many distinct warnings are forwarded per job (the console gets them all).
+MAX_WARNINGS = 20
+
 log = logging.getLogger("moodscore.engine")
+
+
+def load_module(name: str, path: Path, package_dir: Path | None = None) -> ModuleType:
+    """Import the file ``path`` as module ``name`` (a package searching ``package_dir``)."""
+    locations = [str(package_dir)] if package_dir is not None else None
+    spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=locations)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if __package__:
+    from . import engine_protocol
+else:  # run as a script with ``python -I``: not even this file's folder is on sys.path
+    engine_protocol = load_module(
+        "moodscore_engine_protocol", Path(__file__).with_name("engine_protocol.py")
+    )
+Event = engine_protocol.Event
 
 
 def timeline_to_data(timeline: Any) -> dict[str, Any]:
@@ -77,27 +109,39 @@ def timeline_from_data(timeline_module: ModuleType, data: dict[str, Any]) -> Any
 
 def load_core(core_dir: Path) -> ModuleType:
     """Import the engine package found in ``core_dir`` as :data:`CORE_NAME`."""
-    spec = importlib.util.spec_from_file_location(
-        CORE_NAME, core_dir / "__init__.py", submodule_search_locations=[str(core_dir)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[CORE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(CORE_NAME, core_dir / "__init__.py", core_dir)
+
+
+def warm_up(core: ModuleType) -> None:
+    """Import what a score needs now, while Blender's user is still choosing settings.
+
+    A module that fails to import is left for the job, which reports the failure.
+    """
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(f"{core.__name__}.{name}")
+        except Exception:  # the job imports it again and reports why it fails
+            log.debug("Warming %s failed", name, exc_info=True)
 
 
 class EventWriter:
-    """Appends events to the events file, flushing each so Blender sees it at once."""
+    """Appends events to the events file, flushing each so Blender sees it at once.
+
+    Thread-safe: the pipeline's stages may report (and log) from their own threads.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._lock = threading.Lock()
         self._last_progress = 0.0
         self._last_stage = ""
 
     def send(self, event: str, **fields: Any) -> None:
         """Write one event line."""
-        self._stream.write(json.dumps({"event": event, **fields}) + "\n")
-        self._stream.flush()
+        line = json.dumps({engine_protocol.EVENT_KEY: str(event), **fields}) + "\n"
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
 
     def progress(self, index: int, count: int, stage: str, fraction: float) -> None:
         """A progress event for request ``index`` of ``count``, throttled."""
@@ -106,7 +150,29 @@ class EventWriter:
             return
         self._last_stage, self._last_progress = stage, now
         overall = (index + min(max(fraction, 0.0), 1.0)) / count
-        self.send("progress", index=index, stage=stage, fraction=overall)
+        self.send(Event.PROGRESS, index=index, stage=stage, fraction=overall)
+
+
+class WarningForwarder(logging.Handler):
+    """Sends each distinct record at WARNING or above to Blender as a ``warning`` event.
+
+    Without it a warning (a cloud fallback, a clipped synthesizer, mastering that missed its
+    target) only reaches Blender's console, which most users never open.
+    """
+
+    def __init__(self, events: EventWriter) -> None:
+        super().__init__(logging.WARNING)
+        self._events = events
+        self._sent: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == log.name:  # the engine's own failure goes out as an ``error`` event
+            return
+        message = record.getMessage()
+        if message in self._sent or len(self._sent) >= MAX_WARNINGS:
+            return
+        self._sent.add(message)
+        self._events.send(Event.WARNING, message=message, source=record.name)
 
 
 def score_request(
@@ -163,9 +229,10 @@ def score_request(
     }
 
 
-def run_job(job: dict[str, Any], events: EventWriter, cancel: threading.Event) -> int:
+def run_job(
+    core: ModuleType, job: dict[str, Any], events: EventWriter, cancel: threading.Event
+) -> int:
     """Score every request of ``job`` in turn; return the exit status."""
-    core = load_core(Path(job["core_dir"]))
     errors = importlib.import_module(f"{core.__name__}.errors")
     config_module = importlib.import_module(f"{core.__name__}.config")
     requests = job["requests"]
@@ -176,15 +243,15 @@ def run_job(job: dict[str, Any], events: EventWriter, cancel: threading.Event) -
             def report(stage: str, fraction: float, index: int = index) -> None:
                 events.progress(index, len(requests), stage, fraction)
 
-            events.send("outcome", **score_request(core, request, config, report, cancel))
+            events.send(Event.OUTCOME, **score_request(core, request, config, report, cancel))
     except errors.MoodscoreError as exc:
-        events.send("error", kind=type(exc).__name__, message=str(exc), expected=True)
+        events.send(Event.ERROR, kind=type(exc).__name__, message=str(exc), expected=True)
         return 1
     except Exception as exc:  # reported in Blender as the engine's failure, with its type
         log.exception("Moodscore engine failed")
-        events.send("error", kind=type(exc).__name__, message=str(exc), expected=False)
+        events.send(Event.ERROR, kind=type(exc).__name__, message=str(exc), expected=False)
         return 1
-    events.send("done")
+    events.send(Event.DONE)
     return 0
 
 
@@ -213,17 +280,30 @@ def yield_to_blender() -> None:
 
 
 def main() -> int:
-    """Read the request from stdin, score it, report to the events file."""
+    """Read the setup, warm up, read the job, score it; report to the events file."""
     logging.basicConfig(level=logging.WARNING, format="Moodscore engine: %(message)s")
     yield_to_blender()
-    job = json.loads(sys.stdin.readline())
-    sys.path[:] = job["sys_path"]
-    cancel = threading.Event()
-    threading.Thread(
-        target=watch_lifeline, args=(sys.stdin, cancel), name="lifeline", daemon=True
-    ).start()
-    with open(job["events"], "a", encoding="utf-8") as stream:
-        status = run_job(job, EventWriter(stream), cancel)
+    line = sys.stdin.readline()
+    if not line:
+        return 0
+    setup = json.loads(line)
+    sys.path[:] = setup["sys_path"]
+    with open(setup["events"], "a", encoding="utf-8") as stream:
+        events = EventWriter(stream)
+        logging.getLogger().addHandler(WarningForwarder(events))
+        core = load_core(Path(setup["core_dir"]))
+        warm_up(core)
+        events.send(Event.READY)
+        line = sys.stdin.readline()
+        if not line:  # Blender no longer needs this engine, or went away before a job came
+            remove_job_files({**setup, "requests": []})
+            return 0
+        job = {**setup, **json.loads(line)}
+        cancel = threading.Event()
+        threading.Thread(
+            target=watch_lifeline, args=(sys.stdin, cancel), name="lifeline", daemon=True
+        ).start()
+        status = run_job(core, job, events, cancel)
     if cancel.is_set():  # Blender is gone: nobody else will remove what this job made
         remove_job_files(job)
     return status
