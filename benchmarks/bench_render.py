@@ -33,7 +33,9 @@ from core.config import Config
 from core.generators import GENERATORS, get_composer
 from core.generators.mapping import PRESETS
 from core.music.config import RenderConfig
-from core.music.render import SYNTH_SETTINGS, find_soundfont, render_wav, synthesize
+from core.music.render import render_wav
+from core.music.soundfont import find_soundfont
+from core.music.synth import SYNTH_SETTINGS, synthesize
 from core.timeline import EmotionTimeline, TimeGrid
 
 TARGET_X_REALTIME = 100.0
@@ -210,7 +212,8 @@ from bench_render import arc_timeline, render_unmastered
 from core.config import Config
 from core.generators import get_composer
 from core.music.config import RenderConfig
-from core.music.render import find_soundfont, render_wav
+from core.music.render import render_wav
+from core.music.soundfont import find_soundfont
 from core.timeline import TimeGrid
 score = get_composer("chords")(arc_timeline({seconds}, TimeGrid()), Config(), 0)
 with tempfile.TemporaryDirectory() as folder:
