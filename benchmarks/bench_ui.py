@@ -8,9 +8,16 @@ to the score strip) is what the user feels. The button's return time is how long
 machine's load average is printed beside each run: other work on a shared machine stalls
 Blender's UI too, with or without the add-on.
 
-Usage: ``python benchmarks/bench_ui.py [--runs 2] [--clips demo footage] [--baseline COMMIT]``;
-``--baseline`` also builds the add-on of an earlier commit (``git archive``) and measures it in
-the same run, alternating with the working tree's, so the two are compared side by side.
+``--first`` measures instead how long the first score after enabling the add-on takes beside
+the warm ones that follow in the same Blender (issue 17.9): the add-on is installed and enabled,
+the Moodscore tab opened, and :data:`FIRST_PRESS_S` later the strip is scored
+:data:`WARM_SCORES` + 1 times in a row; each score's wall time and the time it spent at
+"starting the engine" (before the engine's first progress) are printed side by side.
+
+Usage: ``python benchmarks/bench_ui.py [--runs 2] [--clips demo footage] [--baseline COMMIT]
+[--first]``; ``--baseline`` also builds the add-on of an earlier commit (``git archive``) and
+measures it in the same run, alternating with the working tree's, so the two are compared side by
+side.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -98,6 +106,68 @@ def advance():
 
 
 PROBE_S = args["probe_s"]
+bpy.app.timers.register(guarded(advance, fail), first_interval=2.0)
+"""
+
+
+#: Seconds between opening the Moodscore tab and pressing Score in ``--first`` runs: a user
+#: selects the strip and picks the settings first; this is quicker than most do.
+FIRST_PRESS_S = 1.0
+#: Warm scores after the first one in ``--first`` runs.
+WARM_SCORES = 2
+
+FIRST_STEPS = r"""
+# Runs after SEQUENCER_UI: score the strip 1 + args["warm"] times; each score's stage changes.
+report = {"scores": [], "errors": []}
+scene = bpy.context.scene
+editor, clip = add_selected_movie("clip", args["fps"])
+scene.frame_start, scene.frame_end = 1, clip.frame_final_end
+scene.moodscore.generator = "chords"
+window, area = sequencer_with_sidebar()
+phase = ["settle"]
+current = {}
+
+
+def fail(error):
+    report["errors"].append(f"{error} in phase {phase[0]}")
+    quit_with_report(report)
+
+
+def advance():
+    now = time.perf_counter()
+    with bpy.context.temp_override(window=window, area=area, region=window_region(area)):
+        if phase[0] == "settle":
+            open_moodscore_tab(window, area)
+            phase[0] = "press"
+            return args["press_s"]
+        if phase[0] == "press":
+            for strip in every_strip(editor):  # only the movie strip, as a user re-selects it
+                strip.select = strip.name == "clip"
+            editor.active_strip = clip
+            current.clear()
+            current.update(press=now, stages=[])
+            result = bpy.ops.moodscore.score_strip("INVOKE_DEFAULT")
+            if "RUNNING_MODAL" not in result:
+                fail(f"Score returned {sorted(result)}")
+                return None
+            phase[0] = "scoring"
+            return 0.02
+        if phase[0] == "scoring":
+            job = engine.active_job()
+            if job is not None and now - current["press"] < 600:
+                stage = job.stage.split(": ")[-1]
+                if not current["stages"] or current["stages"][-1][0] != stage:
+                    current["stages"].append((stage, now - current["press"]))
+                return 0.02
+            current["total"] = now - current["press"]
+            report["scores"].append(dict(current))
+            if len(report["scores"]) > args["warm"]:
+                quit_with_report(report)
+                return None
+            phase[0] = "press"
+            return 0.5
+
+
 bpy.app.timers.register(guarded(advance, fail), first_interval=2.0)
 """
 
@@ -185,6 +255,65 @@ def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
     }
 
 
+def first_and_warm(addon_zip: Path, clip: Path, fps: int) -> dict[str, Any]:
+    """Score ``clip`` 1 + :data:`WARM_SCORES` times in one fresh windowed Blender.
+
+    Returns each score's wall time and its time at "starting the engine" (seconds).
+    """
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-ui-first-") as tmp_name:
+        tmp = Path(tmp_name)
+        paths = {
+            "zip": str(addon_zip),
+            "clip": str(clip),
+            "fps": fps,
+            "blend": str(tmp / "edit.blend"),
+            "report": str(tmp / "report.json"),
+            "press_s": FIRST_PRESS_S,
+            "warm": WARM_SCORES,
+        }
+        run = run_blender_ui(SEQUENCER_UI + FIRST_STEPS, paths, tmp, timeout=900)
+        report_path = Path(paths["report"])
+        if not report_path.exists():
+            raise RuntimeError(
+                f"Blender wrote no report:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
+            )
+        report = json.loads(report_path.read_text())
+    if report["errors"]:
+        raise RuntimeError(f"the UI run failed: {report}\n{run.stdout[-2000:]}")
+    scores = []
+    for score in report["scores"]:
+        starting = [at for stage, at in score["stages"] if stage != "starting the engine"]
+        scores.append({"total_s": score["total"], "starting_s": starting[0] if starting else 0.0})
+    return {"scores": scores, "load": load}
+
+
+def first_table(runs: dict[str, list[dict[str, Any]]]) -> str:
+    """First score against the warm ones, per add-on: wall seconds (of which engine start)."""
+    rows = []
+    for label, figures in runs.items():
+        for run in figures:
+            first, *warm = run["scores"]
+            warm_s = sum(s["total_s"] for s in warm) / len(warm)
+            rows.append(
+                [
+                    label,
+                    f"{first['total_s']:.1f} ({first['starting_s']:.1f})",
+                    " / ".join(f"{s['total_s']:.1f} ({s['starting_s']:.1f})" for s in warm),
+                    f"{first['total_s'] / warm_s:.2f}",
+                    f"{run['load']:.1f}",
+                ]
+            )
+    header = [
+        "Add-on",
+        "First score s (starting the engine)",
+        "Warm scores s (starting the engine)",
+        "First / warm",
+        "Load (1 min)",
+    ]
+    return markdown_table(header, rows)
+
+
 def clip_for(name: str) -> tuple[Path, int]:
     """A benchmark clip and its frame rate: the 24 s demo (360p) or 20 s of 1080p footage."""
     if name == "demo":
@@ -204,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-tree", action="store_true", help="measure only --baseline, not the working tree"
     )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--first", action="store_true", help="first score after enabling against warm ones"
+    )
     args = parser.parse_args(argv)
     if shutil.which("blender") is None or shutil.which("Xvfb") is None:
         print("bench_ui: needs Debian's `blender` and `Xvfb` (scripts/setup_system.sh).")
@@ -215,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         addons[args.baseline] = build_baseline(args.baseline, baseline_zip)
     if not args.no_tree:
         addons["this tree"] = build_addon(WORK / "moodscore-ui-bench.zip")
+    if args.first:
+        return run_first(addons, args)
     rows, raw = [], {}
     for name in args.clips:
         clip, fps = clip_for(name)
@@ -235,6 +369,23 @@ def main(argv: list[str] | None = None) -> int:
         "Load (1 min)",
     ]
     print(markdown_table(header, rows))
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2))
+    return 0
+
+
+def run_first(addons: dict[str, Path], args: argparse.Namespace) -> int:
+    """``--first``: alternate the add-ons over ``args.runs`` runs per clip; print the table."""
+    raw = {}
+    for name in args.clips:
+        clip, fps = clip_for(name)
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in addons}
+        for _ in range(args.runs):
+            for label, addon_zip in addons.items():
+                runs[label].append(first_and_warm(addon_zip, clip, fps))
+        print(f"{clip.name}:")
+        print(first_table(runs))
+        raw[name] = runs
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2))
     return 0

@@ -265,6 +265,24 @@ class ScoringJob:
         """The job's own temp folder (the engine's ``TMPDIR``), removed when the job ends."""
         return self._workdir
 
+    def check(self) -> None:
+        """Refuse now, before an engine starts, what would fail in it: a missing video or a
+        folder Moodscore cannot write to. Raises :class:`~.core.errors.InputError`.
+        """
+        for request in self.requests:
+            if not request.video.is_file():
+                raise errors.InputError(
+                    f"The video of '{request.key}' ({request.video}) does not exist; put the "
+                    "file back or point the movie strip at it."
+                )
+            folder = request.staging_dir.parent
+            problem = _unwritable(folder)
+            if problem is not None:
+                raise errors.InputError(
+                    f"Moodscore cannot write the score of '{request.key}' to {folder} "
+                    f"({problem}); {messages.WRITABLE_FOLDER}."
+                )
+
     def start(self) -> None:
         """Hand the requests to an engine process (a warm one if there is); returns at once."""
         job = json.dumps({"requests": [request.to_data() for request in self.requests]})
@@ -394,6 +412,24 @@ class ScoringJob:
         self._done = True
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be created in ``folder`` (or, while it does not exist yet, in the
+    folder it will be made in), else ``None``; tried for real, as permissions alone do not
+    tell (ACLs, read-only mounts, Windows).
+    """
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
 def _exit_reason(status: int) -> str:
     """``Popen.returncode`` in words."""
     if status < 0:
@@ -426,6 +462,8 @@ def timeline_from_curves(
 
 # The one job that may run at a time; read by the panel, the status bar and the cancel operator.
 _active_job: ScoringJob | None = None
+# The warnings of the last job that ended, which the panel keeps showing until the next one.
+_last_warnings: list[str] = []
 
 
 def active_job() -> ScoringJob | None:
@@ -434,16 +472,23 @@ def active_job() -> ScoringJob | None:
 
 
 def claim(job: ScoringJob) -> None:
-    """Make ``job`` the active one."""
+    """Make ``job`` the active one (the last job's warnings are then old news)."""
     global _active_job
     _active_job = job
+    _last_warnings.clear()
 
 
 def release(job: ScoringJob) -> None:
-    """Forget ``job`` if it is the active one."""
+    """Forget ``job`` if it is the active one, keeping its warnings for the panel."""
     global _active_job
     if _active_job is job:
         _active_job = None
+        _last_warnings[:] = [*job.notes, *job.warnings]
+
+
+def last_warnings() -> list[str]:
+    """The warnings of the last job that ended (before and from its engine)."""
+    return list(_last_warnings)
 
 
 def cancel_active() -> bool:

@@ -6,7 +6,7 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
 from .core.music.config import RenderConfig
-from .properties import OFFLINE_NOTE, config_range, generator_items, online_access
+from .properties import cloud_problem, config_range, generator_items, online_access
 
 #: Loudness the score is mastered to: ``core``'s default and range (LUFS).
 _LOUDNESS_RANGE = config_range(RenderConfig, "loudness_lufs")
@@ -34,7 +34,10 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
         subtype="FILE_PATH",
     )
     default_generator: EnumProperty(
-        name="Default Generator", items=generator_items(with_default=False), default="chords"
+        name="Default Generator",
+        description="How the music is composed when the panel's Generator is From Preferences",
+        items=generator_items(with_default=False),
+        default="chords",
     )
     loudness_lufs: FloatProperty(
         name="Loudness (LUFS)",
@@ -68,8 +71,9 @@ class MoodscorePreferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.enabled = online_access()
         row.prop(self, "cloud_api_key")
-        if not online_access():
-            layout.label(text=f"Cloud: {OFFLINE_NOTE}", icon="URL")
+        problem = cloud_problem()
+        if problem is not None:
+            layout.label(text=f"Cloud: {problem}", icon="URL")
 
 
 def addon_preferences(context: Any = None) -> MoodscorePreferences | None:

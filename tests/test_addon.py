@@ -476,7 +476,7 @@ def test_status_bar_shows_the_job_and_is_given_back(edit) -> None:
     try:
         progress.show(bpy.context, job)
         assert header.draw is progress.draw_status
-        assert progress.update(bpy.context, job, None) == ("clip: analysis", 42)
+        assert progress.update(bpy.context, job, None) == ("clip: analysis", 42, 0)
     finally:
         engine.release(job)
         progress.clear(bpy.context)

@@ -48,7 +48,9 @@ class MoodscoreEditSettings(bpy.types.PropertyGroup):
     """Editor aids for the next score (per scene, saved in the .blend)."""
 
     tempo_mode: EnumProperty(
-        name="Tempo",
+        name="Tempo Mode",
+        description="Whether the music keeps the Tempo (BPM) field's tempo or chooses one that "
+        "puts the most cuts on beats",
         items=(
             ("FIXED", "Fixed", "Play at the Tempo field's value"),
             ("AUTO", "Auto", "The tempo in the range that puts the most cuts on beats"),

@@ -14,7 +14,7 @@ from typing import Any
 import bpy
 from bpy.props import StringProperty
 
-from .. import compat, engine, score_files
+from .. import compat, engine, messages, score_files
 from ..core import errors
 from ..core.config import Config
 from ..engine import ScoreRequest, ScoringJob
@@ -68,10 +68,12 @@ class _JobOperator:
         options={"SKIP_SAVE", "HIDDEN"},
     )
 
-    # Per run (set on the instance): the job, the modal timer and what the status bar shows.
+    # Per run (set on the instance): the job, the modal timer, what the status bar shows and
+    # the warnings given before the engine started (the panel shows them with the engine's).
     _job = None
     _timer = None
     _shown = None
+    _notes = None
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -99,8 +101,13 @@ class _JobOperator:
         """:func:`engine_config`, its warnings reported."""
         config, warnings = engine_config(context, **grid)
         for warning in warnings:
-            self.report({"WARNING"}, warning)
+            self.warn(warning)
         return config
+
+    def warn(self, message: str) -> None:
+        """Report a warning now, and keep it for the panel beside the engine's."""
+        self.report({"WARNING"}, message)
+        self._notes.append(message)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self._begin(context):
@@ -150,11 +157,14 @@ class _JobOperator:
         if engine.active_job() is not None:
             self.report({"ERROR"}, "Moodscore is already scoring; wait for it or press Cancel.")
             return False
+        self._notes = []
         try:
             self._job = self.prepare(context)
+            self._job.check()  # what needs no engine is refused before one starts
         except (StripError, errors.MoodscoreError) as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, messages.for_addon(str(exc)))
             return False
+        self._job.notes.extend(self._notes)
         engine.claim(self._job)
         return True
 
@@ -163,6 +173,8 @@ class _JobOperator:
         engine.release(job)
         if not bpy.app.background:
             progress.clear(context)
+        for warning in job.warnings:  # worded for the add-on by the engine bridge
+            self.report({"WARNING"}, without_secrets(warning, context))
         if job.cancelled or isinstance(job.error, errors.Cancelled):
             _discard(job)
             self.report({"INFO"}, "Moodscore cancelled; nothing was written.")
@@ -175,7 +187,7 @@ class _JobOperator:
             self.apply(context, job)
         except (StripError, errors.MoodscoreError) as exc:
             _discard(job)
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, messages.for_addon(str(exc)))
             return {"CANCELLED"}
         finally:
             score_files.note_state()  # undo may come back to what the strips use now
@@ -232,10 +244,9 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
         if not requests:
             raise StripError(refusals[0])
         for refusal in refusals:
-            self.report({"WARNING"}, refusal)
+            self.warn(refusal)
         if not beside_blend:
-            self.report(
-                {"WARNING"},
+            self.warn(
                 f"The .blend is not saved, so the scores go to {base} for now; "
                 "saving it moves them beside it.",
             )

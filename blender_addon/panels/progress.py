@@ -4,17 +4,52 @@ While a job runs, the operator's modal timer calls :func:`update`. The status ba
 job through ``WorkSpace.status_text_set`` with a draw function (as Blender's own modal tools
 do): setting it also redraws the status bar, which is a global area that Blender 3.x does not
 list in ``screen.areas``. On Blender 4.0+ both places draw a real progress bar
-(``UILayout.progress``); older versions show the percentage as text.
+(``UILayout.progress``); older versions show the percentage as text. The engine's warnings
+show there too as they come (the status bar the latest, the panel all of them), and the panel
+keeps the last job's until the next one starts.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import bpy
 
 from .. import compat, engine
 
-#: What was last shown: (stage, whole percent); a repeat changes nothing on screen.
-Shown = tuple[str, int]
+#: Width of one character of the UI font at scale 1, in pixels (a generous average, so a
+#: wrapped line fits rather than being cut with an ellipsis).
+CHAR_PX = 7.0
+#: The status bar shows at most this much of the latest warning (it never wraps).
+STATUS_CHARS = 120
+
+#: What was last shown: (stage, whole percent, warnings); a repeat changes nothing on screen.
+Shown = tuple[str, int, int]
+
+
+def wrapped_label(
+    layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE"
+) -> None:
+    """``text`` as labels wrapped to the region's width: a label is cut off, never wrapped."""
+    region = context.region
+    scale = context.preferences.view.ui_scale
+    width = region.width if region is not None and region.width > 1 else 300
+    chars = max(20, int((width - 40) / (CHAR_PX * scale)))
+    column = layout.column(align=True)
+    column.scale_y = 0.8
+    for number, line in enumerate(textwrap.wrap(text, chars) or [""]):
+        column.label(text=line, icon=icon if number == 0 else "BLANK1")
+
+
+def draw_warnings(
+    layout: bpy.types.UILayout, context: bpy.types.Context, warnings: list[str]
+) -> None:
+    """The warnings of the running (or last) job, whole, in a box."""
+    if not warnings:
+        return
+    box = layout.box()
+    for warning in warnings:
+        wrapped_label(box, context, warning, icon="ERROR")
 
 
 def draw_job(layout: bpy.types.UILayout, job: engine.ScoringJob) -> None:
@@ -36,10 +71,15 @@ def draw_status(header: bpy.types.Header, context: bpy.types.Context) -> None:
     row.label(text="Moodscore", icon="SOUND")
     draw_job(row, job)
     row.label(text="Esc cancels")
+    if job.warnings:
+        latest = job.warnings[-1]
+        if len(latest) > STATUS_CHARS:
+            latest = latest[: STATUS_CHARS - 1] + "…"
+        row.label(text=latest, icon="ERROR")
 
 
 def _shown(job: engine.ScoringJob) -> Shown:
-    return job.stage, int(job.fraction * 100)
+    return job.stage, int(job.fraction * 100), len(job.warnings)
 
 
 def _redraw_panels(context: bpy.types.Context) -> None:
