@@ -266,14 +266,32 @@ class ScoringJob:
         return self._workdir
 
     def check(self) -> None:
-        """Refuse now, before an engine starts, what would fail in it: a missing video or a
-        folder Moodscore cannot write to. Raises :class:`~.core.errors.InputError`.
+        """Refuse now, before an engine starts, what would fail in it: a missing video,
+        SoundFont or RBM model, or a folder Moodscore cannot write to.
+
+        Raises
+        ------
+        InputError
+            One sentence naming the problem and the add-on control that fixes it.
         """
         for request in self.requests:
             if not request.video.is_file():
                 raise errors.InputError(
                     f"The video of '{request.key}' ({request.video}) does not exist; put the "
                     "file back or point the movie strip at it."
+                )
+            soundfont = request.config.render.soundfont
+            if soundfont and not Path(soundfont).is_file():
+                raise errors.InputError(
+                    f"The SoundFont in {messages.PREFERENCES} ({soundfont}) does not exist; "
+                    "choose an existing .sf2 file there, or clear it to use the bundled one."
+                )
+            model = request.config.rbm.model
+            rbm = request.config.music.generator.startswith("rbm")
+            if rbm and model and not Path(model).exists():
+                raise errors.InputError(
+                    f"The RBM Model in {messages.PREFERENCES} ({model}) does not exist; "
+                    "choose an existing .npz file there, or clear it to use the bundled one."
                 )
             folder = request.staging_dir.parent
             problem = _unwritable(folder)
