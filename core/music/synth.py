@@ -279,17 +279,76 @@ def _window(score: Score, first_tick: int, last_tick: int, end_tick: int) -> tup
     return replace(score, tracks=tracks, length_ticks=length), length
 
 
-def _pcm16_to_float(wav_bytes: bytes, rate: int) -> np.ndarray:
-    """A 16-bit stereo WAV (midirenderer's output) as float32 frames at ``rate``."""
+def _window_audio(wav_bytes: bytes, rate: int) -> np.ndarray:
+    """A 16-bit stereo WAV (midirenderer's output) as frames at ``rate``: int16 at the
+    synthesizer's own rate (read in place), float32 when resampled."""
     with wave.open(io.BytesIO(wav_bytes), "rb") as wav:
         if (wav.getnchannels(), wav.getsampwidth()) != (CHANNELS, 2):
             raise RenderError("The bundled synthesizer returned audio in an unexpected format.")
-        source_rate = wav.getframerate()
-        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        source_rate, frames = wav.getframerate(), wav.getnframes()
+    pcm = np.frombuffer(
+        wav_bytes, dtype="<i2", count=frames * CHANNELS, offset=_data_offset(wav_bytes)
+    ).reshape(-1, CHANNELS)
     if int(np.abs(pcm).max(initial=0)) >= CLIP_PEAK:
         log.warning("The bundled synthesizer's output reached full scale; peaks may be clipped.")
-    frames = (pcm.astype(np.float32) / np.float32(32768.0)).reshape(-1, CHANNELS)
-    return frames if source_rate == rate else _resample(frames, source_rate, rate)
+    if source_rate == rate:
+        return pcm
+    return _resample(pcm.astype(np.float32) / np.float32(32768.0), source_rate, rate)
+
+
+def _data_offset(wav_bytes: bytes) -> int:
+    """Where the samples of a RIFF WAVE file start (after the ``data`` chunk's header)."""
+    position = 12
+    while position + 8 <= len(wav_bytes):
+        size = int.from_bytes(wav_bytes[position + 4 : position + 8], "little")
+        if wav_bytes[position : position + 4] == b"data":
+            return position + 8
+        position += 8 + size + (size & 1)
+    raise RenderError("The bundled synthesizer returned a WAV without samples.")
+
+
+class _OverlapAdd:
+    """Sums windows of audio at their frame offsets and hands out finished blocks in order.
+
+    One buffer, grown only when a window is longer than any before and compacted once per
+    window, so memory stays that of the longest window however long the piece is.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = np.zeros((0, CHANNELS), np.float32)
+        self.origin = 0  # frame of the piece at buffer[0]
+        self.cursor = 0  # buffer index of the next frame to hand out
+        self.used = 0  # buffer frames that hold sound (zeros beyond)
+
+    def add(self, start: int, audio: np.ndarray) -> None:
+        """Add ``audio`` (float frames, or int16 at full scale 32768) from frame ``start`` on."""
+        if self.cursor:
+            kept = max(0, self.used - self.cursor)
+            self.buffer[:kept] = self.buffer[self.cursor : self.cursor + kept]
+            self.buffer[kept : max(kept, self.used)] = 0.0
+            self.origin, self.used, self.cursor = self.origin + self.cursor, kept, 0
+        offset = start - self.origin
+        end = offset + len(audio)
+        self._reserve(end)
+        target = self.buffer[offset:end]
+        if audio.dtype == np.int16:
+            target += audio * np.float32(1.0 / 32768.0)
+        else:
+            target += audio
+        self.used = max(self.used, end)
+
+    def take(self, count: int) -> np.ndarray:
+        """The next ``count`` frames (zeros where nothing sounded)."""
+        self._reserve(self.cursor + count)
+        block = self.buffer[self.cursor : self.cursor + count].copy()
+        self.cursor += count
+        return block
+
+    def _reserve(self, frames: int) -> None:
+        if frames > len(self.buffer):
+            grown = np.zeros((frames + frames // 4, CHANNELS), np.float32)
+            grown[: self.used] = self.buffer[: self.used]
+            self.buffer = grown
 
 
 def _resample(frames: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
@@ -322,7 +381,7 @@ def _rustysynth_blocks(
     frames_per_tick = sample_rate * 60.0 / (score.bpm * score.ticks_per_beat)
     end_tick = score.ticks(total_frames / sample_rate)
     chunk_ticks = max(1, score.ticks(CHUNK_S))
-    pending = np.zeros((0, CHANNELS), np.float32)  # frames from `emitted` on, still summing
+    mix = _OverlapAdd()
     emitted = 0
     for first_tick in range(0, max(end_tick, 1), chunk_ticks):
         check_cancel(cancel)
@@ -336,29 +395,17 @@ def _rustysynth_blocks(
                     f"{soundfont} could not be rendered by the bundled synthesizer ({exc}); "
                     "pass a General MIDI SoundFont 2 (.sf2) file."
                 ) from None
-            audio = _pcm16_to_float(wav, sample_rate)[: total_frames - start]
-            needed = start + len(audio) - emitted
-            if needed > len(pending):
-                grow = np.zeros((needed - len(pending), CHANNELS), np.float32)
-                pending = np.concatenate([pending, grow])
-            pending[start - emitted : start - emitted + len(audio)] += audio
+            mix.add(start, _window_audio(wav, sample_rate)[: total_frames - start])
+            del wav
         # Everything before the next window's start is final.
         ready_until = min(total_frames, round((first_tick + chunk_ticks) * frames_per_tick))
         while ready_until - emitted >= BLOCK_FRAMES:
-            yield _first_frames(pending, BLOCK_FRAMES)
-            pending, emitted = pending[BLOCK_FRAMES:], emitted + BLOCK_FRAMES
+            yield mix.take(BLOCK_FRAMES)
+            emitted += BLOCK_FRAMES
     while emitted < total_frames:
         count = min(BLOCK_FRAMES, total_frames - emitted)
-        yield _first_frames(pending, count)
-        pending, emitted = pending[count:], emitted + count
-
-
-def _first_frames(pending: np.ndarray, count: int) -> np.ndarray:
-    """The first ``count`` frames of ``pending``, zero-padded where nothing sounded."""
-    block = np.zeros((count, CHANNELS), np.float32)
-    available = min(count, len(pending))
-    block[:available] = pending[:available]
-    return block
+        yield mix.take(count)
+        emitted += count
 
 
 def synthesize(
