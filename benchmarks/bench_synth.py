@@ -38,7 +38,7 @@ import pyloudnorm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, WORK, markdown_table
+from benchmarks._common import REPO, WORK, markdown_table, python_child, run_measured
 from core.config import Config
 from core.generators import get_composer
 from core.music.config import RenderConfig
@@ -294,6 +294,43 @@ def zip_table() -> str:
     return markdown_table(header, rows)
 
 
+MEMORY_CHILD = """
+import random, sys, tempfile
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from core.config import Config
+from core.generators import get_composer
+from core.music.config import RenderConfig
+from core.music.render import render_wav
+from core.timeline import EmotionTimeline
+rng = random.Random(1)
+bars = round({minutes} * 30)
+timeline = EmotionTimeline.from_values(
+    [rng.random() for _ in range(bars)], [rng.random() for _ in range(bars)]
+)
+score = get_composer("chords")(timeline, Config(), 0)
+config = RenderConfig(synth={synth!r}, soundfont={font!r})
+with tempfile.TemporaryDirectory() as folder:
+    render_wav(score, Path(folder) / "m.wav", config, score.duration_s)
+"""
+
+
+def memory_table(minutes: tuple[float, ...] = (2.0, 30.0)) -> str:
+    """Peak memory of a fresh process composing and rendering, per synthesizer and length."""
+    rows = []
+    for synth in ("fluidsynth", "rustysynth"):
+        cells = []
+        for length in minutes:
+            code = MEMORY_CHILD.format(
+                repo=str(REPO), minutes=length, synth=synth, font=str(BUNDLED_SOUNDFONT)
+            )
+            _, peak_mb = run_measured(python_child(code))
+            cells.append(f"{peak_mb:.0f}")
+        rows.append([f"{synth} + TimGM6mb", *cells])
+    header = ["renderer", *(f"peak RSS, {m:g} min (MB)" for m in minutes)]
+    return markdown_table(header, rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40.0)
@@ -320,6 +357,10 @@ def main() -> None:
     print("Per preset (all four generators):")
     print()
     print(per_preset_table(rows))
+    print()
+    print("Peak memory of a fresh process composing and rendering (Python, numpy included):")
+    print()
+    print(memory_table())
     print()
     print(zip_table())
 
