@@ -10,9 +10,11 @@ Blender's UI too, with or without the add-on.
 
 ``--first`` measures instead how long the first score after enabling the add-on takes beside
 the warm ones that follow in the same Blender (issue 17.9): the add-on is installed and enabled,
-the Moodscore tab opened, and :data:`FIRST_PRESS_S` later the strip is scored
-:data:`WARM_SCORES` + 1 times in a row; each score's wall time and the time it spent at
-"starting the engine" (before the engine's first progress) are printed side by side.
+the Moodscore tab opened, and :data:`FIRST_PRESS_S` later :data:`FIRST_CLIP_S` of the strip are
+scored :data:`WARM_SCORES` + 1 times, :data:`BETWEEN_S` apart; each score's wall time and the
+time it spent at "starting the engine" (before the engine's first progress) are printed side by
+side. Run it with bytecode writing on (``env -u PYTHONDONTWRITEBYTECODE``), as a user's Blender
+has it: the first engine after an install then also compiles the add-on's ``core``.
 
 Usage: ``python benchmarks/bench_ui.py [--runs 2] [--clips demo footage] [--baseline COMMIT]
 [--first]``; ``--baseline`` also builds the add-on of an earlier commit (``git archive``) and
@@ -113,14 +115,20 @@ bpy.app.timers.register(guarded(advance, fail), first_interval=2.0)
 #: Seconds between opening the Moodscore tab and pressing Score in ``--first`` runs: a user
 #: selects the strip and picks the settings first; this is quicker than most do.
 FIRST_PRESS_S = 1.0
+#: Seconds between a score's end and the next press (a user listens to it first).
+BETWEEN_S = 3.0
 #: Warm scores after the first one in ``--first`` runs.
 WARM_SCORES = 2
+#: Seconds of the clip scored in ``--first`` runs: short, as when trying settings on a shot,
+#: where the engine's start is most of the wait.
+FIRST_CLIP_S = 6.0
 
 FIRST_STEPS = r"""
 # Runs after SEQUENCER_UI: score the strip 1 + args["warm"] times; each score's stage changes.
 report = {"scores": [], "errors": []}
 scene = bpy.context.scene
 editor, clip = add_selected_movie("clip", args["fps"])
+clip.frame_final_duration = round(args["seconds"] * args["fps"])
 scene.frame_start, scene.frame_end = 1, clip.frame_final_end
 scene.moodscore.generator = "chords"
 window, area = sequencer_with_sidebar()
@@ -165,7 +173,7 @@ def advance():
                 quit_with_report(report)
                 return None
             phase[0] = "press"
-            return 0.5
+            return args["between_s"]
 
 
 bpy.app.timers.register(guarded(advance, fail), first_interval=2.0)
@@ -216,9 +224,13 @@ def longest_gap_ms(times: list[float], start: float, end: float) -> float:
     return 1000 * max(b - a for a, b in itertools.pairwise(bounded))
 
 
-def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
-    """Score ``clip`` once in a fresh windowed Blender; return the stall figures."""
-    load = os.getloadavg()[0]  # other work on the machine stalls Blender too
+def run_steps(
+    addon_zip: Path, clip: Path, fps: int, steps: str, **args: Any
+) -> tuple[dict[str, Any], str]:
+    """Run ``steps`` after ``SEQUENCER_UI`` in a fresh windowed Blender with ``args``.
+
+    Returns the steps' report and Blender's output (the end of it).
+    """
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp_name:
         tmp = Path(tmp_name)
         paths = {
@@ -227,19 +239,24 @@ def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
             "fps": fps,
             "blend": str(tmp / "edit.blend"),
             "report": str(tmp / "report.json"),
-            "probe_s": PROBE_S,
-            "idle_s": IDLE_S,
+            **args,
         }
-        run = run_blender_ui(SEQUENCER_UI + UI_STEPS, paths, tmp, timeout=900)
+        run = run_blender_ui(SEQUENCER_UI + steps, paths, tmp, timeout=900)
         report_path = Path(paths["report"])
         if not report_path.exists():
             raise RuntimeError(
                 f"Blender wrote no report:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
             )
-        report = json.loads(report_path.read_text())
+        return json.loads(report_path.read_text()), run.stdout[-2000:]
+
+
+def run_once(addon_zip: Path, clip: Path, fps: int) -> dict[str, float]:
+    """Score ``clip`` once in a fresh windowed Blender; return the stall figures."""
+    load = os.getloadavg()[0]  # other work on the machine stalls Blender too
+    report, output = run_steps(addon_zip, clip, fps, UI_STEPS, probe_s=PROBE_S, idle_s=IDLE_S)
     if report["errors"] or not report.get("scored"):
         report.pop("probe")
-        raise RuntimeError(f"the UI run failed: {report}\n{run.stdout[-2000:]}")
+        raise RuntimeError(f"the UI run failed: {report}\n{output}")
     marks, probe = report["marks"], report["probe"]
     if os.environ.get("MOODSCORE_BENCH_DEBUG"):  # where the long gaps fall, after the press
         inside = [marks["press"], *(t for t in probe if marks["press"] <= t <= marks["done"])]
@@ -261,26 +278,18 @@ def first_and_warm(addon_zip: Path, clip: Path, fps: int) -> dict[str, Any]:
     Returns each score's wall time and its time at "starting the engine" (seconds).
     """
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="bench-ui-first-") as tmp_name:
-        tmp = Path(tmp_name)
-        paths = {
-            "zip": str(addon_zip),
-            "clip": str(clip),
-            "fps": fps,
-            "blend": str(tmp / "edit.blend"),
-            "report": str(tmp / "report.json"),
-            "press_s": FIRST_PRESS_S,
-            "warm": WARM_SCORES,
-        }
-        run = run_blender_ui(SEQUENCER_UI + FIRST_STEPS, paths, tmp, timeout=900)
-        report_path = Path(paths["report"])
-        if not report_path.exists():
-            raise RuntimeError(
-                f"Blender wrote no report:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
-            )
-        report = json.loads(report_path.read_text())
+    report, output = run_steps(
+        addon_zip,
+        clip,
+        fps,
+        FIRST_STEPS,
+        press_s=FIRST_PRESS_S,
+        between_s=BETWEEN_S,
+        seconds=FIRST_CLIP_S,
+        warm=WARM_SCORES,
+    )
     if report["errors"]:
-        raise RuntimeError(f"the UI run failed: {report}\n{run.stdout[-2000:]}")
+        raise RuntimeError(f"the UI run failed: {report}\n{output}")
     scores = []
     for score in report["scores"]:
         starting = [at for stage, at in score["stages"] if stage != "starting the engine"]
