@@ -158,7 +158,7 @@ class SEQUENCER_PT_moodscore(bpy.types.Panel):  # noqa: N801 (Blender naming)
         job = engine.active_job()
         if job is not None:
             draw_job(layout, job)
-            draw_warnings(layout, context, job.warnings)
+            draw_warnings(layout, context, [*job.notes, *job.warnings])
         else:
             layout.operator("moodscore.score_strip", icon="SOUND")
             layout.operator("moodscore.rescore_from_curves", icon="GRAPH")
