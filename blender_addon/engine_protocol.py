@@ -16,7 +16,7 @@ from enum import StrEnum
 class Event(StrEnum):
     """The kinds of line in the events file."""
 
-    #: The engine has imported its packages and waits for requests (``warm`` fields: none).
+    #: The engine has imported its packages and waits for its job (no fields).
     READY = "ready"
     #: A request's stage and overall fraction (``index``, ``stage``, ``fraction``).
     PROGRESS = "progress"
