@@ -19,7 +19,7 @@ BPY52_PACKAGES := 'bpy==5.2.3' 'numpy==2.5.5' opencv-python-headless av mido pyf
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
 	$(shell command -v python3.13 2>/dev/null))
 ADDON_TESTS := tests/test_addon.py tests/test_addon_batch.py tests/test_addon_build.py \
-	tests/test_addon_fps.py tests/test_addon_rescore.py
+	tests/test_addon_fps.py tests/test_addon_rescore.py tests/test_addon_messages.py
 
 .PHONY: setup demo test lint bench addon clean
 
