@@ -7,6 +7,7 @@ between the tree and plain dictionaries (YAML, ``score.json``).
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 import urllib.parse
 from dataclasses import dataclass, field
@@ -54,6 +55,12 @@ def _coerce(
     """``value`` converted to the field's type and checked against its range."""
     label = _label(key, labels)
     origin = typing.get_origin(annotation)
+    arguments = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in arguments:
+        if value is None:
+            return None
+        (inner,) = [argument for argument in arguments if argument is not type(None)]
+        return _coerce(value, spec, inner, key, labels)
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise InputError(f"{label} must be a mapping of options.")

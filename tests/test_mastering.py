@@ -97,6 +97,21 @@ def test_integrated_loudness_reaches_the_target(renders, target: float) -> None:
     assert result.loudness_lufs == pytest.approx(measured, abs=0.01)
 
 
+def test_a_fixed_gain_is_used_as_given(renders, score: Score, tmp_path: Path) -> None:
+    """A re-score keeps the previous version's gain: the same gain gives the same level."""
+    earlier, earlier_frames = renders[-23.0]  # the quiet target: no limiting
+    path = tmp_path / "fixed.wav"
+    target_ignored = RenderConfig(loudness_lufs=-14.0, fixed_gain_db=earlier.gain_db)
+    result = render_wav(score, path, target_ignored, SECONDS)
+    assert result.gain_db == earlier.gain_db
+    assert loudness(read_wav(path)) == pytest.approx(loudness(earlier_frames), abs=0.05)
+    louder = render_wav(
+        score, tmp_path / "louder.wav", RenderConfig(fixed_gain_db=earlier.gain_db + 12), SECONDS
+    )
+    assert louder.gain_db == earlier.gain_db + 12
+    assert louder.true_peak_dbtp <= -1.0  # the limiter still holds the ceiling
+
+
 @pytest.mark.parametrize("target", [-23.0, -16.0, -14.0])
 def test_true_peak_stays_under_minus_one_dbtp(renders, target: float) -> None:
     result, frames = renders[target]

@@ -42,3 +42,7 @@ class RenderConfig:
     )
     true_peak_dbtp: float = ranged(-1.0, -20.0, 0.0, why="dBTP: 0 is full scale")
     fade_s: float = ranged(1.5, 0.0, 10.0, why="seconds of fade-out at the end")
+    #: Master with this gain (dB) instead of to ``loudness_lufs``, e.g. the gain of the version a
+    #: re-score replaces, so music whose emotion did not change keeps its level. The true-peak
+    #: limiter still holds ``true_peak_dbtp``.
+    fixed_gain_db: float | None = ranged(None, -60.0, 60.0, why="dB")

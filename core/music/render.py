@@ -303,10 +303,13 @@ def _master(
 
     Limiting lowers the loudness a little (more for peaky music at a loud target), and the
     written true peak can sit a hair over the limiter's aim; each retry corrects by what was
-    measured.
+    measured. With ``config.fixed_gain_db`` the gain is given and only the ceiling is corrected.
     """
     ceiling_db = config.true_peak_dbtp - CEILING_MARGIN_DB
-    if math.isfinite(mix.loudness_lufs):
+    fixed = config.fixed_gain_db is not None
+    if fixed:
+        gain_db = float(config.fixed_gain_db)
+    elif math.isfinite(mix.loudness_lufs):
         gain_db = config.loudness_lufs - mix.loudness_lufs
     else:  # audible but under BS.1770's -70 LUFS gate (e.g. only a sub-bass rumble)
         gain_db = ceiling_db - gain_to_db(float(mix.peaks.max()))
@@ -319,7 +322,7 @@ def _master(
             spool, mix, path, sample_rate, total_frames, gain_db, ceiling_db, reporter, cancel
         )
         short_lu = 0.0
-        if math.isfinite(mix.loudness_lufs):
+        if math.isfinite(mix.loudness_lufs) and not fixed:
             short_lu = config.loudness_lufs - result.loudness_lufs
         over_db = result.true_peak_dbtp - config.true_peak_dbtp
         if over_db <= 0 and abs(short_lu) <= LOUDNESS_TOLERANCE_LU:
