@@ -20,7 +20,15 @@ from .edit.config import EditConfig
 from .emotion.config import AnalysisConfig
 from .errors import InputError
 from .files import check_input_file
-from .limits import range_error, ranged
+from .limits import (
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_FILE_BYTES,
+    MAX_CONFIG_VALUES,
+    MAX_TEXT_CHARS,
+    quoted,
+    range_error,
+    ranged,
+)
 from .music.config import MusicConfig, RenderConfig
 from .rbm.config import RbmConfig
 from .timeline import MAX_BPM, MIN_BPM
@@ -82,7 +90,7 @@ def _coerce(
     if annotation in (int, float, str):
         # YAML's true/false are ints to Python; a switch given for a number is a mistake.
         if annotation is not str and isinstance(value, bool):
-            raise InputError(f"{label} must be of type {annotation.__name__}, got {value!r}.")
+            raise InputError(f"{label} must be of type {annotation.__name__}, got {quoted(value)}.")
         try:
             if annotation is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError
@@ -91,8 +99,13 @@ def _coerce(
             converted = annotation(value)
         except (TypeError, ValueError, OverflowError):
             raise InputError(
-                f"{label} must be of type {annotation.__name__}, got {value!r}."
+                f"{label} must be of type {annotation.__name__}, got {quoted(value)}."
             ) from None
+        if isinstance(converted, str) and len(converted) > MAX_TEXT_CHARS:
+            raise InputError(
+                f"{label} is {len(converted)} characters long, more than the {MAX_TEXT_CHARS} "
+                f"of the longest path; got {quoted(converted)}."
+            )
         problem = range_error(label, converted, spec)
         if problem:
             raise InputError(problem)
@@ -151,8 +164,14 @@ def load_config(path: str | Path) -> Config:
     """Load a YAML configuration file (``yaml.safe_load``)."""
     path = Path(path)
     check_input_file(path, "Config file", "pass a YAML file with --config")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_FILE_BYTES:
+        raise InputError(
+            f"Config file {path} is {size / 2**20:.1f} MB, more than the "
+            f"{MAX_CONFIG_FILE_BYTES // 2**20} MB a config file may be; pass the right file."
+        )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        data = _load_bounded(path.read_text(encoding="utf-8-sig"), path)
     except yaml.YAMLError as exc:
         raise InputError(
             f"Config file {path} is not valid YAML ({_yaml_problem(exc)}); fix it."
@@ -162,6 +181,74 @@ def load_config(path: str | Path) -> Config:
     if data is not None and not isinstance(data, dict):
         raise InputError(f"Config file {path} must hold a mapping of options at the top level.")
     return config_from_dict(data)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses nesting deeper than :data:`MAX_CONFIG_DEPTH`.
+
+    PyYAML composes nested collections recursively: without a limit, a few hundred levels of
+    ``[[[…]]]`` end in a ``RecursionError``.
+    """
+
+    def __init__(self, stream: str, path: Path) -> None:
+        super().__init__(stream)
+        self.path = path
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_CONFIG_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise InputError(
+                    f"Config file {self.path} nests deeper than {MAX_CONFIG_DEPTH} levels "
+                    f"(at line {line}); a config nests 3 (section, key, list), so fix it."
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _load_bounded(text: str, path: Path) -> Any:
+    """``yaml.safe_load(text)``, refusing bombs before any value is built.
+
+    The node graph is composed first (aliases are shared nodes there, so it is as small as the
+    text); its expanded size is counted against :data:`MAX_CONFIG_VALUES` with a walk that
+    stops at the budget, so a 'billion laughs' file or an alias cycle costs at most that many
+    steps. Only then are Python values constructed.
+    """
+    loader = _BoundedLoader(text, path)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, path)
+        try:
+            return loader.construct_document(node)
+        except ValueError:
+            # Python refuses integers of more than 4300 digits (a denial-of-service guard).
+            raise InputError(
+                f"Config file {path} holds a number too long to read; fix the value."
+            ) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    pending = [root]
+    for _ in range(MAX_CONFIG_VALUES):
+        if not pending:
+            return
+        node = pending.pop()
+        if isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(item for pair in node.value for item in pair)
+    if pending:
+        raise InputError(
+            f"Config file {path} expands to more than {MAX_CONFIG_VALUES} values through its "
+            "aliases (*name); a config holds about 100, so write the values out."
+        )
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from typing import Any
 
 #: Longest piece Moodscore scores or composes: 3 hours. A WAV's sizes are 32-bit (4 GiB):
@@ -27,6 +28,38 @@ MAX_HIDDEN = 4096
 #: to type and store everywhere (Blender's integer properties, JSON).
 MAX_SEED = 2**32 - 1
 
+#: Longest piece of a bad value quoted in an error: enough to recognise it, never a flood
+#: (a 2 MB line, a 'billion laughs' list).
+MAX_QUOTED_CHARS = 80
+#: Largest config file read: real ones are a few KB.
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+#: Deepest nesting of a config file: real ones nest 3 levels (section, key, list); PyYAML
+#: composes recursively, so 500 levels used to end in a RecursionError.
+MAX_CONFIG_DEPTH = 20
+#: Most values (mappings, lists and scalars) a config file may hold once its aliases are
+#: expanded: real ones hold about 100; a 400-byte 'billion laughs' file expands to 10^9.
+MAX_CONFIG_VALUES = 10_000
+#: Longest text value of a config key: the longest path a system takes (PATH_MAX, 4096).
+MAX_TEXT_CHARS = 4096
+
+_QUOTE = reprlib.Repr()
+_QUOTE.maxlevel = 3
+_QUOTE.maxstring = _QUOTE.maxother = _QUOTE.maxlong = MAX_QUOTED_CHARS
+for _name in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque"):
+    setattr(_QUOTE, _name, 6)
+
+
+def quoted(value: Any) -> str:
+    """``repr(value)`` for an error message, at most :data:`MAX_QUOTED_CHARS` characters.
+
+    Bounded however big or deeply nested ``value`` is (a plain ``repr`` of a shared nested
+    list expands it in full).
+    """
+    text = _QUOTE.repr(value)
+    if len(text) <= MAX_QUOTED_CHARS:
+        return text
+    return text[: MAX_QUOTED_CHARS - 1] + "…"
+
 
 def ranged(default: Any, low: float, high: float, *, why: str = "") -> Any:
     """A dataclass field whose value must lie in ``[low, high]`` (``why`` explains a limit)."""
@@ -42,11 +75,12 @@ def range_error(label: str, value: Any, field: dataclasses.Field[Any]) -> str | 
 def bounds_error(label: str, value: Any, low: float, high: float, why: str = "") -> str | None:
     """The sentence for ``value`` outside ``[low, high]`` or not finite; ``None`` if fine."""
     if isinstance(value, float) and not math.isfinite(value):
-        return f"{label} must be a finite number, got {value!r}."
+        return f"{label} must be a finite number, got {quoted(value)}."
     if not isinstance(value, int | float) or low <= value <= high:
         return None
     because = f" ({why})" if why else ""
-    return f"{label} must be between {_number(low)} and {_number(high)}{because}, got {value!r}."
+    between = f"between {_number(low)} and {_number(high)}{because}"
+    return f"{label} must be {between}, got {quoted(value)}."
 
 
 def _number(value: float) -> str:

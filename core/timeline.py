@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import InputError
+from .limits import quoted
 from .music.score import TICKS_PER_BEAT, TICKS_PER_TIMESTEP
 
 TIMESTEPS_PER_BAR = 16
@@ -223,11 +224,11 @@ def parse_emotion_text(text: str, source: str = "<text>") -> list[tuple[float, f
         except ValueError:
             raise InputError(
                 f"{source}, line {number}: expected 'arousal, valence' (two numbers), "
-                f"got {stripped!r}; fix that line."
+                f"got {quoted(stripped)}; fix that line."
             ) from None
         if not (0.0 <= arousal <= 1.0 and 0.0 <= valence <= 1.0) or math.isnan(arousal + valence):
             raise InputError(
-                f"{source}, line {number}: values must lie in [0, 1], got {stripped!r}; "
+                f"{source}, line {number}: values must lie in [0, 1], got {quoted(stripped)}; "
                 "fix that line."
             )
         values.append((arousal, valence))

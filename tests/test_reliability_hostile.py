@@ -1,0 +1,175 @@
+"""Issue 20, rows 2 and 4-12: hostile values, options and endpoints get one short sentence.
+
+Row 1 (frames lost when copying Matroska) is in ``test_reliability_containers.py``; the batch
+and signal rows that need real processes are in ``test_reliability_lifelines.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.limits import MAX_CONFIG_DEPTH, MAX_QUOTED_CHARS
+from tests.cli_run import one_sentence_error, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+#: Address space a bomb's process may use: a few times what a run needs, far below a bomb's.
+BOMB_MEMORY = 1536 * 2**20
+
+
+@pytest.fixture
+def emotions_file(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.emotions.txt"
+    path.write_text("0.2, 0.3\n0.6, 0.7\n")
+    return path
+
+
+def laughs(dotted_key: str, levels: int = 9) -> str:
+    """A 'billion laughs' YAML: ``levels`` lists of nine aliases of the one before, at a key."""
+    items = ["&a0 [" + ",".join(['"lol"'] * 9) + "]"]
+    items += [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    *sections, leaf = dotted_key.split(".")
+    lines = [f"{'  ' * depth}{section}:" for depth, section in enumerate(sections)]
+    lines.append(f"{'  ' * len(sections)}{leaf}: [{', '.join(items)}]")
+    return "\n".join(lines) + "\n"
+
+
+def _bounded_run(*argv: str, timeout: float = 20.0) -> tuple[int, str, float]:
+    """Run ``moodscore argv`` in a process whose memory is capped; its status, stderr, seconds."""
+    resource = pytest.importorskip("resource")
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (BOMB_MEMORY, BOMB_MEMORY))
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "core", *argv, "--quiet"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=cap,
+    )
+    return done.returncode, done.stderr, time.monotonic() - started
+
+
+# Row 2: value bombs. A ~400-byte file grew past 4 GB under these keys.
+@pytest.mark.parametrize(
+    "key", ["bpm", "music.seed", "render.soundfont", "music.programs.melody", "analysis.sources"]
+)
+def test_row02_billion_laughs_is_refused_fast_in_bounded_memory(
+    key: str, tmp_path: Path, emotions_file: Path
+) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(laughs(key))
+    assert bomb.stat().st_size < 600
+    out = tmp_path / "out"
+    code, err, seconds = _bounded_run(
+        "compose", str(emotions_file), "--config", str(bomb), "--out", str(out)
+    )
+    assert code == 2, err[-2000:]
+    one_sentence_error(err, str(bomb), "aliases")
+    assert seconds < 5.0  # process start-up and imports included; the check itself is ~ms
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("levels", [4, 5])
+def test_row02_a_small_bomb_error_stays_short(
+    levels: int, tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(laughs("bpm", levels))
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--config", str(bomb))
+    assert code == 2
+    line = one_sentence_error(err, "bpm" if levels == 4 else "aliases")
+    assert len(line) < 200 + len(str(bomb))
+
+
+_MEASURE_LOAD = """
+import sys, time, tracemalloc
+from core.config import load_config
+from core.errors import InputError
+tracemalloc.start()
+started = time.perf_counter()
+try:
+    load_config(sys.argv[1])
+except InputError as exc:
+    print(time.perf_counter() - started, tracemalloc.get_traced_memory()[1], exc)
+"""
+
+
+def test_row02_config_load_refuses_within_a_second_in_little_memory(tmp_path: Path) -> None:
+    resource = pytest.importorskip("resource")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(laughs("bpm", 12))
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE_LOAD, str(bomb)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (BOMB_MEMORY, BOMB_MEMORY)),
+    )
+    seconds, peak, message = done.stdout.split(" ", 2)
+    assert "aliases" in message, done.stderr[-2000:]
+    assert float(seconds) < 1.0
+    assert int(peak) < 16 * 2**20
+
+
+@pytest.mark.parametrize("command", ["config", "compose"])
+def test_row02_deep_nesting_is_one_sentence(
+    command: str, tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("bpm: " + "[" * 500 + "]" * 500 + "\n")
+    argv = ["config"] if command == "config" else ["compose", str(emotions_file)]
+    code, err = run_cli(capsys, *argv, "--config", str(deep))
+    assert code == 2
+    one_sentence_error(err, str(deep), f"deeper than {MAX_CONFIG_DEPTH} levels")
+
+
+def test_row02_a_cyclic_alias_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cyclic = tmp_path / "cyclic.yaml"
+    cyclic.write_text("analysis:\n  sources: &s [colour, *s]\n")
+    code, err = run_cli(capsys, "config", "--config", str(cyclic))
+    assert code == 2
+    one_sentence_error(err, "aliases")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("render:\n  soundfont: " + "x" * 100_000 + "\n", ["render.soundfont", "characters"]),
+        ("music:\n  seed: " + "9" * 5000 + "\n", ["too long"]),
+        ("bpm: " + "9" * 4000 + "\n", ["bpm"]),
+        ("bpm: '" + "y" * 900_000 + "'\n", ["bpm", "float"]),
+    ],
+)
+def test_row02_long_values_are_quoted_briefly(
+    text: str, words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "long.yaml"
+    config.write_text(text)
+    code, err = run_cli(capsys, "config", "--config", str(config))
+    assert code == 2
+    line = one_sentence_error(err, *words)
+    assert len(line) < 200 + MAX_QUOTED_CHARS + len(str(config))
+
+
+@pytest.mark.parametrize("line", ["a" * 2_000_000, "0.2, " + "9" * 300_000, "0.5, 0.5, " * 9999])
+def test_row02_emotion_file_lines_are_quoted_briefly(
+    line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emotions = tmp_path / "long.emotions.txt"
+    emotions.write_text(f"0.5, 0.5\n{line}\n")
+    code, err = run_cli(capsys, "compose", str(emotions), "--out", str(tmp_path / "o"))
+    assert code == 2
+    sentence = one_sentence_error(err, "line 2")
+    assert len(sentence) < 200 + MAX_QUOTED_CHARS + len(str(emotions))
