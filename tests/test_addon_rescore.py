@@ -25,7 +25,6 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_addon import compat, score_files  # noqa: E402
-from blender_addon.operators.strips import FIXED_GAIN_SUPPORTED  # noqa: E402
 from blender_addon.properties import AROUSAL_PROP, VALENCE_PROP  # noqa: E402
 from tests.clips import dark_to_bright, render_frames, write_clip  # noqa: E402
 from tests.edit_clips import write_clip_with_audio  # noqa: E402
@@ -453,11 +452,6 @@ def half_levels(wav: Path, split_s: float) -> tuple[float, float]:
     return rms_db(samples[: split - rate]), rms_db(samples[split:])
 
 
-@pytest.mark.xfail(
-    not FIXED_GAIN_SUPPORTED,
-    reason="core has no render.fixed_gain_db yet: a re-score normalises the whole piece again",
-    strict=True,
-)
 def test_untouched_music_keeps_its_level_when_half_the_curves_change(
     addon, arc_clip: Path, tmp_path: Path
 ) -> None:

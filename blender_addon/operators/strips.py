@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import uuid
@@ -16,7 +15,6 @@ from .. import compat, score_files
 from ..core.config import Config
 from ..core.emotion.config import ALL_SOURCES
 from ..core.files import write_text_atomic
-from ..core.music.config import RenderConfig
 from ..core.timeline import TimeGrid
 from ..engine import ScoreOutcome
 from ..geometry import SCORE_SUFFIX, StripSpan, free_channel, safe_name, scene_fps
@@ -24,12 +22,6 @@ from ..preferences import addon_preferences
 from ..properties import AROUSAL_PROP, FROM_PREFERENCES, VALENCE_PROP, writing_curves
 
 _SOURCE_ORDER = list(ALL_SOURCES)
-
-
-#: ``RenderConfig`` field that masters with a given gain instead of to the loudness target.
-FIXED_GAIN_FIELD = "fixed_gain_db"
-#: Whether the engine's ``core`` has it (see :func:`build_config`).
-FIXED_GAIN_SUPPORTED = any(f.name == FIXED_GAIN_FIELD for f in dataclasses.fields(RenderConfig))
 
 
 def build_config(
@@ -66,8 +58,8 @@ def build_config(
             config.render.soundfont = bpy.path.abspath(prefs.soundfont)
         config.rbm.model = bpy.path.abspath(prefs.model) if prefs.model else ""
         config.analysis.cloud.api_key = prefs.cloud_api_key
-    if gain_db is not None and FIXED_GAIN_SUPPORTED:
-        setattr(config.render, FIXED_GAIN_FIELD, float(gain_db))
+    if gain_db is not None:
+        config.render.fixed_gain_db = float(gain_db)
     return config
 
 
