@@ -90,17 +90,16 @@ class MoodscoreEditSettings(bpy.types.PropertyGroup):
     )
 
 
-def configure(config: Any, scene: bpy.types.Scene, *, rescore: bool = False) -> None:
+def configure(config: Any, scene: bpy.types.Scene, *, keep_tempo: bool = False) -> None:
     """Carry the scene's editor aids into the engine's ``config``.
 
     Ducking only *detects* here (``duck_db`` 0 leaves the WAV as rendered): the add-on keys
-    the volume instead. A re-score keeps its strip's tempo and keyframes as they are.
+    the volume instead. With ``keep_tempo`` (a re-score: the curves are keyed on the grid of
+    the tempo they were scored at) Tempo Auto is left out.
     """
     settings = scene.moodscore_edit
     edit = config.edit
-    if rescore:
-        return
-    if settings.tempo_mode == "AUTO":
+    if settings.tempo_mode == "AUTO" and not keep_tempo:
         if settings.bpm_low >= settings.bpm_high:
             raise StripError(
                 f"The Auto tempo range {settings.bpm_low:g}-{settings.bpm_high:g} is empty; "

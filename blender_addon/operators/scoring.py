@@ -42,9 +42,7 @@ def engine_config(context: bpy.types.Context, **grid: Any) -> tuple[Config, list
     apply_preferences(config, context)
     # A re-score makes its stems and ducking anew, as the Editor Aids panel says now (the
     # old stems would add up to the old mix), but the curves keep the tempo they are keyed on.
-    edit_aids.configure(config, context.scene)
-    if grid:
-        config.edit.bpm_auto = False
+    edit_aids.configure(config, context.scene, keep_tempo=bool(grid))
     warnings = []
     if "cloud" in config.analysis.sources and not online_access():
         config.analysis.sources = [s for s in config.analysis.sources if s != "cloud"]
