@@ -304,12 +304,15 @@ def test_tempo_auto_shows_the_tempo_it_chose(edit, tmp_path: Path) -> None:
     assert chosen["auto"] is True
     text = tempo_text(score)
     assert text.startswith(f"Tempo: {chosen['bpm']:.0f} bpm (")
-    assert "fitted to the cuts" in text or "chosen by Auto" in text
+    assert "fitted to the cuts" in text or "by Auto" in text
+    # A re-score plays at the same tempo: still shown as the one Auto chose.
+    assert bpy.ops.moodscore.rescore_from_curves(strip=score.name) == {"FINISHED"}
+    assert tempo_text(score_strip_of(edit, "clip")) == text
 
     edit.moodscore_edit.tempo_mode = "FIXED"
     edit.moodscore.bpm = 96.0
     assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
-    assert tempo_text(score_strip_of(edit, "clip")) == "Tempo: 96 bpm (fixed)"
+    assert tempo_text(score_strip_of(edit, "clip")) == "Tempo: 96 bpm"
 
 
 class Layout:

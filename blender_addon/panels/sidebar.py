@@ -46,19 +46,26 @@ def _tempo_record(manifest: str, mtime_ns: int) -> dict[str, Any]:
 
 
 def tempo_text(score: Any) -> str:
-    """What a score strip plays at: "Tempo: 104 bpm (fitted to the cuts: 3 of 3 on a beat)"."""
+    """What a score strip plays at: "Tempo: 104 bpm (fitted to the cuts: 3 of 3 on a beat)".
+
+    A re-score keeps its curves' tempo, so the version that chose it may be an earlier one
+    (while it still exists: unreachable versions go on save).
+    """
     info = score.moodscore
     text = f"Tempo: {info.bpm:.0f} bpm"
-    manifest = Path(bpy.path.abspath(info.version_dir)) / "score.json"
-    try:
-        record = _tempo_record(str(manifest), manifest.stat().st_mtime_ns)
-    except OSError:
-        return text
-    if record.get("auto"):
-        cuts, on_beat = record.get("cuts", 0), record.get("cuts_on_beat", 0)
-        fitted = f"fitted to the cuts: {on_beat} of {cuts} on a beat" if cuts else "chosen by Auto"
-        return f"{text} ({fitted})"
-    return f"{text} (fixed)"
+    version = Path(bpy.path.abspath(info.version_dir))
+    for folder in (version, *sorted(version.parent.glob("v*"))):
+        manifest = folder / "score.json"
+        try:
+            record = _tempo_record(str(manifest), manifest.stat().st_mtime_ns)
+        except OSError:
+            continue
+        # Single precision on the strip: the same tempo within a hundredth of a beat.
+        if record.get("auto") and abs(record.get("bpm", 0.0) - info.bpm) < 0.01:
+            cuts, on_beat = record.get("cuts", 0), record.get("cuts_on_beat", 0)
+            fitted = f"fitted to the cuts: {on_beat} of {cuts} on a beat" if cuts else "by Auto"
+            return f"{text} ({fitted})"
+    return text
 
 
 def _draw_active_strip(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
