@@ -13,6 +13,10 @@ class InputError(MoodscoreError):
     exit_code = 2
 
 
+class FolderBusy(InputError):
+    """Another run holds the output folder's lock."""
+
+
 class Cancelled(MoodscoreError):
     """The user cancelled a run (Ctrl-C, Esc in Blender, a cancel event)."""
 

@@ -24,7 +24,7 @@ except ImportError:  # Windows: byte-range locks from the C runtime instead
     fcntl = None
     import msvcrt
 
-from .errors import InputError
+from .errors import FolderBusy, InputError
 from .signals import shielded
 
 TEMP_MARKER = ".mstmp-"
@@ -262,13 +262,13 @@ class FolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock or raise :class:`~core.errors.InputError`."""
+        """Take the lock or raise :class:`~core.errors.FolderBusy`."""
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _O_BINARY, 0o666)
             try:
                 if not _try_lock(fd):
                     holder = _read_at_start(fd, 32).decode(errors="replace").strip()
-                    raise InputError(
+                    raise FolderBusy(
                         f"Another moodscore run (pid {holder or 'unknown'}) is writing into "
                         f"{self.folder}; wait for it to finish or choose another --out folder."
                     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import Config
-from ..errors import Cancelled, MoodscoreError
+from ..errors import Cancelled, FolderBusy, MoodscoreError
 from ..files import describe_os_error
 from ..outputs import OUTPUT_NAMES
 from ..signals import stop_on_signals
@@ -24,6 +24,10 @@ from ..signals import stop_on_signals
 log = logging.getLogger(__name__)
 
 MANIFEST = OUTPUT_NAMES["manifest"]
+#: How long a job waits for a video's folder that another run holds. A batch killed with
+#: ``kill -9`` leaves its workers scoring; they notice at once (the pool's lifeline) and stop
+#: within a frame or a render block, but a rerun started right away can reach the folder first.
+BUSY_WAIT_S = 15.0
 
 SCORED, SKIPPED, FAILED, CANCELLED, PENDING = "scored", "skipped", "failed", "cancelled", "pending"
 
@@ -57,8 +61,6 @@ class JobResult:
 
 def run_job(job: Job, cancel: CancelFlag | None = None) -> JobResult:
     """Score one video; every outcome, including a signal or a bug, becomes a result."""
-    from ..pipeline import score_video
-
     started = time.perf_counter()
 
     def result(status: str, error: str = "") -> JobResult:
@@ -68,7 +70,7 @@ def run_job(job: Job, cancel: CancelFlag | None = None) -> JobResult:
         # In a worker process's main thread SIGTERM/SIGINT stop the job cleanly; in a Dask
         # worker's task thread this does nothing and the cancel flag does the stopping.
         with stop_on_signals():
-            score_video(job.video, job.out_dir, job.config, force=job.force, cancel=cancel)  # type: ignore[arg-type]
+            _score_when_free(job, cancel)
     except (KeyboardInterrupt, Cancelled):
         return result(CANCELLED, "The batch was stopped before this video was done.")
     except MoodscoreError as exc:
@@ -83,6 +85,21 @@ def run_job(job: Job, cancel: CancelFlag | None = None) -> JobResult:
             "with this file.",
         )
     return result(SCORED)
+
+
+def _score_when_free(job: Job, cancel: CancelFlag | None) -> None:
+    """Score ``job``, waiting up to :data:`BUSY_WAIT_S` for its folder to be free."""
+    from ..pipeline import score_video
+
+    deadline = time.monotonic() + BUSY_WAIT_S
+    while True:
+        try:
+            score_video(job.video, job.out_dir, job.config, force=job.force, cancel=cancel)  # type: ignore[arg-type]
+            return
+        except FolderBusy:
+            if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
+                raise
+        time.sleep(0.2)
 
 
 def completed_seconds(out_dir: Path, video: Path) -> float | None:

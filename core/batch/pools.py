@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Collection
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,30 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _init_local_worker(cancel: CancelFlag, log_level: int, threads: int | None) -> None:
+#: Set while no job runs in this worker (the lifeline watcher ends the process only then).
+_idle = threading.Event()
+_idle.set()
+
+
+def _watch_lifeline(lifeline: Connection, cancel: Any) -> None:
+    """End this worker when the batch dies, however it dies (``kill -9`` included).
+
+    Nothing is ever sent on the lifeline: ``recv`` returns only when the batch's end is
+    closed, i.e. when the batch is gone. The running job is then cancelled, so it discards its
+    staged outputs instead of publishing them, and the process exits; with it go the fork
+    server and the resource tracker, which live as long as any worker does.
+    """
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv_bytes()
+    log.debug("the batch is gone; stopping worker %d", os.getpid())
+    cancel.set()
+    _idle.wait(CANCEL_GRACE_S)
+    os._exit(1)
+
+
+def _init_local_worker(
+    cancel: CancelFlag, log_level: int, threads: int | None, lifeline: Connection
+) -> None:
     """Set up a pool process: its share of the cores; the batch decides when Ctrl-C stops it."""
     # First of all: idle workers must not die of the terminal's Ctrl-C (which reaches the whole
     # process group, also while a fresh pool's workers start), nor of Windows' Ctrl-Break
@@ -109,12 +133,19 @@ def _init_local_worker(cancel: CancelFlag, log_level: int, threads: int | None) 
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     global _worker_cancel
     _worker_cancel = cancel
+    threading.Thread(
+        target=_watch_lifeline, args=(lifeline, cancel), name="moodscore-lifeline", daemon=True
+    ).start()
     use_threads(threads)
     logging.basicConfig(level=log_level, format="moodscore: %(message)s")
 
 
 def _run_local_job(job: Job) -> JobResult:
-    return run_job(job, _worker_cancel)
+    _idle.clear()
+    try:
+        return run_job(job, _worker_cancel)
+    finally:
+        _idle.set()
 
 
 class LocalPool:
@@ -129,6 +160,9 @@ class LocalPool:
         self.capacity = workers
         self._context = worker_context()
         self._cancel = self._context.Event()
+        # Workers hold the reading end; only this process holds the writing end, so the
+        # system closes it when the batch dies and every worker sees EOF (_watch_lifeline).
+        self._lifeline, self._lifeline_end = self._context.Pipe(duplex=False)
         self._log_level = log_level
         self._retried: set[int] = set()
         self._executor = self._start()
@@ -143,7 +177,12 @@ class LocalPool:
             max_workers=self.capacity,
             mp_context=self._context,
             initializer=_init_local_worker,
-            initargs=(self._cancel, self._log_level, core_share(self.capacity, usable_cores())),
+            initargs=(
+                self._cancel,
+                self._log_level,
+                core_share(self.capacity, usable_cores()),
+                self._lifeline,
+            ),
         )
 
     def submit(self, job: Job) -> cf.Future[JobResult]:
@@ -197,6 +236,8 @@ class LocalPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._lifeline_end.close()
+        self._lifeline.close()
 
 
 # -- Dask distributed --------------------------------------------------------------------------
