@@ -173,3 +173,44 @@ def test_row02_emotion_file_lines_are_quoted_briefly(
     assert code == 2
     sentence = one_sentence_error(err, "line 2")
     assert len(sentence) < 200 + MAX_QUOTED_CHARS + len(str(emotions))
+
+
+@pytest.fixture
+def one_clip(tmp_path: Path) -> Path:
+    import numpy as np
+
+    from tests.clips import render_frames, write_clip
+
+    frame = np.full((90, 160, 3), 110, np.uint8)
+    return write_clip(tmp_path / "one.mp4", render_frames(lambda i, t: frame, 1.0, 10.0))
+
+
+# Row 4: `--scheduler ""` ran the local pool; a malformed address stalled 30 s and printed a
+# traceback from Client.__del__; an unreachable one left --out and a batch.csv.
+@pytest.mark.parametrize("address", ["", "notaurl", "tcp://host:notaport", "http://h:1/x"])
+def test_row04_a_malformed_scheduler_is_refused_before_anything(
+    address: str, one_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    started = time.monotonic()
+    code, err = run_cli(capsys, "batch", str(one_clip), "--out", str(out), "--scheduler", address)
+    assert code == 2
+    one_sentence_error(err, "--scheduler", "tcp://HOST:8786")
+    assert time.monotonic() - started < 5.0
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_row04_an_unreachable_scheduler_leaves_nothing(one_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ["batch", str(one_clip), "--out", str(out), "--scheduler", "tcp://127.0.0.1:1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "core", *argv, "--quiet"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    one_sentence_error(done.stderr, "Cannot reach the Dask scheduler")
+    assert not out.exists()

@@ -77,7 +77,11 @@ def run_batch_command(args: argparse.Namespace) -> int:
     from .inputs import collect
     from .runner import run_batch
 
-    if args.workers is not None and args.scheduler:
+    if args.scheduler is not None:
+        from .pools import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
+    if args.workers is not None and args.scheduler is not None:
         raise InputError(
             "--workers sets the local pool; with --scheduler the cluster's workers do the work, "
             "so leave out --workers."

@@ -22,6 +22,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Collection
 from multiprocessing.connection import Connection
@@ -30,6 +31,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import InputError
+from ..limits import quoted
 from .jobs import CANCELLED, FAILED, CancelFlag, Job, JobResult, run_job
 
 log = logging.getLogger(__name__)
@@ -286,6 +288,35 @@ def run_dask_job(job: Job, cancel_event: str, shares: dict[str, int | None]) -> 
         finished.set()
 
 
+#: Dask's network protocols a scheduler listens on (``inproc`` only inside one process).
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it is a scheduler address Dask can dial, e.g. ``tcp://HOST:8786``.
+
+    Checked before anything is created: Dask itself stalls 30 s on a malformed one and then
+    prints a traceback from ``Client.__del__``.
+    """
+    parts = urllib.parse.urlsplit(address.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if (
+        parts.scheme not in _SCHEDULER_SCHEMES
+        or not parts.hostname
+        or port is None
+        or parts.path not in ("", "/")
+        or parts.query
+    ):
+        raise InputError(
+            "--scheduler must be a Dask scheduler address such as tcp://HOST:8786 (protocol, "
+            f"host and port), got {quoted(address)}."
+        )
+    return address.strip()
+
+
 class DaskPool:
     """Jobs as tasks on an existing Dask distributed cluster.
 
@@ -294,22 +325,21 @@ class DaskPool:
     the first task.
     """
 
-    def __init__(self, address: str, out_root: Path) -> None:
+    def __init__(self, address: str) -> None:
+        """Connect to the scheduler (nothing is created before: see :func:`.runner.run_batch`).
+
+        Call :meth:`check_workers` once ``--out`` exists, before the first task.
+        """
         from distributed import Client
 
-        self.address = address
+        self.address = check_scheduler_address(address)
         try:
-            self.client = Client(address, timeout="15s", set_as_default=False)
+            self.client = Client(self.address, timeout="15s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(
                 f"Cannot reach the Dask scheduler at {address} ({_first_line(exc)}); start one "
                 "with `dask scheduler` and pass its address, e.g. --scheduler tcp://HOST:8786."
             ) from None
-        try:
-            self._check_workers(out_root)
-        except BaseException:
-            self.client.close()
-            raise
         self._cancel_event = f"moodscore-batch-{uuid.uuid4().hex}"
         self._keys = f"moodscore-{uuid.uuid4().hex[:8]}"
         self._finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -320,7 +350,8 @@ class DaskPool:
         threads = sum(w.get("nthreads", 1) for w in workers.values())
         return f"the Dask cluster at {self.address} ({len(workers)} workers, {threads} threads)"
 
-    def _check_workers(self, out_root: Path) -> None:
+    def check_workers(self, out_root: Path) -> None:
+        """Refuse workers that lack this version or cannot write to ``out_root``."""
         try:
             self.client.wait_for_workers(1, timeout=30)
         except TimeoutError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -12,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..files import FolderLock
-from ..outputs import prepare_out_dir
+from ..files import LOCK_NAME, FolderLock
+from ..outputs import prepare_out_dir, remove_empty_dirs
 from .inputs import Found
 from .jobs import FAILED, PENDING, SCORED, SKIPPED, Job, completed_seconds, has_leftovers
 from .ledger import Ledger, Row, check_replaceable
@@ -96,26 +97,66 @@ def run_batch(
     """
     out_root = Path(os.path.abspath(out_root))  # Dask workers have working folders of their own
     check_replaceable(out_root)
-    prepare_out_dir(out_root)
-    with FolderLock(out_root):
-        rows, jobs = plan(found, out_root, config, force=force)
-        ledger = Ledger(out_root, rows)
-        ledger.write()
-        skipped = ledger.count(SKIPPED)
-        if skipped:
-            log.info(
-                "%d of %d videos already have complete outputs; skipping them (--force rescores).",
-                skipped,
-                len(rows),
-            )
-        if jobs:
-            pool = _open_pool(min(workers or default_workers(), len(jobs)), scheduler, out_root)
-            try:
-                log.info("Scoring %s on %s.", videos(len(jobs)), pool.describe())
-                _drive(pool, jobs, ledger, progress=progress)
-            finally:
+    # The cluster first: an unreachable or unusable one must leave nothing behind.
+    cluster = _connect(scheduler) if scheduler is not None else None
+    try:
+        created = prepare_out_dir(out_root)
+        with FolderLock(out_root):
+            if cluster is not None:
+                _check_cluster(cluster, out_root, created)
+            return _run(found, out_root, config, force, workers, cluster, progress=progress)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _connect(scheduler: str) -> Any:
+    from .pools import DaskPool
+
+    return DaskPool(scheduler)
+
+
+def _check_cluster(cluster: Any, out_root: Path, created: list[Path]) -> None:
+    try:
+        cluster.check_workers(out_root)
+    except BaseException:
+        # Removed while still locked: no other run can have started writing into it.
+        with contextlib.suppress(OSError):  # Windows keeps an open file
+            (out_root / LOCK_NAME).unlink()
+        remove_empty_dirs(created)
+        raise
+
+
+def _run(
+    found: Sequence[Found],
+    out_root: Path,
+    config: Config,
+    force: bool,
+    workers: int | None,
+    cluster: Any,
+    *,
+    progress: bool,
+) -> BatchSummary:
+    """Plan, run and record the batch in its locked, existing ``out_root``."""
+    rows, jobs = plan(found, out_root, config, force=force)
+    ledger = Ledger(out_root, rows)
+    ledger.write()
+    skipped = ledger.count(SKIPPED)
+    if skipped:
+        log.info(
+            "%d of %d videos already have complete outputs; skipping them (--force rescores).",
+            skipped,
+            len(rows),
+        )
+    if jobs:
+        pool = cluster or _local_pool(min(workers or default_workers(), len(jobs)))
+        try:
+            log.info("Scoring %s on %s.", videos(len(jobs)), pool.describe())
+            _drive(pool, jobs, ledger, progress=progress)
+        finally:
+            if cluster is None:
                 pool.close()
-        ledger.write()
+    ledger.write()
     failures = tuple((row.path, row.error) for row in rows if row.status == FAILED)
     return BatchSummary(
         ledger.count(SCORED), ledger.count(SKIPPED), len(failures), ledger.path, failures
@@ -127,11 +168,9 @@ def videos(count: int) -> str:
     return f"{count} video{'' if count == 1 else 's'}"
 
 
-def _open_pool(workers: int, scheduler: str | None, out_root: Path) -> Any:
-    from .pools import DaskPool, LocalPool
+def _local_pool(workers: int) -> Any:
+    from .pools import LocalPool
 
-    if scheduler:
-        return DaskPool(scheduler, out_root)
     level = logging.getLogger().getEffectiveLevel()
     return LocalPool(workers, log_level=max(level, logging.WARNING))
 
