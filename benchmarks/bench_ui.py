@@ -48,15 +48,22 @@ from tests.blender_ui_driver import SEQUENCER_UI, run_blender_ui
 PROBE_S = 0.02
 IDLE_S = 4.0
 
-UI_STEPS = r"""
-# Runs after SEQUENCER_UI (tests/blender_ui_driver.py), which defines args, engine and helpers.
-report = {"probe": [], "errors": []}
+#: The scene every step script starts from (:func:`run_steps`), after SEQUENCER_UI
+#: (tests/blender_ui_driver.py), which defines args, engine and helpers: the clip
+#: (``args["seconds"]`` of it, if given) selected in a Sequencer with its sidebar.
+SCENE_STEPS = r"""
 scene = bpy.context.scene
 editor, clip = add_selected_movie("clip", args["fps"])
+if args.get("seconds"):
+    clip.frame_final_duration = round(args["seconds"] * args["fps"])
 scene.frame_start, scene.frame_end = 1, clip.frame_final_end
 scene.moodscore.generator = "chords"
 window, area = sequencer_with_sidebar()
 phase = ["settle"]
+"""
+
+UI_STEPS = r"""
+report = {"probe": [], "errors": []}
 marks = {}
 
 
@@ -129,15 +136,8 @@ WARM_SCORES = 2
 FIRST_CLIP_S = 6.0
 
 FIRST_STEPS = r"""
-# Runs after SEQUENCER_UI: score the strip 1 + args["warm"] times; each score's stage changes.
+# Score the strip 1 + args["warm"] times; record each score's stage changes.
 report = {"scores": [], "errors": []}
-scene = bpy.context.scene
-editor, clip = add_selected_movie("clip", args["fps"])
-clip.frame_final_duration = round(args["seconds"] * args["fps"])
-scene.frame_start, scene.frame_end = 1, clip.frame_final_end
-scene.moodscore.generator = "chords"
-window, area = sequencer_with_sidebar()
-phase = ["settle"]
 current = {}
 
 
@@ -232,7 +232,7 @@ def longest_gap_ms(times: list[float], start: float, end: float) -> float:
 def run_steps(
     addon_zip: Path, clip: Path, fps: int, steps: str, **args: Any
 ) -> tuple[dict[str, Any], str]:
-    """Run ``steps`` after ``SEQUENCER_UI`` in a fresh windowed Blender with ``args``.
+    """Run ``steps`` after ``SEQUENCER_UI`` and ``SCENE_STEPS`` in a fresh windowed Blender.
 
     Returns the steps' report and Blender's output (the end of it).
     """
@@ -246,7 +246,7 @@ def run_steps(
             "report": str(tmp / "report.json"),
             **args,
         }
-        run = run_blender_ui(SEQUENCER_UI + steps, paths, tmp, timeout=900)
+        run = run_blender_ui(SEQUENCER_UI + SCENE_STEPS + steps, paths, tmp, timeout=900)
         report_path = Path(paths["report"])
         if not report_path.exists():
             raise RuntimeError(
