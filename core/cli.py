@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from .signals import exit_quietly_on_stop_signals, started_as_the_command
+
+# The installed script imports this module first: before any other import, a stop signal
+# must already end the run quietly (python -m core does this in core/__main__.py).
+if started_as_the_command():
+    exit_quietly_on_stop_signals()
+
 import argparse
 import logging
 import os

@@ -13,7 +13,9 @@ runs in :func:`shielded`: a signal arriving there is held and raised when the bl
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -24,6 +26,30 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
     if hasattr(signal, name)
 )
+
+
+def _exit_at_once(signum: int, frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    os.write(2, f"moodscore: stopped by {name}; no partial output was left.\n".encode())
+    os._exit(128 + signum)
+
+
+def exit_quietly_on_stop_signals() -> None:
+    """Until :func:`stop_on_signals` takes over, a stop signal ends the process at once.
+
+    For the command line's first moments, before anything is written: installed before the
+    heavy imports (numpy, PyAV, OpenCV take a few hundred milliseconds), so a Ctrl-C then exits
+    with status 128 + signal and one line, not a ``KeyboardInterrupt`` traceback and death by
+    the signal.
+    """
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _exit_at_once)
+
+
+def started_as_the_command() -> bool:
+    """Whether this process runs the installed ``moodscore`` script (not a library user)."""
+    return os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0] == "moodscore"
 
 
 class Stopped(KeyboardInterrupt):

@@ -101,3 +101,49 @@ def test_row03_kill_9_of_a_batch_ends_its_pool_and_a_rerun_finishes(
         assert len(list(out.rglob("score.json"))) == 3
     finally:
         _end_session(batch.pid)
+
+
+def _interpreter_start_s() -> float:
+    """How long a bare interpreter takes to start here: before it, Python itself has the signal."""
+    times = []
+    for _ in range(3):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.monotonic() - started)
+    return sorted(times)[1]
+
+
+@pytest.fixture(scope="module")
+def emotions_long(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("emotions") / "long.emotions.txt"
+    path.write_text("".join(f"{i % 10 / 10}, {(i * 3) % 10 / 10}\n" for i in range(300)))
+    return path
+
+
+# Row 5: SIGINT in the first ~0.15 s (during the heavy imports) printed a KeyboardInterrupt
+# traceback and the process died by the signal; a batch interrupted while its pool started
+# got a FileNotFoundError (or KeyboardInterrupt) traceback from a pool process.
+@pytest.mark.parametrize("command", ["compose", "score", "batch"])
+def test_row05_early_ctrl_c_exits_130_without_a_traceback(
+    command: str, library: Path, emotions_long: Path, tmp_path: Path
+) -> None:
+    start_s = _interpreter_start_s()
+    given = {
+        "compose": ["compose", str(emotions_long)],
+        "score": ["score", str(library / "clip0.mp4")],
+        "batch": ["batch", str(library)],
+    }[command]
+    for index, after_ms in enumerate([10, 25, 50, 80, 150, 300, 500, 700, 900]):
+        out = tmp_path / f"out{index}"
+        run = _start(*given, "--out", str(out), log=tmp_path / "err")
+        time.sleep(start_s + after_ms / 1000)
+        os.killpg(run.pid, signal.SIGINT)  # as the terminal sends it: to the whole group
+        try:
+            code = run.wait(timeout=120)
+        finally:
+            _end_session(run.pid)
+        err = (tmp_path / "err").read_text()
+        assert code == 130, (after_ms, code, err[-3000:])
+        assert "Traceback" not in err, (after_ms, err[-3000:])
+        assert err.strip().splitlines()[-1].endswith("no partial output was left."), err
+        assert not out.exists() or not any(out.rglob("*.wav")), after_ms

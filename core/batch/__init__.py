@@ -8,6 +8,16 @@
 - :mod:`.runner` drives a batch: skips, progress, cancellation, the exit status.
 """
 
-from .runner import BatchSummary, run_batch
+from typing import Any
 
 __all__ = ["BatchSummary", "run_batch"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the fork server imports .forkserver_start first and must not pay for (or be
+    # interruptible during) the scoring imports before it ignores Ctrl-C.
+    if name in __all__:
+        from . import runner
+
+        return getattr(runner, name)
+    raise AttributeError(name)

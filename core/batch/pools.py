@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ def usable_cores() -> int:
 _worker_cancel: CancelFlag | None = None
 #: Modules a worker needs for every video, imported once in the fork server.
 WORKER_PRELOAD = (
+    "core.batch.forkserver_start",
     "core.batch.pools",
     "core.pipeline",
     "core.emotion.analysis",
@@ -150,6 +151,25 @@ def _run_local_job(job: Job) -> JobResult:
         _idle.set()
 
 
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Start helper processes (fork server, resource tracker) deaf to the terminal's Ctrl-C.
+
+    Ctrl-C reaches the whole process group, and these helpers import for a while before they
+    ignore it: one interrupted then printed a traceback. SIGINT is blocked (held pending, not
+    lost) while they start, and they inherit the block; this process gets it right after.
+    Windows has no signal masks and no such helpers.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    else:
+        yield
+
+
 class LocalPool:
     """``workers`` processes on this machine (``concurrent.futures``, see :func:`worker_context`).
 
@@ -161,7 +181,13 @@ class LocalPool:
     def __init__(self, workers: int, *, log_level: int = logging.WARNING) -> None:
         self.capacity = workers
         self._context = worker_context()
-        self._cancel = self._context.Event()
+        with _ctrl_c_held():
+            # The Event starts the resource tracker; the fork server is started here too.
+            self._cancel = self._context.Event()
+            if self._context.get_start_method() == "forkserver":
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
         # Workers hold the reading end; only this process holds the writing end, so the
         # system closes it when the batch dies and every worker sees EOF (_watch_lifeline).
         self._lifeline, self._lifeline_end = self._context.Pipe(duplex=False)

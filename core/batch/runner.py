@@ -15,6 +15,7 @@ from typing import Any
 from ..config import Config
 from ..files import LOCK_NAME, FolderLock
 from ..outputs import prepare_out_dir, remove_empty_dirs
+from ..signals import shielded
 from .inputs import Found
 from .jobs import FAILED, PENDING, SCORED, SKIPPED, Job, completed_seconds, has_leftovers
 from .ledger import Ledger, Row, check_replaceable
@@ -149,7 +150,10 @@ def _run(
             len(rows),
         )
     if jobs:
-        pool = cluster or _local_pool(min(workers or default_workers(), len(jobs)))
+        # Shielded: a Ctrl-C in the middle of starting worker processes left them reading
+        # their start-up data from a batch already gone (a FileNotFoundError traceback each).
+        with shielded():
+            pool = cluster or _local_pool(min(workers or default_workers(), len(jobs)))
         try:
             log.info("Scoring %s on %s.", videos(len(jobs)), pool.describe())
             _drive(pool, jobs, ledger, progress=progress)
@@ -190,7 +194,8 @@ def _drive(pool: Any, jobs: list[Job], ledger: Ledger, *, progress: bool) -> Non
         while queue or running:
             while queue and len(running) < pool.capacity:
                 job = queue.popleft()
-                running[pool.submit(job)] = job
+                with shielded():  # a submit may start a worker process (see above)
+                    running[pool.submit(job)] = job
             for future in pool.wait(running.keys(), POLL_S):
                 job = running.pop(future)
                 result = pool.outcome(future, job)
