@@ -350,3 +350,20 @@ def test_the_panel_shows_only_a_selected_strip_and_whole_labels(edit) -> None:
     _draw_active_strip(layout, bpy.context)
     assert len(layout.drawn) > 1  # wrapped, not cut off
     assert " ".join(layout.drawn).endswith("which does not exist.")
+
+
+def test_a_warm_engine_takes_the_next_score_and_goes_on_unregister(edit) -> None:
+    add_movie(edit, "clip", 1, 1)
+    assert engine.prewarm() and engine.has_warm()
+    warm = engine._warm  # the idle engine the panel would have started
+    assert not engine.prewarm()  # one at a time
+    with base.watching() as watcher:
+        assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
+    assert watcher.pid == warm.process.pid  # the score did not start an engine of its own
+    assert not engine.has_warm()
+
+    assert engine.prewarm()
+    idle = engine._warm
+    engine.shutdown()  # what unregister (and so quitting Blender) runs
+    assert idle.process.poll() is not None and not idle.workdir.exists()
+    assert not engine.has_warm()
