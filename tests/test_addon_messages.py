@@ -1,4 +1,4 @@
-"""The add-on's messages (issue 17.5, 17.8, 17.10): what the user reads in Blender.
+"""The add-on's messages (issue 17.5, 17.8, 17.10) and its warm engine (17.9).
 
 * every warning the engine logs reaches the operator's report and the panel, made for real
   (a Cloud Vision server that cannot be reached; a Python without ``requests``);
@@ -6,7 +6,8 @@
   strip that is no movie) is refused before any engine starts;
 * ``core``'s command-line wording (``--out``, ``--soundfont``, "in the config", ``apt-get``)
   is reworded for the add-on, the CLI's own wording untouched;
-* every control has a tooltip that says more than its name; Tempo Auto's chosen tempo shows.
+* every control has a tooltip that says more than its name; Tempo Auto's chosen tempo shows;
+* an engine started ahead of time (issue 17.9) takes the next score and goes on unregister.
 """
 
 from __future__ import annotations
