@@ -6,10 +6,15 @@ and signal rows that need real processes are in ``test_reliability_lifelines.py`
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -214,3 +219,58 @@ def test_row04_an_unreachable_scheduler_leaves_nothing(one_clip: Path, tmp_path:
     assert done.returncode == 2
     one_sentence_error(done.stderr, "Cannot reach the Dask scheduler")
     assert not out.exists()
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """Answers 200 with a 1000-byte body, one byte every 0.2 s (and a gzip one, at once)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path.endswith("gzip"):
+            body = gzip.compress(json.dumps({"responses": [{}]}).encode())
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        for _ in range(1000):
+            self.wfile.write(b" ")
+            self.wfile.flush()
+            time.sleep(0.2)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def trickle() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/images:annotate"
+    server.shutdown()
+    server.server_close()
+
+
+# Row 6: the timeout applied per socket read: a 1-byte-per-second endpoint held a run 44 s
+# with timeout_s 3 and max_retries 1.
+def test_row06_a_trickling_endpoint_is_cut_at_the_request_deadline(trickle: str) -> None:
+    import numpy as np
+
+    from core.emotion.cloud import CloudError, CloudFaces
+    from core.emotion.config import CloudConfig
+
+    config = CloudConfig(api_key="k", endpoint=trickle, timeout_s=1.0, max_retries=1)
+    client = CloudFaces(config)
+    started = time.monotonic()
+    with pytest.raises(CloudError, match="within 1 s"):
+        client.read(np.zeros((32, 32, 3), np.uint8))
+    assert time.monotonic() - started < 2.0
+    # A compressed answer is still read whole and decoded.
+    gzipped = CloudFaces(CloudConfig(api_key="k", endpoint=trickle + "gzip", timeout_s=1.0))
+    assert gzipped.read(np.zeros((32, 32, 3), np.uint8)) == []

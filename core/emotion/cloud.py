@@ -11,6 +11,7 @@ the local face model.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import time
@@ -30,6 +31,8 @@ KEY_ENV = "MOODSCORE_VISION_API_KEY"
 JPEG_QUALITY = 85
 MAX_FACES = 10
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+#: Largest answer read: one frame's face annotations are a few KB.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 # Vision reports likelihoods as enums; read them as rough probabilities.
 LIKELIHOOD = {
     "UNKNOWN": 0.0,
@@ -112,6 +115,21 @@ def parse_response(payload: Any) -> list[CloudFace]:
         raise CloudError("the API answered with malformed JSON") from None
 
 
+def _read_until(response: Any, deadline: float) -> bytes | None:
+    """The response body, or ``None`` when the deadline passes or it outgrows the limit.
+
+    ``read1`` returns whatever one socket read brings, so the deadline is checked after every
+    arrival however slowly the bytes come.
+    """
+    body = bytearray()
+    while time.monotonic() < deadline and len(body) <= MAX_ANSWER_BYTES:
+        chunk = response.raw.read1(65536, decode_content=True)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+    return None
+
+
 class CloudFaces:
     """A Vision client with retries, exponential backoff and a request budget per video.
 
@@ -179,25 +197,34 @@ class CloudFaces:
 
     def _post(self, body: dict[str, Any]) -> tuple[int, Any]:
         self.requests_made += 1
+        # One deadline for the whole request: requests' timeout bounds each socket read, so a
+        # server trickling a byte a second could hold a run for minutes (issue 20).
+        timeout_s = self.config.timeout_s
+        deadline = time.monotonic() + timeout_s
         try:
             response = self._session.post(
                 self.config.endpoint,
                 json=body,
                 headers={"X-Goog-Api-Key": self._key},
-                timeout=self.config.timeout_s,
+                timeout=timeout_s,
+                stream=True,
             )
+            with response:
+                if response.status_code != 200:
+                    return response.status_code, None
+                payload = _read_until(response, deadline)
         except self._requests.Timeout:
-            raise CloudError(f"no answer within {self.config.timeout_s:g} s") from None
+            raise CloudError(f"no answer within {timeout_s:g} s") from None
         except self._requests.RequestException as exc:
             # The exception text holds host and path only (the key is in a header), but
             # redact anyway in case an endpoint was configured with a key in its URL.
             raise CloudError(
                 f"cannot reach {self._redact(self.config.endpoint)} ({type(exc).__name__})"
             ) from None
-        if response.status_code != 200:
-            return response.status_code, None
+        if payload is None:
+            raise CloudError(f"no complete answer within {timeout_s:g} s")
         try:
-            return 200, response.json()
+            return 200, json.loads(payload)
         except ValueError:
             raise CloudError("the API answered with malformed JSON") from None
 
