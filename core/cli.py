@@ -21,7 +21,7 @@ from . import __version__
 from .config import Config, load_config, merge
 from .edit.cli import add_edit_arguments, bpm_option, edit_overrides
 from .errors import Cancelled, InputError, MoodscoreError
-from .files import NAME_MAX, describe_os_error
+from .files import NAME_MAX, check_out_option, describe_os_error
 from .generators import GENERATORS, resolve_name
 from .signals import Stopped, stop_on_signals
 from .timeline import TimeGrid
@@ -392,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with stop_on_signals():
         try:
+            if getattr(args, "out", None) is not None:
+                check_out_option(args.out)
             return int(args.run(args) or 0)
         except KeyboardInterrupt as exc:
             name = exc.args[0] if isinstance(exc, Stopped) else "SIGINT"

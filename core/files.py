@@ -94,6 +94,30 @@ def check_input_file(path: Path, what: str, hint: str) -> None:
         )
 
 
+def check_out_option(path: Path, option: str = "--out") -> None:
+    """Refuse an output folder option that is a symbolic link loop or a dangling link.
+
+    Checked before anything else: ``Path.resolve`` raises a ``RuntimeError`` on a loop, and
+    ``mkdir`` on a dangling link says "File exists".
+    """
+    for link in (path, *path.parents):
+        if not link.is_symlink():
+            continue
+        try:
+            link.resolve(strict=True)
+        except (RuntimeError, OSError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                target = os.readlink(link)
+                raise InputError(
+                    f"{option} {path}: {link} is a symbolic link to {target}, which does not "
+                    "exist; create that folder or choose another."
+                ) from None
+            raise InputError(
+                f"{option} {path}: {link} is a symbolic link loop; point the link at a real "
+                "folder or choose another."
+            ) from None
+
+
 def temp_path_for(target: Path, suffix: str | None = None) -> Path:
     """A new, empty temp file beside ``target``, created with the user's normal permissions.
 
