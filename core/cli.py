@@ -23,6 +23,7 @@ from .edit.cli import add_edit_arguments, bpm_option, edit_overrides
 from .errors import Cancelled, InputError, MoodscoreError
 from .files import NAME_MAX, check_out_option, describe_os_error
 from .generators import GENERATORS, resolve_name
+from .limits import quoted
 from .signals import Stopped, stop_on_signals
 from .timeline import TimeGrid
 
@@ -195,7 +196,45 @@ def resolve_config(args: argparse.Namespace) -> Config:
         from .pipeline import checked_soundfont
 
         checked_soundfont(args.soundfont)  # a missing file is named as --soundfont's
+    _check_choices(config, labels)
     return config
+
+
+def _check_choices(config: Config, labels: dict[str, str]) -> None:
+    """What the type and range checks cannot see, named as the user gave it.
+
+    The generator, the preset and its programs, a configured SoundFont and the tempo range:
+    ``moodscore config`` must not print what ``score`` then refuses, and a value from the
+    config file must not be called by an option's name.
+    """
+    from .music.instruments import PRESETS, programs_for
+    from .pipeline import checked_soundfont
+
+    def name(key: str) -> str:
+        return labels.get(key, f"Config key '{key}'")
+
+    try:
+        resolve_name(config.music.generator)
+    except InputError as exc:
+        raise InputError(f"{name('music.generator')}: {exc}") from None
+    if str(config.music.preset).strip().lower() not in PRESETS:
+        raise InputError(
+            f"{name('music.preset')} must be one of {', '.join(sorted(PRESETS))}, "
+            f"got {quoted(config.music.preset)}."
+        )
+    programs_for(config.music.preset, config.music.programs)
+    if config.render.soundfont and "render.soundfont" not in labels:
+        checked_soundfont(None, config.render.soundfont)
+    low, high = config.edit.bpm_low, config.edit.bpm_high
+    if "edit.bpm_low" in labels:
+        from .edit.tempo import check_range
+
+        check_range(low, high)  # names --bpm-range
+    elif not low < high:
+        raise InputError(
+            f"Config keys 'edit.bpm_low' ({low:g}) and 'edit.bpm_high' ({high:g}) make an "
+            "empty tempo range; give the slower tempo first."
+        )
 
 
 class _ProgressBar:

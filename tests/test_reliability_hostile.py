@@ -274,3 +274,94 @@ def test_row06_a_trickling_endpoint_is_cut_at_the_request_deadline(trickle: str)
     # A compressed answer is still read whole and decoded.
     gzipped = CloudFaces(CloudConfig(api_key="k", endpoint=trickle + "gzip", timeout_s=1.0))
     assert gzipped.read(np.zeros((32, 32, 3), np.uint8)) == []
+
+
+# Row 7: an --out on a symbolic link loop was a RuntimeError traceback, exit 1.
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_row07_out_on_a_symlink_loop(
+    below: str, tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    out = tmp_path / "a" / below if below else tmp_path / "a"
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--out", str(out))
+    assert code == 2
+    one_sentence_error(err, "--out", "symbolic link loop")
+
+
+# Row 8: sentences that named the wrong thing.
+def test_row08_dangling_out_link_is_named_as_such(
+    tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "out").symlink_to(tmp_path / "nowhere")
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--out", str(tmp_path / "out"))
+    assert code == 2
+    one_sentence_error(err, "--out", "symbolic link to", "does not exist")
+
+
+def test_row08_unknown_preset_names_the_option(
+    tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--preset", "kazoo")
+    assert code == 2
+    line = one_sentence_error(err, "--preset", "kazoo", "piano")
+    assert "music.preset" not in line
+
+
+def test_row08_data_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "f.txt"
+    data.write_text("x")
+    code, err = run_cli(capsys, "train", "--data", str(data), "--out", str(tmp_path / "m"))
+    assert code == 2
+    line = one_sentence_error(err, "is a file", "folder")
+    assert "does not exist" not in line
+
+
+def test_row08_a_picture_named_mp4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import av
+    import numpy as np
+
+    picture = tmp_path / "photo.mp4"
+    with av.open(str(picture), "w", format="image2pipe") as sink:
+        stream = sink.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            sink.mux(packet)
+    code, err = run_cli(capsys, "score", str(picture), "--out", str(tmp_path / "o"))
+    assert code == 2
+    line = one_sentence_error(err, "still image", "not a video")
+    assert "shorter than one step" not in line
+
+
+def test_row08_inverted_tempo_range_from_the_config(
+    tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("edit:\n  bpm_low: 140\n  bpm_high: 70\n")
+    code, err = run_cli(capsys, "compose", str(emotions_file), "--config", str(config))
+    assert code == 2
+    line = one_sentence_error(err, "edit.bpm_low", "edit.bpm_high", "empty")
+    assert "--bpm-range" not in line
+
+
+# Row 9: `moodscore config` printed values that `score` then refused, exit 0.
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("music:\n  programs:\n    melody: 999\n", ["music.programs.melody", "999"]),
+        ("music:\n  generator: kazoo\n", ["music.generator", "kazoo"]),
+        ("music:\n  preset: kazoo\n", ["music.preset", "kazoo"]),
+        ("render:\n  soundfont: /no/such.sf2\n", ["render.soundfont", "does not exist"]),
+        ("edit:\n  bpm_low: 140\n  bpm_high: 70\n", ["edit.bpm_low", "empty"]),
+    ],
+)
+def test_row09_config_checks_what_it_prints(
+    text: str, words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    code, err = run_cli(capsys, "config", "--config", str(config))
+    assert code == 2
+    one_sentence_error(err, *words)
+    assert capsys.readouterr().out == ""

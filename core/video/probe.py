@@ -54,6 +54,12 @@ def probe(path: str | Path) -> VideoInfo:
             "or other video file."
         ) from None
     with container:
+        # FFmpeg opens a single picture as a one-frame "video" (png_pipe, image2 ...).
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            raise InputError(
+                f"{path} is a still image ({container.format.name.removesuffix('_pipe')}), "
+                "not a video; pass a video file."
+            )
         if not container.streams.video:
             kind = "an audio-only file" if container.streams.audio else "not a video"
             raise InputError(f"{path} is {kind}: it has no video stream; pass a video file.")

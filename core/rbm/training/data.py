@@ -125,6 +125,11 @@ def load_folder(folder: str | Path, layout: Layout) -> tuple[list[Piece], DataRe
         If the folder is missing, holds no MIDI file, or no file forms a valid pair.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(
+            f"Training data {folder} is a file; --data takes a folder of MIDI files with "
+            "their emotion files."
+        )
     if not folder.is_dir():
         raise InputError(f"Training data folder {folder} does not exist; check --data.")
     midis = sorted(p for p in folder.iterdir() if p.suffix.lower() in MIDI_SUFFIXES)
