@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .edit.cli import add_edit_arguments, bpm_option, edit_overrides
 from .errors import Cancelled, InputError, MoodscoreError
 from .files import NAME_MAX, check_out_option, describe_os_error
 from .generators import GENERATORS, resolve_name
-from .limits import quoted
+from .limits import MAX_QUOTED_CHARS, quoted
 from .signals import Stopped, stop_on_signals
 from .timeline import TimeGrid
 
@@ -95,9 +96,25 @@ def _add_sources(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one sentence, like every other error (usage on --help)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(
+            InputError.exit_code,
+            f"moodscore: error: {self.prog}: {quoted_message(message)}; see {self.prog} --help.\n",
+        )
+
+
+def quoted_message(message: str) -> str:
+    """argparse's message, cut to a readable length (it quotes the bad value whole)."""
+    limit = 2 * MAX_QUOTED_CHARS + 40
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moodscore",
         description="Read the emotional arc of a video and compose music that follows it.",
     )

@@ -365,3 +365,26 @@ def test_row09_config_checks_what_it_prints(
     assert code == 2
     one_sentence_error(err, *words)
     assert capsys.readouterr().out == ""
+
+
+# Row 11: parse errors printed 3-12 lines of usage before the error.
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["score"], ["required", "video"]),
+        (["score", "x.mp4", "--bpm", "abc"], ["--bpm", "abc"]),
+        (["score", "x.mp4", "--seed", "seven"], ["--seed", "seven"]),
+        (["score", "x.mp4", "--nope"], ["unrecognized", "--nope"]),
+        (["scor"], ["invalid choice", "scor"]),
+        (["batch", "--workers", "x", "y"], ["--workers"]),
+        (["score", "x.mp4", "--bpm", "b" * 100_000], ["--bpm"]),
+    ],
+)
+def test_row11_parse_errors_are_one_sentence(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_cli(capsys, *argv)
+    assert code == 2
+    line = one_sentence_error(err, *words, "--help")
+    assert "usage:" not in err
+    assert len(line) < 400

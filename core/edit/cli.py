@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from ..errors import InputError
+from ..limits import quoted
 
 #: Reduction under speech when ``--duck`` is given without a number.
 DEFAULT_DUCK_DB = 10.0
@@ -20,7 +21,7 @@ def bpm_option(text: str) -> float | str:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a tempo such as 96 or 'auto', got {text!r}"
+            f"expected a tempo such as 96 or 'auto', got {quoted(text)}"
         ) from None
 
 
@@ -32,7 +33,7 @@ def _bpm_range(text: str) -> tuple[float, float]:
         return float(low), float(high)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected two tempi as LO-HI, such as 70-140, got {text!r}"
+            f"expected two tempi as LO-HI, such as 70-140, got {quoted(text)}"
         ) from None
 
 
