@@ -118,6 +118,26 @@ def check_out_option(path: Path, option: str = "--out") -> None:
             ) from None
 
 
+def check_riff_complete(path: Path, what: str, hint: str) -> None:
+    """Refuse a RIFF file (a SoundFont) shorter than its header says: a truncated download.
+
+    Checked before a native library opens it: FluidSynth's (libinstpatch's) own complaints
+    are lines of noise on stderr, printed before our sentence.
+    """
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(8)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        return  # the caller's own checks name an unreadable file
+    if len(header) == 8 and header[:4] == b"RIFF":
+        declared = int.from_bytes(header[4:8], "little") + 8
+        if size < declared:
+            raise InputError(
+                f"{what} {path} is truncated ({size} of its {declared} bytes); {hint}."
+            )
+
+
 def temp_path_for(target: Path, suffix: str | None = None) -> Path:
     """A new, empty temp file beside ``target``, created with the user's normal permissions.
 

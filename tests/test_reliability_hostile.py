@@ -388,3 +388,49 @@ def test_row11_parse_errors_are_one_sentence(
     line = one_sentence_error(err, *words, "--help")
     assert "usage:" not in err
     assert len(line) < 400
+
+
+def _moodscore(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "core", *argv, "--quiet"],
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stderr
+
+
+# Row 10: library noise before our sentence.
+def test_row10_truncated_soundfont_is_one_sentence_without_native_noise(
+    tmp_path: Path, emotions_file: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    full = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    if not full.is_file():
+        pytest.skip("needs fluid-soundfont-gm (a real SoundFont to truncate)")
+    truncated = tmp_path / "cut.sf2"
+    with full.open("rb") as source:
+        truncated.write_bytes(source.read(1_000_000))
+    code, err = run_cli(capfd, "compose", str(emotions_file), "--soundfont", str(truncated))
+    assert code == 2
+    one_sentence_error(err, str(truncated), "truncated")
+
+
+def test_row10_resume_without_a_checkpoint_prints_no_tensorflow_lines(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    code, err = _moodscore("train", "--resume", "--out", str(tmp_path / "run"))
+    assert code == 2
+    one_sentence_error(err, "--resume", "no checkpoint")
+
+
+# Row 12: `train --corpus nosuchcorpus` left an empty music21 folder in the temp folder.
+def test_row12_unknown_corpus_leaves_no_temp_folder(tmp_path: Path) -> None:
+    pytest.importorskip("music21")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    code, err = _moodscore(
+        "train", "--corpus", "nosuchcorpus", "--out", str(tmp_path / "m"), env={"TMPDIR": str(temp)}
+    )
+    assert code == 2
+    one_sentence_error(err, "nosuchcorpus")
+    assert list(temp.iterdir()) == []

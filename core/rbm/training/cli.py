@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from ...errors import InputError
@@ -167,7 +168,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 def _check_resumable(out: Path) -> None:
     """``--resume`` needs a checkpoint: say so rather than silently start from scratch."""
-    from .train import read_state
+    from .state import read_state
 
     if read_state(out) is None:
         raise InputError(
@@ -182,7 +183,7 @@ def _source(args: argparse.Namespace) -> dict[str, object]:
     if args.data:
         return {"data": str(args.data)}
     if args.resume:
-        from .train import read_state
+        from .state import read_state
 
         state = read_state(Path(args.out))
         if state and state.get("source"):
@@ -242,6 +243,9 @@ def run_train(args: argparse.Namespace) -> int:
         layout.visible_units,
     )
 
+    # TensorFlow's C++ start-up prints info lines (oneDNN, CPU features) to stderr, around our
+    # progress and before any one-sentence error; warnings and errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     from .train import TrainOptions, train
 
     options = TrainOptions(

@@ -40,10 +40,14 @@ is: valence by key analysis of the transformed roll, arousal by its onset densit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
+import shutil
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -380,6 +384,33 @@ def load_corpus(
         raise InputError(
             "--corpus needs the music21 package; install Moodscore with the 'train' extra."
         ) from None
+    with _own_music21_scratch():
+        return _corpus_pieces(name, layout, limit, progress, augment, valence_context_bars)
+
+
+@contextlib.contextmanager
+def _own_music21_scratch() -> Iterator[None]:
+    """Remove music21's scratch folder (``<temp>/music21``) afterwards if this run made it.
+
+    music21 creates it while searching its corpus, also for a name it then does not find.
+    """
+    scratch = Path(tempfile.gettempdir()) / "music21"
+    existed = scratch.exists()
+    try:
+        yield
+    finally:
+        if not existed:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _corpus_pieces(
+    name: str,
+    layout: Layout,
+    limit: int | None,
+    progress: bool,
+    augment: bool,
+    valence_context_bars: int,
+) -> tuple[list[Piece], DataReport]:
     paths = corpus_paths(name)[: limit or None]
     if not paths:
         raise InputError(f"music21's corpus has no scores for {name!r}; try --corpus bach.")

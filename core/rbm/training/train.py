@@ -52,10 +52,10 @@ from ...files import write_text_atomic
 from ...signals import STOP_SIGNALS
 from ..model import FINAL_NAME, RbmModel, save_model
 from ..roll import EMOTION_UNITS, Layout, tile_emotions
+from .state import read_state, state_path
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "training.json"
 FINAL_LR_FRACTION = 0.1  # cosine decay ends at a tenth of the initial rate
 
 
@@ -251,23 +251,6 @@ def _epoch_batches(count: int, batch: int, seed: int, epoch: int) -> Iterator[np
         yield order[start : start + batch]
 
 
-def _state_path(out: Path) -> Path:
-    return out / STATE_FILE
-
-
-def read_state(out: Path) -> dict | None:
-    """The run record of an output folder, or ``None`` if it holds no run."""
-    path = _state_path(out)
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise InputError(
-            f"{path} is damaged; remove the folder's checkpoints or choose another --out."
-        ) from None
-
-
 def _check_shape(state: dict, layout: Layout, hidden: int, out: Path) -> None:
     saved_layout = Layout(*state["layout"])
     if saved_layout != layout or int(state["hidden"]) != hidden:
@@ -326,7 +309,7 @@ class _Writer:
                     emotion_note_weights=rbm.emotion_note_weights.numpy(),
                 ),
             )
-            write_text_atomic(_state_path(self.out), json.dumps(state, indent=2) + "\n")
+            write_text_atomic(state_path(self.out), json.dumps(state, indent=2) + "\n")
         return path
 
     def close(self) -> None:
