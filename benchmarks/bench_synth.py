@@ -339,6 +339,8 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     if not REFERENCE_FONT.is_file():
         raise SystemExit(f"bench_synth needs the reference {REFERENCE_FONT} (fluid-soundfont-gm)")
+    # First, while this process is small: a child's peak RSS starts at its parent's (fork).
+    memory = memory_table()
     rows = measure(args.seconds, args.seed)
     pieces = len(GENERATORS) * len(PRESETS)
     print(
@@ -360,7 +362,7 @@ def main() -> None:
     print()
     print("Peak memory of a fresh process composing and rendering (Python, numpy included):")
     print()
-    print(memory_table())
+    print(memory)
     print()
     print(zip_table())
 
