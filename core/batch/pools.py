@@ -153,12 +153,12 @@ def _run_local_job(job: Job) -> JobResult:
 
 @contextlib.contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """Start helper processes (fork server, resource tracker) deaf to the terminal's Ctrl-C.
+    """Start a helper process (the fork server) deaf to the terminal's Ctrl-C.
 
-    Ctrl-C reaches the whole process group, and these helpers import for a while before they
-    ignore it: one interrupted then printed a traceback. SIGINT is blocked (held pending, not
-    lost) while they start, and they inherit the block; this process gets it right after.
-    Windows has no signal masks and no such helpers.
+    Ctrl-C reaches the whole process group, and the fork server imports for a while before it
+    ignores it: interrupted then, it printed a traceback. SIGINT is blocked (held pending, not
+    lost) while it starts, and it inherits the block; this process gets it right after.
+    Windows has no signal masks and no fork server.
     """
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -181,18 +181,20 @@ class LocalPool:
     def __init__(self, workers: int, *, log_level: int = logging.WARNING) -> None:
         self.capacity = workers
         self._context = worker_context()
-        with _ctrl_c_held():
-            # The Event starts the resource tracker; the fork server is started here too.
-            self._cancel = self._context.Event()
-            if self._context.get_start_method() == "forkserver":
-                from multiprocessing import forkserver
+        self._log_level = log_level
+        self._retried: set[int] = set()
+        if self._context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver, resource_tracker
 
+            # The tracker first: it starts itself deaf to Ctrl-C, then unblocks SIGINT in this
+            # thread, which would undo the hold around the fork server's start.
+            resource_tracker.ensure_running()
+            with _ctrl_c_held():
                 forkserver.ensure_running()
+        self._cancel = self._context.Event()
         # Workers hold the reading end; only this process holds the writing end, so the
         # system closes it when the batch dies and every worker sees EOF (_watch_lifeline).
         self._lifeline, self._lifeline_end = self._context.Pipe(duplex=False)
-        self._log_level = log_level
-        self._retried: set[int] = set()
         self._executor = self._start()
         # Which executor each future came from: several futures report one broken pool.
         self._origin: dict[cf.Future[JobResult], cf.ProcessPoolExecutor] = {}
