@@ -14,6 +14,7 @@ from .files import (
     NAME_MAX,
     TEMP_MARKER,
     FolderLock,
+    check_out_option,
     remove_own_temps,
     remove_stale_temps,
     temp_path_for,
@@ -89,6 +90,7 @@ def prepare_out_dir(out_dir: Path) -> list[Path]:
     list of Path
         The folders this call created, deepest first, so a failed run can remove them.
     """
+    check_out_option(out_dir, "Output folder")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"Output folder {out_dir} is a file; choose a folder with --out.")
     created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]

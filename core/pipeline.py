@@ -21,7 +21,7 @@ from . import __version__
 from .config import Config, config_to_dict
 from .edit.run import STEM_OUTPUTS, EditRun, selected_outputs
 from .errors import Cancelled, InputError
-from .files import check_input_file, describe_os_error
+from .files import check_input_file, check_riff_complete, describe_os_error
 from .generators import get_composer, resolve_name
 from .limits import MAX_DURATION_S
 from .outputs import ALL_OUTPUTS, Staging, output_paths, staged_outputs
@@ -363,6 +363,7 @@ def checked_soundfont(explicit: str | None, configured: str = "") -> Path:
         if named and os.path.lexists(os.path.expanduser(named)):
             check_input_file(Path(named).expanduser(), "SoundFont", "pass a General MIDI .sf2 file")
     path = find_soundfont(explicit, configured)
+    check_riff_complete(path, "SoundFont", "download it again or pass another .sf2 file")
     try:
         with open(path, "rb") as handle:
             header = handle.read(12)
