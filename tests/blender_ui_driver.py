@@ -71,6 +71,17 @@ def quit_with_report(report):
     bpy.ops.wm.quit_blender()
 
 
+def finish(ok):
+    # ``report`` and ``phase`` (a one-item list naming the current step) are the steps' own.
+    report["ok"] = ok
+    quit_with_report(report)
+
+
+def fail(error):
+    report["error"] = f"{error} in phase {phase[0]}"
+    finish(False)
+
+
 def guarded(advance, fail):
     # A timer that raises is dropped, which would leave Blender open until the caller's
     # timeout: the error goes to fail(message) instead, which reports it and quits.

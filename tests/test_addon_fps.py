@@ -513,16 +513,6 @@ def timing(strip):
             strip.frame_duration, strip.frame_final_duration, round(strip.fps, 4)]
 
 
-def finish(ok):
-    report["ok"] = ok
-    quit_with_report(report)
-
-
-def fail(error):
-    report["error"] = f"{error} in phase {phase[0]}"
-    finish(False)
-
-
 def advance():
     if time.monotonic() - started > 150:
         fail("timed out")

@@ -51,16 +51,6 @@ def score_strip(name="clip.mp4 · score"):
     return next((s for s in every if s.name == name), None)
 
 
-def finish(ok):
-    report["ok"] = ok
-    quit_with_report(report)
-
-
-def fail(error):
-    report["error"] = f"{error} in phase {phase[0]}"
-    finish(False)
-
-
 def advance():
     if time.monotonic() - started > 150:
         fail("timed out")
