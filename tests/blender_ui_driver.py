@@ -13,6 +13,7 @@ import json
 import os
 import site
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,40 @@ def run_blender_ui(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def build_legacy_zip(out_dir: Path) -> Path:
+    """The linux-x64 legacy zip without wheels (the UI's Blender takes the venv's packages)."""
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [
+            sys.executable,
+            str(repo / "scripts" / "build_addon.py"),
+            *("--no-wheels", "--no-validate", "--platforms", "linux-x64", "--kinds", "legacy"),
+            *("--out-dir", str(out_dir)),
+        ],
+        check=True,
+        timeout=300,
+    )
+    (addon_zip,) = out_dir.glob("moodscore-*-legacy-linux_x64.zip")
+    return addon_zip
+
+
+def run_ui_steps(
+    steps: str, args: dict[str, Any], work: Path, *, timeout: float = 240
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run ``SEQUENCER_UI`` + ``steps`` (a pytest test's) and return Blender and the report.
+
+    Skips the test where Xvfb cannot start; fails it when the steps did not report success.
+    """
+    import pytest
+
+    try:
+        run = run_blender_ui(SEQUENCER_UI + steps, args, work, timeout=timeout)
+    except XvfbUnavailable as exc:
+        pytest.skip(str(exc))
+    report_path = Path(args["report"])
+    assert report_path.exists(), run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["ok"], f"{report}\n{run.stdout[-3000:]}"
+    return run, report

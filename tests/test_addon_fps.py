@@ -29,7 +29,6 @@ import json
 import math
 import shutil
 import subprocess
-import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -588,20 +587,9 @@ Path(args["out"]).write_text(json.dumps(cuts))
 )
 def test_add_movie_from_the_menu_in_real_blender(clips, tmp_path: Path) -> None:
     """Blender 3.4's real UI: a 25 fps clip through *Add > Movie* into a 30 fps edit, scored."""
-    from tests.blender_ui_driver import SEQUENCER_UI, XvfbUnavailable, run_blender_ui
+    from tests.blender_ui_driver import build_legacy_zip, run_ui_steps
 
-    build = tmp_path / "build"
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "build_addon.py"),
-            *("--no-wheels", "--no-validate", "--platforms", "linux-x64", "--kinds", "legacy"),
-            *("--out-dir", str(build)),
-        ],
-        check=True,
-        timeout=300,
-    )
-    (addon_zip,) = build.glob("moodscore-*-legacy-linux_x64.zip")
+    addon_zip = build_legacy_zip(tmp_path / "build")
     shutil.copy(clips["25"], tmp_path / "cuts.mp4")
     paths = {
         "zip": str(addon_zip),
@@ -612,14 +600,7 @@ def test_add_movie_from_the_menu_in_real_blender(clips, tmp_path: Path) -> None:
         "start": START,
         "trim": [TRIM_START, TRIM_END],
     }
-    try:
-        run = run_blender_ui(SEQUENCER_UI + GUI_STEPS, paths, tmp_path, timeout=240)
-    except XvfbUnavailable as exc:
-        pytest.skip(str(exc))
-    report_path = Path(paths["report"])
-    assert report_path.exists(), run.stdout[-3000:] + run.stderr[-3000:]
-    report = json.loads(report_path.read_text())
-    assert report["ok"], f"{report}\n{run.stdout[-3000:]}"
+    _, report = run_ui_steps(GUI_STEPS, paths, tmp_path)
     assert report["invoke"] == ["FINISHED"] and report["score_invoke"] == ["RUNNING_MODAL"]
     assert report["fps_after_menu"] == 30  # the edit held a strip: its rate stays
     # The window-less tests' call makes the strip the menu makes: stretched to 30 fps.

@@ -9,16 +9,13 @@ copy that screenshot to ``docs/addon_panel.png``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.blender_ui_driver import SEQUENCER_UI, XvfbUnavailable, run_blender_ui
+from tests.blender_ui_driver import build_legacy_zip, run_ui_steps
 from tests.clips import dark_to_bright, render_frames, write_clip
 
 pytestmark = [
@@ -108,18 +105,7 @@ bpy.app.timers.register(guarded(advance, fail), first_interval=2.0)
 
 
 def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
-    build = tmp_path / "build"
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "build_addon.py"),
-            *("--no-wheels", "--no-validate", "--platforms", "linux-x64", "--kinds", "legacy"),
-            *("--out-dir", str(build)),
-        ],
-        check=True,
-        timeout=300,
-    )
-    (addon_zip,) = build.glob("moodscore-*-legacy-linux_x64.zip")
+    addon_zip = build_legacy_zip(tmp_path / "build")
     clip = write_clip(tmp_path / "clip.mp4", render_frames(dark_to_bright(640, 360), 6.0, 25.0))
     paths = {
         "zip": str(addon_zip),
@@ -129,14 +115,7 @@ def test_score_from_the_sidebar_in_real_blender(tmp_path: Path) -> None:
         "progress_png": str(tmp_path / "progress.png"),
         "report": str(tmp_path / "report.json"),
     }
-    try:
-        run = run_blender_ui(SEQUENCER_UI + UI_STEPS, paths, tmp_path, timeout=240)
-    except XvfbUnavailable as exc:
-        pytest.skip(str(exc))
-    report_path = Path(paths["report"])
-    assert report_path.exists(), run.stdout[-3000:] + run.stderr[-3000:]
-    report = json.loads(report_path.read_text())
-    assert report["ok"], f"{report}\n{run.stdout[-3000:]}"
+    run, report = run_ui_steps(UI_STEPS, paths, tmp_path)
     assert "Traceback" not in run.stdout + run.stderr, run.stdout[-3000:]  # e.g. a draw error
     assert report["invoke"] == ["RUNNING_MODAL"] and report["running_right_after_invoke"]
     # The status bar and the panel followed the engine (no "waiting (0%)" left standing).
