@@ -22,7 +22,7 @@ from . import __version__
 from .config import Config, load_config, merge
 from .edit.cli import add_edit_arguments, bpm_option, edit_overrides
 from .errors import Cancelled, InputError, MoodscoreError
-from .files import NAME_MAX, check_out_option, check_riff_complete, describe_os_error
+from .files import NAME_MAX, check_out_option, describe_os_error
 from .generators import GENERATORS, resolve_name
 from .limits import MAX_QUOTED_CHARS, quoted
 from .signals import Stopped, stop_on_signals
@@ -240,14 +240,8 @@ def _check_choices(config: Config, labels: dict[str, str]) -> None:
             f"got {quoted(config.music.preset)}."
         )
     programs_for(config.music.preset, config.music.programs)
-    if config.render.soundfont:
-        if "render.soundfont" not in labels:
-            checked_soundfont(None, config.render.soundfont)
-        check_riff_complete(
-            Path(config.render.soundfont).expanduser(),
-            "SoundFont",
-            "download it again or pass another .sf2 file",
-        )
+    if config.render.soundfont and "render.soundfont" not in labels:
+        checked_soundfont(None, config.render.soundfont)  # --soundfont was checked already
     low, high = config.edit.bpm_low, config.edit.bpm_high
     if "edit.bpm_low" in labels:
         from .edit.tempo import check_range

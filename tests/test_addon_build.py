@@ -23,7 +23,6 @@ import wave
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
@@ -386,6 +385,7 @@ def test_zip_installs_and_scores_a_trimmed_strip(
 
 def test_extension_scores_on_a_bare_machine(zips: dict[str, Path], tmp_path: Path) -> None:
     """No FluidSynth, no system SoundFont: the zip's synthesizer and SoundFont make every part."""
+    from tests.audio import read_wav, rms_db
     from tests.bare_machine import bare_machine_problem
 
     if bare_machine_problem():
@@ -401,10 +401,8 @@ def test_extension_scores_on_a_bare_machine(zips: dict[str, Path], tmp_path: Pat
              if kind.startswith("stem")]  # fmt: skip
     assert len(stems) >= 3, manifest["outputs"]
     for stem in stems:
-        data = stem.read_bytes()
-        samples = np.frombuffer(data[data.index(b"data") + 8 :], "<f4")
-        rms_db = 10 * np.log10(np.mean(samples.astype(np.float64) ** 2) + 1e-30)
-        assert rms_db > -50.0, f"{stem.name} is silent ({rms_db:.0f} dBFS)"
+        level = rms_db(read_wav(stem))
+        assert level > -50.0, f"{stem.name} is silent ({level:.0f} dBFS)"
 
 
 DEBIAN_BLENDER = shutil.which("blender")

@@ -26,6 +26,7 @@ bpy = pytest.importorskip("bpy")
 
 from blender_addon import compat, score_files  # noqa: E402
 from blender_addon.properties import AROUSAL_PROP, VALENCE_PROP  # noqa: E402
+from tests.audio import read_wav, rms_db  # noqa: E402
 from tests.clips import dark_to_bright, render_frames, write_clip  # noqa: E402
 from tests.edit_clips import write_clip_with_audio  # noqa: E402
 
@@ -102,34 +103,8 @@ def path_of(strip) -> Path:
     return Path(bpy.path.abspath(strip.sound.filepath))
 
 
-def read_wav(path: Path) -> np.ndarray:
-    """Frames x channels as floats: 16-bit PCM / 32768, 32-bit float as is."""
-    data = path.read_bytes()
-    position, fmt, samples = 12, None, None
-    while position < len(data):
-        chunk, size = (
-            data[position : position + 4],
-            int.from_bytes(data[position + 4 : position + 8], "little"),
-        )
-        body = data[position + 8 : position + 8 + size]
-        if chunk == b"fmt ":
-            fmt = (int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little"))
-            bits = int.from_bytes(body[14:16], "little")
-        elif chunk == b"data":
-            kind = "<f4" if fmt[0] == 3 or (fmt[0] == 0xFFFE and bits == 32) else "<i2"
-            samples = np.frombuffer(body, kind).astype(np.float64)
-            if kind == "<i2":
-                samples /= 32768.0
-        position += 8 + size + (size & 1)
-    return samples.reshape(-1, fmt[1])
-
-
 def dbfs(values: np.ndarray) -> float:
     return float(20 * np.log10(max(np.abs(values).max(), 1e-12)))
-
-
-def rms_db(values: np.ndarray) -> float:
-    return float(10 * np.log10(max(np.mean(values**2), 1e-24)))
 
 
 def check_consistent(scene, *, stems: bool, duck: bool) -> Path:
@@ -465,3 +440,4 @@ def test_untouched_music_keeps_its_level_when_half_the_curves_change(
     print(f"untouched half {before[0]:.1f} -> {after[0]:.1f} dB RMS,", end=" ")
     print(f"edited half {before[1]:.1f} -> {after[1]:.1f} dB RMS")
     assert abs(after[0] - before[0]) <= 1.0
+    assert after[1] - before[1] > 1.0  # the edit was heard: the re-score is not a copy

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
-import numpy as np
 import pyloudnorm
 import pytest
 
+from tests.audio import read_wav, read_wav_rate, rms_db
 from tests.bare_machine import bare, bare_env, bare_machine_problem
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,24 +27,6 @@ def run_bare(command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         bare(command), env=bare_env(), cwd=REPO, capture_output=True, text=True, timeout=600
     )
-
-
-def read_wav(path: Path) -> tuple[int, np.ndarray]:
-    """Sample rate and float samples ``(frames, channels)`` of a 16-bit or 32-bit float WAV."""
-    with wave.open(str(path)) as audio:
-        rate, width, channels = audio.getframerate(), audio.getsampwidth(), audio.getnchannels()
-        data = audio.readframes(audio.getnframes())
-    if width == 2:
-        return rate, np.frombuffer(data, "<i2").reshape(-1, channels) / 32768.0
-    raise AssertionError(f"{path.name}: {width}-byte samples (the stems are float WAVs)")
-
-
-def read_float_wav(path: Path) -> np.ndarray:
-    """Samples of a WAVE_FORMAT_IEEE_FLOAT file (the stems), read without the wave module."""
-    data = path.read_bytes()
-    at = data.index(b"data")
-    size = int.from_bytes(data[at + 4 : at + 8], "little")
-    return np.frombuffer(data[at + 8 : at + 8 + size], "<f4").reshape(-1, 2)
 
 
 def test_the_namespace_hides_fluidsynth_and_every_soundfont() -> None:
@@ -68,11 +49,11 @@ def test_score_renders_a_mastered_wav_in_which_every_part_sounds(tmp_path: Path)
     manifest = json.loads((out / "score.json").read_text())
     assert manifest["synth"].startswith("rustysynth")
     assert Path(manifest["soundfont"]).name == "TimGM6mb.sf2"
-    rate, mix = read_wav(out / "demo.wav")
+    rate, mix = read_wav_rate(out / "demo.wav")
     assert pyloudnorm.Meter(rate).integrated_loudness(mix) == pytest.approx(-16.0, abs=0.5)
     assert len(mix) == round(manifest["duration_s"] * rate)
-    stems = sorted(set(out.glob("demo.*.wav")))
+    stems = sorted(out.glob("demo.*.wav"))
     assert {p.name.split(".")[1] for p in stems} >= {"figure", "harmony", "bass", "percussion"}
     for stem in stems:
-        rms_db = 10 * np.log10(np.mean(read_float_wav(stem) ** 2) + 1e-30)
-        assert rms_db > -50.0, f"{stem.name} is silent ({rms_db:.0f} dBFS)"
+        level = rms_db(read_wav(stem))
+        assert level > -50.0, f"{stem.name} is silent ({level:.0f} dBFS)"

@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import wave
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
@@ -60,8 +61,6 @@ SYNTH_SETTINGS: dict[str, int | float | str] = {
     # A second core renders voices in parallel; the output is bit-identical to one core.
     "synth.cpu-cores": min(2, os.cpu_count() or 1),
 }
-#: RustySynth (as midirenderer builds it) renders at this rate; other rates are resampled.
-RUSTYSYNTH_RATE = 48000
 #: Seconds of note onsets per RustySynth window: long enough that parsing the SoundFont per
 #: window costs little, short enough that a window's audio stays a few tens of MB.
 CHUNK_S = 60.0
@@ -260,22 +259,27 @@ def _import_midirenderer():
     return midirenderer
 
 
-def _window(score: Score, first_tick: int, last_tick: int, end_tick: int) -> tuple[Score, int]:
+def _window(
+    score: Score, starts: list[list[int]], first_tick: int, last_tick: int, end_tick: int
+) -> tuple[Score, int]:
     """The notes with onsets in ``[first_tick, last_tick)``, moved to start at tick 0 and cut at
-    ``end_tick``, and the window's length in ticks (its last note-off plus the release tail)."""
-    tail_ticks = score.ticks(RELEASE_TAIL_S)
+    ``end_tick``, and the window's length in ticks (its last note-off plus the release tail).
+
+    ``starts`` holds each track's note onsets in order (its notes are sorted), so a window
+    looks only at its own notes, however long the piece.
+    """
     tracks, last_off = [], 0
-    for track in score.tracks:
+    until = min(last_tick, end_tick)
+    for track, onsets in zip(score.tracks, starts, strict=True):
         notes = []
-        for note in track.notes:
-            if first_tick <= note.start < min(last_tick, end_tick) and note.duration > 0:
+        for note in track.notes[bisect_left(onsets, first_tick) : bisect_left(onsets, until)]:
+            if note.duration > 0:
                 end = min(note.end, end_tick)
                 moved = replace(note, start=note.start - first_tick, duration=end - note.start)
                 notes.append(moved)
                 last_off = max(last_off, end - first_tick)
         tracks.append(replace(track, notes=notes))
-    has_notes = any(track.notes for track in tracks)
-    length = last_off + tail_ticks if has_notes else 0
+    length = last_off + score.ticks(RELEASE_TAIL_S) if any(t.notes for t in tracks) else 0
     return replace(score, tracks=tracks, length_ticks=length), length
 
 
@@ -381,11 +385,14 @@ def _rustysynth_blocks(
     frames_per_tick = sample_rate * 60.0 / (score.bpm * score.ticks_per_beat)
     end_tick = score.ticks(total_frames / sample_rate)
     chunk_ticks = max(1, score.ticks(CHUNK_S))
+    tracks = [replace(track, notes=sorted(track.notes)) for track in score.tracks]
+    score = replace(score, tracks=tracks)
+    starts = [[note.start for note in track.notes] for track in tracks]
     mix = _OverlapAdd()
     emitted = 0
     for first_tick in range(0, max(end_tick, 1), chunk_ticks):
         check_cancel(cancel)
-        window, length = _window(score, first_tick, first_tick + chunk_ticks, end_tick)
+        window, length = _window(score, starts, first_tick, first_tick + chunk_ticks, end_tick)
         start = round(first_tick * frames_per_tick)
         if length:
             try:
