@@ -8,7 +8,6 @@ with nothing installed. A SoundFont the user names wins, then one installed on t
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -31,9 +30,8 @@ WELL_KNOWN_SOUNDFONTS: tuple[Path, ...] = (
 
 
 def reinstall_hint() -> str:
-    """How to repair a Moodscore install that lost a bundled file, on this OS."""
-    if "bpy" in sys.modules:
-        return "reinstall the Moodscore add-on (Edit > Preferences > Add-ons)"
+    """How to repair a Moodscore install that lost a bundled file (the engine never runs in
+    Blender's own process; the add-on rewords this for its users, see its ``messages.py``)."""
     return "reinstall Moodscore (`pip install --force-reinstall moodscore`)"
 
 
