@@ -25,7 +25,7 @@ from .errors import Cancelled, InputError, MoodscoreError
 from .files import NAME_MAX, check_out_option, describe_os_error
 from .generators import GENERATORS, resolve_name
 from .limits import MAX_QUOTED_CHARS, quoted
-from .signals import Stopped, stop_on_signals
+from .signals import Stopped, stop_on_signals, stopped_by
 from .timeline import TimeGrid
 
 #: CLI option -> dotted config key it overrides (when given).
@@ -452,9 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_out_option(args.out)
             return int(args.run(args) or 0)
         except KeyboardInterrupt as exc:
-            name = exc.args[0] if isinstance(exc, Stopped) else "SIGINT"
-            print(f"moodscore: stopped by {name}; no partial output was left.", file=sys.stderr)
-            return exc.exit_code if isinstance(exc, Stopped) else Cancelled.exit_code
+            return _report_stop(exc)
         except MoodscoreError as exc:
             print(f"moodscore: error: {exc}", file=sys.stderr)
             return exc.exit_code
@@ -462,3 +460,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The disk, the permissions or a path the user gave: their environment, exit 2.
             print(f"moodscore: error: {describe_os_error(exc)}", file=sys.stderr)
             return InputError.exit_code
+        except Exception as exc:
+            # Python 3.11 wraps an exception raised while a class is created (a signal during a
+            # lazy import, e.g. scipy's) in a RuntimeError whose cause is the stop.
+            stop = stopped_by(exc)
+            if stop is None:
+                raise
+            return _report_stop(stop)
+
+
+def _report_stop(exc: KeyboardInterrupt) -> int:
+    """The one line for a run stopped by a signal, and its exit status."""
+    name = exc.args[0] if isinstance(exc, Stopped) else "SIGINT"
+    print(f"moodscore: stopped by {name}; no partial output was left.", file=sys.stderr)
+    return exc.exit_code if isinstance(exc, Stopped) else Cancelled.exit_code

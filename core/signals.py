@@ -61,6 +61,17 @@ class Stopped(KeyboardInterrupt):
         self.exit_code = 128 + signum
 
 
+def stopped_by(exc: BaseException) -> KeyboardInterrupt | None:
+    """The stop (a :class:`KeyboardInterrupt`) behind ``exc``, following its causes, if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 class _State:
     stopping: int | None = None
     pending: int | None = None

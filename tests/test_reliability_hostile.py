@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -434,3 +435,25 @@ def test_row12_unknown_corpus_leaves_no_temp_folder(tmp_path: Path) -> None:
     assert code == 2
     one_sentence_error(err, "nosuchcorpus")
     assert list(temp.iterdir()) == []
+
+
+def test_row05_a_stop_during_a_lazy_import_is_still_a_stop(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python 3.11 wraps an exception raised while a class is made (as scipy's classes are,
+    on a lazy import mid-run) in a RuntimeError; the stop behind it is reported as a stop."""
+    import core.cli
+    from core.signals import Stopped
+
+    class StoppedWhileNamed:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise Stopped(signal.SIGINT)
+
+    def run_config(args: object) -> int:
+        type("Imported", (), {"attribute": StoppedWhileNamed()})
+        return 0
+
+    monkeypatch.setattr(core.cli, "_run_config", run_config)
+    assert core.cli.main(["config"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "moodscore: stopped by SIGINT; no partial output was left."
