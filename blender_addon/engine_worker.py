@@ -71,9 +71,10 @@ WARM_MODULES = (
     "music.soundfont",
     "emotion.export",
 )
-#: Packages ``core`` imports inside functions (mastering, the synthesizers); where one is not
-#: installed, the score goes without it as it would have.
-WARM_PACKAGES = ("scipy.signal", "pyloudnorm", "midirenderer", "fluidsynth")
+#: Packages ``core`` imports inside functions (mastering, the bundled synthesizer); where one is
+#: not installed, the score goes without it as it would have. FluidSynth is warmed through
+#: ``core``'s own probe, which keeps pyfluidsynth's import chatter off stdout.
+WARM_PACKAGES = ("scipy.signal", "pyloudnorm", "midirenderer")
 #: At most this many distinct warnings are forwarded per job (the console gets them all).
 MAX_WARNINGS = 20
 
@@ -140,6 +141,9 @@ def warm_up(core: ModuleType) -> None:
             importlib.import_module(name)
         except Exception:  # the job imports it again and reports why it fails
             log.debug("Warming %s failed", name, exc_info=True)
+    synth = sys.modules.get(f"{core.__name__}.music.synth")
+    if synth is not None:
+        synth.fluidsynth_problem()
 
 
 class EventWriter:

@@ -5,6 +5,9 @@ Everything here renders for real; FluidSynth is the reference where both are com
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -164,3 +167,13 @@ def test_bundled_soundfont_has_every_general_midi_program_and_each_presets_kit()
     kits = {programs["percussion"] for programs in map(preset_programs, ["piano", "strings",
             "orchestral", "ambient", "electric"])}  # fmt: skip
     assert {(128, kit) for kit in kits} <= presets
+
+
+def test_loading_fluidsynth_keeps_stdout_clean_on_ci() -> None:
+    """pyfluidsynth prints where it found its library when ``$CI`` is set; stdout is the answer."""
+    probe = "from core.music.synth import fluidsynth_problem; fluidsynth_problem()"
+    env = {**os.environ, "CI": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout == ""

@@ -19,6 +19,7 @@ Two real General MIDI synthesizers, one interface (:func:`synthesize`):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import logging
@@ -31,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -90,11 +92,25 @@ def install_fluidsynth_hint() -> str:
     )
 
 
+def import_pyfluidsynth() -> ModuleType:
+    """Import ``pyfluidsynth``, which loads the native library, keeping stdout clean.
+
+    pyfluidsynth prints where it found the library when ``$CI`` is set; stdout is the CLI's
+    answer (and may be a pipe), so the line goes to the debug log instead.
+    """
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        import fluidsynth
+    if captured.getvalue().strip():
+        log.debug("pyfluidsynth: %s", captured.getvalue().strip())
+    return fluidsynth
+
+
 @cache
 def fluidsynth_problem() -> str | None:
     """Why FluidSynth cannot run here (its library or binding is missing), else ``None``."""
     try:
-        import fluidsynth  # noqa: F401 (pyfluidsynth loads the native library on import)
+        import_pyfluidsynth()
     except (ImportError, OSError) as exc:
         return str(exc) or type(exc).__name__
     return None
@@ -163,8 +179,7 @@ class _FluidSynth:
     """A FluidSynth instance with one SoundFont, rendering float stereo into numpy arrays."""
 
     def __init__(self, soundfont: Path, sample_rate: int) -> None:
-        import fluidsynth
-
+        fluidsynth = import_pyfluidsynth()
         self.synth = fluidsynth.Synth(
             gain=SYNTH_GAIN, samplerate=float(sample_rate), channels=16, **SYNTH_SETTINGS
         )
