@@ -22,6 +22,7 @@ Measures (see ``/work/shared/DESIGN.md``, "How the music is judged"):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
@@ -75,6 +76,10 @@ class Piece:
     bar_ticks: int
     beat_ticks: int
     seconds_per_tick: float = 0.5 / 480
+    #: Per part (index = ``JudgedNote.part``): the MIDI track's name and its first program
+    #: change (-1 when none), as a MIDI file tells them; empty for other sources.
+    part_names: tuple[str, ...] = ()
+    part_programs: tuple[int, ...] = ()
 
     @property
     def step_ticks(self) -> float:
@@ -129,6 +134,8 @@ def piece_from_midi(midi: mido.MidiFile | str | Path) -> Piece:
     signature, tempo = (4, 4), 500_000
     parts: dict[tuple[int, int], int] = {}
     notes: list[JudgedNote] = []
+    names: dict[int, str] = {}
+    programs: dict[tuple[int, int], int] = {}
     signature_seen = tempo_seen = False
     for index, track in enumerate(midi.tracks):
         now = 0
@@ -139,6 +146,10 @@ def piece_from_midi(midi: mido.MidiFile | str | Path) -> Piece:
                 signature, signature_seen = (message.numerator, message.denominator), True
             elif message.type == "set_tempo" and not tempo_seen:
                 tempo, tempo_seen = message.tempo, True
+            elif message.type == "track_name":
+                names.setdefault(index, message.name)
+            elif message.type == "program_change":
+                programs.setdefault((index, message.channel), message.program)
             elif message.type == "note_on" and message.velocity > 0:
                 open_notes[(message.channel, message.note)].append(now)
             elif message.type in ("note_on", "note_off"):
@@ -156,7 +167,16 @@ def piece_from_midi(midi: mido.MidiFile | str | Path) -> Piece:
                     )
     bar, beat = _metre(*signature, tpq)
     notes.sort(key=lambda n: (n.start, n.pitch, n.part))
-    return Piece(tuple(notes), tpq, bar, beat, tempo / 1e6 / tpq)
+    by_part = sorted(parts.items(), key=lambda item: item[1])
+    return Piece(
+        tuple(notes),
+        tpq,
+        bar,
+        beat,
+        tempo / 1e6 / tpq,
+        tuple(names.get(track, "") for (track, _), _ in by_part),
+        tuple(programs.get(key, -1) for key, _ in by_part),
+    )
 
 
 def piece_from_music21(score, ticks_per_quarter: int = 480) -> Piece:
@@ -440,6 +460,187 @@ def craft(piece: Piece) -> dict[str, float]:
         "onsets_per_beat": onsets_per_beat(piece),
         "pitch_range": float(pitch_range(piece)),
     }
+
+
+# --- what a composer reads ------------------------------------------------------------------
+
+#: Lowest pitch the lower note of two neighbouring voices may take, by their interval in
+#: semitones (Piston's low-interval limits as the issue states them: no second below C3, no
+#: third below about B-flat 2; fourths and tritones not below F2). Wider intervals are free.
+LOW_INTERVAL_LIMITS = {1: 48, 2: 48, 3: 46, 4: 46, 5: 41, 6: 41}
+#: Sounding ranges (MIDI, inclusive) by instrument, from orchestration texts (Adler, *The Study
+#: of Orchestration*; practical, not extreme, upper limits), and the GM programs that play
+#: them. A section (string ensemble, pizzicato) spans its lowest and highest member.
+INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
+    "piano": (21, 108),
+    "electric piano": (28, 103),
+    "vibraphone": (53, 89),
+    "organ": (36, 96),
+    "electric bass": (28, 67),
+    "violin": (55, 100),
+    "cello": (36, 76),
+    "string section": (28, 100),
+    "choir": (40, 81),
+    "clarinet": (50, 94),
+    "flute": (60, 96),
+}
+GM_INSTRUMENTS = {
+    0: "piano", 4: "electric piano", 11: "vibraphone", 16: "organ", 33: "electric bass",
+    40: "violin", 42: "cello", 45: "string section", 48: "string section", 53: "choir",
+    71: "clarinet", 73: "flute",
+}  # fmt: skip
+
+
+def beat_chords(piece: Piece) -> list[frozenset[int]]:
+    """The pitch classes sounding on each beat (percussion left out); empty where silent."""
+    grid = sounding(piece)
+    per_beat = piece.steps_per_beat
+    return [frozenset(n.pitch % 12 for n in grid[s]) for s in range(0, len(grid), per_beat)]
+
+
+def chord_label(classes: frozenset[int]) -> str:
+    """A chord's name for counting: root and shape of the first triad or seventh chord
+    (:data:`CHORDS`) that holds every sounding class, else the sorted classes themselves."""
+    for chord, (shape, root) in zip(
+        CHORDS, ((s, r) for s in CHORD_SHAPES for r in range(12)), strict=True
+    ):
+        if classes and classes <= chord:
+            return f"{root}:{shape}"
+    return "/".join(str(c) for c in sorted(classes))
+
+
+def chord_vocabulary_entropy(piece: Piece) -> float:
+    """Shannon entropy (bits) of the chord labels over the sounding beats, transposition
+    kept: a piece that alternates two chords scores 1 bit, a varied one 3 or more."""
+    labels = [chord_label(c) for c in beat_chords(piece) if c]
+    if not labels:
+        return math.nan
+    _, counts = np.unique(labels, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def harmonic_rhythm(piece: Piece) -> float:
+    """Chord changes per bar: beats whose chord label differs from the beat before."""
+    labels = [chord_label(c) for c in beat_chords(piece)]
+    changes = sum(a != b for a, b in itertools.pairwise(labels) if a and b)
+    bars = piece.bar_count
+    return changes / bars if bars else math.nan
+
+
+def polyphony_per_bar(piece: Piece) -> list[float]:
+    """Median number of distinct pitches sounding per 16th in each bar (over the 16ths where
+    anything pitched sounds; 0 for a silent bar)."""
+    grid = sounding(piece)
+    per_bar = piece.steps_per_bar
+    result = []
+    for bar in range(piece.bar_count):
+        counts = [len({n.pitch for n in notes}) for notes in grid[bar * per_bar:(bar + 1) * per_bar]
+                  if notes]  # fmt: skip
+        result.append(float(np.median(counts)) if counts else 0.0)
+    return result
+
+
+def apex(piece: Piece) -> tuple[int, int, float]:
+    """(pitch, bar, beats held) of the piece's highest note: where the top line peaks, and
+    whether it stays there (a held apex) or flicks past in a run."""
+    top = max(piece.pitched, key=lambda n: (n.pitch, n.end - n.start, -n.start))
+    first, end = piece.span(top)
+    return top.pitch, first // piece.steps_per_bar, (end - first) / piece.steps_per_beat
+
+
+def spacing_violation_share(piece: Piece) -> float:
+    """Share of sounding 16ths (two pitches or more) in which two neighbouring pitches lie
+    closer than :data:`LOW_INTERVAL_LIMITS` allows at their height: a muddy low register."""
+    judged = violating = 0
+    for notes in sounding(piece):
+        pitches = sorted({n.pitch for n in notes})
+        if len(pitches) < 2:
+            continue
+        judged += 1
+        violating += any(
+            low < LOW_INTERVAL_LIMITS.get(high - low, 0)
+            for low, high in itertools.pairwise(pitches)
+        )
+    return violating / judged if judged else math.nan
+
+
+def out_of_range_notes(piece: Piece) -> dict[str, int]:
+    """Notes outside their instrument's range (:data:`INSTRUMENT_RANGES`) per part name;
+    parts whose program has no range listed are not judged."""
+    counts: dict[str, int] = {}
+    for part, program in enumerate(piece.part_programs):
+        instrument = GM_INSTRUMENTS.get(program)
+        if instrument is None:
+            continue
+        low, high = INSTRUMENT_RANGES[instrument]
+        name = piece.part_names[part] or str(part)
+        counts[name] = sum(not low <= n.pitch <= high for n in piece.pitched if n.part == part)
+    return counts
+
+
+def part_notes(piece: Piece, name: str) -> set[tuple[int, int]]:
+    """(onset 16th, pitch) of every note of the parts called ``name``."""
+    parts = {i for i, n in enumerate(piece.part_names) if n == name}
+    return {(piece.span(n)[0], n.pitch) for n in piece.notes if n.part in parts}
+
+
+def note_identity(a: set[tuple[int, int]], b: set[tuple[int, int]], shift: int = 0) -> float:
+    """Share of the smaller set's (onset, pitch) notes found in the other, ``b`` moved by
+    ``shift`` semitones: 1.0 when one part is the other note for note."""
+    if not a or not b:
+        return 0.0
+    moved = {(onset, pitch + shift) for onset, pitch in b}
+    return len(a & moved) / min(len(a), len(moved))
+
+
+def transposed_identity(a: Piece, b: Piece) -> float:
+    """The largest :func:`note_identity` of all pitched notes of two pieces over the
+    transpositions that map one's key onto the other's: seeds that differ only in key score 1."""
+    notes_a = {(a.span(n)[0], n.pitch) for n in a.pitched}
+    notes_b = {(b.span(n)[0], n.pitch) for n in b.pitched}
+    return max(note_identity(notes_a, notes_b, shift) for shift in range(-11, 12))
+
+
+def authentic_cadence_bars(piece: Piece) -> list[int]:
+    """Bars whose downbeat completes an authentic cadence: a major triad (or dominant
+    seventh) on the bar's last beat resolving to a chord a fifth below on the downbeat, with
+    both roots in the bass, in a key (the two bars up to it) whose tonic is that root."""
+    grid = sounding(piece)
+    per_bar, per_beat = piece.steps_per_bar, piece.steps_per_beat
+    found = []
+    for bar in range(1, piece.bar_count):
+        step, before = bar * per_bar, bar * per_bar - per_beat
+        if step >= len(grid) or not grid[step] or not grid[before]:
+            continue
+        bass_before = min(n.pitch for n in grid[before]) % 12
+        bass_after = min(n.pitch for n in grid[step]) % 12
+        dominant = frozenset(n.pitch % 12 for n in grid[before])
+        root = bass_before
+        is_dominant = (
+            dominant <= frozenset({root, (root + 4) % 12, (root + 7) % 12, (root + 10) % 12})
+            and (root + 4) % 12 in dominant
+        )
+        if not is_dominant or bass_after != (root + 5) % 12:
+            continue
+        key = estimate_key(
+            pitch_class_histogram(piece, max(0, step - 2 * per_bar), step + per_beat)
+        )
+        if key is not None and key[0] == bass_after:
+            found.append(bar)
+    return found
+
+
+def rising_bars(arousal: Sequence[float], reach: int = 2, rise: float = 0.05) -> list[int]:
+    """Bars inside a rising section: arousal has risen into them and keeps rising by at least
+    ``rise`` over the next ``reach`` bars (tension still building, no place to close)."""
+    last = len(arousal) - 1
+    return [
+        bar
+        for bar in range(1, len(arousal))
+        if arousal[bar] > arousal[bar - 1] - 1e-9
+        and arousal[min(last, bar + reach)] - arousal[bar] >= rise
+    ]
 
 
 def notes_from_tuples(
