@@ -12,8 +12,13 @@ BPY5_STAMP := $(BPY5_VENV)/.moodscore-installed
 # installed by Blender itself, as for a user.
 BPY52_VENV ?= .venv-bpy52
 BPY52_STAMP := $(BPY52_VENV)/.moodscore-installed
-BPY52_PACKAGES := 'bpy==5.2.3' 'numpy==2.5.5' opencv-python-headless av mido pyfluidsynth \
-	midirenderer PyYAML requests pytest pytest-timeout
+# Pinned to what the venv resolved on 2026-12-03; BPY52_PINS holds their own dependencies.
+BPY52_PACKAGES := bpy==5.2.3 numpy==2.5.5 opencv-python-headless==4.11.0.86 av==18.1.0 \
+	mido==1.3.3 pyfluidsynth==1.4.0 midirenderer==0.1.3 PyYAML==6.0.3 requests==2.34.2 \
+	pytest==9.2.0 pytest-timeout==2.4.0
+BPY52_PINS := attrs==26.1.0 cattrs==26.2.1 certifi==2026.10.19.post1 charset-normalizer==3.5.3 \
+	Cython==3.3.1 idna==3.20 iniconfig==2.3.1 pluggy==1.7.0 Pygments==2.21.0 \
+	typing_extensions==4.16.0 urllib3==2.8.0 zstandard==0.25.0
 # Python 3.13: the machine image's pyenv build, else one on PATH; `make` installs one with uv
 # or pyenv when neither exists (or pass PYTHON313=/path/to/python3.13).
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
@@ -21,7 +26,7 @@ PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13
 ADDON_TESTS := tests/test_addon.py tests/test_addon_batch.py tests/test_addon_build.py \
 	tests/test_addon_fps.py tests/test_addon_rescore.py tests/test_addon_messages.py
 
-.PHONY: setup demo test lint bench addon clean
+.PHONY: setup demo test test-fast lint typecheck bench addon clean
 
 setup: $(STAMP)
 
@@ -41,7 +46,7 @@ $(BPY5_STAMP): pyproject.toml constraints.txt
 	$(BPY5_VENV)/bin/python -m pip install --quiet -c $(BPY5_VENV)/constraints.txt -e '.[dev]' 'bpy==5.0.1'
 	touch $(BPY5_STAMP)
 
-$(BPY52_STAMP): constraints.txt
+$(BPY52_STAMP): constraints.txt Makefile
 	@py='$(PYTHON313)'; \
 	if [ -z "$$py" ] && command -v uv >/dev/null 2>&1; then \
 		uv python install 3.13 && py="$$(uv python find 3.13)"; fi; \
@@ -54,6 +59,7 @@ $(BPY52_STAMP): constraints.txt
 	test -x $(BPY52_VENV)/bin/python || "$$py" -m venv $(BPY52_VENV)
 	$(BPY52_VENV)/bin/python -m pip install --quiet --upgrade pip
 	grep -v '^\(bpy\|numpy\)==' constraints.txt > $(BPY52_VENV)/constraints.txt
+	printf '%s\n' $(BPY52_PINS) >> $(BPY52_VENV)/constraints.txt
 	$(BPY52_VENV)/bin/python -m pip install --quiet -c $(BPY52_VENV)/constraints.txt $(BPY52_PACKAGES)
 	touch $(BPY52_STAMP)
 
@@ -68,9 +74,17 @@ test: $(STAMP) $(BPY5_STAMP) $(BPY52_STAMP)
 	$(BPY5_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not blender' $(ADDON_TESTS)
 	$(PY) -m pytest -q
 
+# The inner loop: everything neither slow nor needing Debian's blender, on 4.5 LTS (< 60 s).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not slow and not blender'
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check core blender_addon scripts tests benchmarks
 	$(VENV)/bin/ruff format --check core blender_addon scripts tests benchmarks
+
+# mypy: strict over core/, the default checks over blender_addon/ (settings in pyproject.toml).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
