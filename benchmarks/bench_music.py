@@ -40,8 +40,9 @@ from _common import WORK, markdown_table
 
 from core.config import Config
 from core.generators import GENERATORS, get_composer
+from core.music.instruments import PRESETS
 from core.music.midi import to_midi_file
-from core.timeline import EmotionTimeline, TimeGrid
+from core.timeline import EmotionTimeline, TimeGrid, read_emotion_file
 
 log = logging.getLogger("bench_music")
 
@@ -61,6 +62,14 @@ MEASURES = (
     ("onsets_per_beat", "pitched onsets per beat", "{:.1f}"),
     ("pitch_range", "pitch range (semitones)", "{:.0f}"),
 )
+#: The arcs of issue 18 (one emotion step a bar), read from ``benchmarks/arcs/``.
+ARCS_DIR = Path(__file__).resolve().parent / "arcs"
+CUE_ARCS = ("thriller", "romcom", "constant_mid", "constant_high")
+CUE_SEEDS = (1, 2)
+#: Bars at or below this arousal are calm; bars within CLIMAX_MARGIN of the arc's highest
+#: arousal are its climax (on a constant arc every bar is both, so neither is judged).
+CALM_AROUSAL = 0.25
+CLIMAX_MARGIN = 0.02
 ESSEN_COLLECTIONS = ("essenFolksong/altdeu10", "essenFolksong/ballad10", "essenFolksong/kinder")
 
 
@@ -189,6 +198,120 @@ def following(generator: str, arcs: int) -> tuple[list[float], list[float]]:
     return agreements, correlations
 
 
+# --- cues: what a composer reads ------------------------------------------------------------
+
+
+def arc_timeline(name: str) -> EmotionTimeline:
+    """One of the :data:`CUE_ARCS` as a timeline (no cuts: the emotion moves by bars)."""
+    return read_emotion_file(ARCS_DIR / f"{name}.emotions.txt")
+
+
+def compose_cue(generator: str, timeline: EmotionTimeline, seed: int, preset: str = "piano"):
+    """The judge's view of a generator's cue for ``timeline`` with ``preset``'s programs."""
+    config = Config()
+    config.music.preset = preset
+    return piece_of(get_composer(generator)(timeline, config, seed))
+
+
+def cue_measures(generator: str, arc: str, seed: int) -> dict[str, float]:
+    """The composer's measures of one cue (piano preset; ranges over every preset)."""
+    timeline = arc_timeline(arc)
+    arousal = [step.arousal for step in timeline.steps]
+    piece = compose_cue(generator, timeline, seed)
+    per_bar = judge.polyphony_per_bar(piece)[: len(arousal)]
+    calm = [p for p, a in zip(per_bar, arousal, strict=False) if a <= CALM_AROUSAL]
+    peak = max(arousal)
+    climax = [p for p, a in zip(per_bar, arousal, strict=False) if a >= peak - CLIMAX_MARGIN]
+    constant = max(arousal) - min(arousal) < 1e-6
+    pitch, apex_bar, held = judge.apex(piece)
+    rising = set(judge.rising_bars(arousal))
+    out_of_range = 0
+    for preset in PRESETS:
+        out_of_range += sum(
+            judge.out_of_range_notes(compose_cue(generator, timeline, seed, preset)).values()
+        )
+    parallels, moves = judge.outer_voice_parallels(piece)
+    return {
+        "chord_entropy": judge.chord_vocabulary_entropy(piece),
+        "harmonic_rhythm": judge.harmonic_rhythm(piece),
+        "calm_polyphony": max(calm) if calm and not constant else math.nan,
+        "climax_polyphony": float(np.median(climax)) if climax and not constant else math.nan,
+        "apex": float(pitch),
+        "apex_held_beats": held,
+        "apex_in_climax": float(arousal[min(apex_bar, len(arousal) - 1)] >= peak - CLIMAX_MARGIN),
+        "spacing": judge.spacing_violation_share(piece),
+        "out_of_range": float(out_of_range),
+        "rising_authentic": float(len(rising & set(judge.authentic_cadence_bars(piece)))),
+        "parallels": 100.0 * parallels / moves if moves else math.nan,
+        "clash": judge.semitone_clash_share(piece),
+    }
+
+
+def generator_identity(arc: str, seed: int) -> dict[str, float]:
+    """Scales-vs-Chords note identity of the pad and bass for one seed, and each generator's
+    identity with its own next seed once the transposition is removed."""
+    timeline = arc_timeline(arc)
+    scales = compose_cue("scales", timeline, seed)
+    chords = compose_cue("chords", timeline, seed)
+    result = {
+        f"{part.lower()}_identity": judge.note_identity(
+            judge.part_notes(scales, part), judge.part_notes(chords, part)
+        )
+        for part in ("Harmony", "Bass")
+    }
+    for generator, piece in (("scales", scales), ("chords", chords)):
+        other = compose_cue(generator, timeline, seed + 1)
+        result[f"{generator}_seed_identity"] = judge.transposed_identity(piece, other)
+    return result
+
+
+CUE_COLUMNS = (
+    ("chord_entropy", "chord entropy (bits)", "{:.2f}"),
+    ("harmonic_rhythm", "chord changes / bar", "{:.2f}"),
+    ("calm_polyphony", "voices, calm bars (max)", "{:.0f}"),
+    ("climax_polyphony", "voices, climax (median)", "{:.0f}"),
+    ("apex", "apex (MIDI)", "{:.0f}"),
+    ("apex_held_beats", "apex held (beats)", "{:.2f}"),
+    ("apex_in_climax", "apex in climax", "{:.0%}"),
+    ("spacing", "16ths breaking low-interval limits", "{:.1%}"),
+    ("out_of_range", "out-of-range notes (all presets)", "{:.0f}"),
+    ("rising_authentic", "authentic cadences in rising bars", "{:.0f}"),
+    ("parallels", "parallels / 100 moves", "{:.1f}"),
+    ("clash", "semitone-clash 16ths", "{:.0%}"),
+)
+
+
+def cue_table() -> str:
+    """The composer's measures per arc and generator, mean (min–max) over :data:`CUE_SEEDS`."""
+    header = ["arc", "generator", *(label for _, label, _ in CUE_COLUMNS)]
+    rows = []
+    for arc in CUE_ARCS:
+        for generator in ("scales", "chords"):
+            measured = [cue_measures(generator, arc, seed) for seed in CUE_SEEDS]
+            rows.append(
+                [arc, generator]
+                + [_summary([m[key] for m in measured], fmt) for key, _, fmt in CUE_COLUMNS]
+            )
+    return markdown_table(header, rows)
+
+
+def identity_table() -> str:
+    """Scales vs Chords for the same seed, and seed vs seed with the key removed."""
+    header = ["arc", "pad identity", "bass identity", "scales seed↔seed+1", "chords seed↔seed+1"]
+    rows = []
+    for arc in CUE_ARCS:
+        measured = [generator_identity(arc, seed) for seed in CUE_SEEDS]
+        rows.append(
+            [arc]
+            + [
+                _summary([m[key] for m in measured], "{:.0%}")
+                for key in ("harmony_identity", "bass_identity", "scales_seed_identity",
+                            "chords_seed_identity")
+            ]
+        )  # fmt: skip
+    return markdown_table(header, rows)
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 
@@ -262,6 +385,7 @@ def main() -> None:
     parser.add_argument("--arcs", type=int, default=16, help="random arcs per generator")
     parser.add_argument("--corpus-size", type=int, default=60, help="pieces per corpus")
     parser.add_argument("--generators", default=",".join(GENERATORS))
+    parser.add_argument("--skip-cues", action="store_true", help="leave out the cue tables")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
@@ -281,6 +405,15 @@ def main() -> None:
         "every 1–6 bars, valence 0.05–0.35 or 0.65–0.95; mode by Krumhansl–Kessler per bar.\n"
     )
     print(following_table(generators, args.arcs))
+    if not args.skip_cues:
+        print(
+            f"\nCues of issue 18 (`benchmarks/arcs/`), seeds {', '.join(map(str, CUE_SEEDS))}, "
+            f"piano preset (ranges: every preset); calm bars: arousal ≤ {CALM_AROUSAL}, climax: "
+            "the arc's highest arousal.\n"
+        )
+        print(cue_table())
+        print("\nNote identity, (onset 16th, pitch), share of the smaller part.\n")
+        print(identity_table())
     log.info("bench_music took %.0f s", time.perf_counter() - started)
 
 
