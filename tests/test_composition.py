@@ -24,7 +24,8 @@ import pytest
 
 from core.config import Config
 from core.generators import get_composer
-from core.generators.harmony import HARMONY_RANGE, plan_harmony
+from core.generators.accompaniment import HARMONY_RANGE
+from core.generators.harmony import plan_harmony
 from core.generators.texture import Accompaniment, LeadLine
 from core.music.instruments import CRASH, KICK, SNARE
 from core.music.midi import midi_bytes, to_midi_file

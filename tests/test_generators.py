@@ -10,8 +10,9 @@ import pytest
 from core.config import Config
 from core.errors import InputError
 from core.generators import get_composer
+from core.generators.accompaniment import voice_lead
 from core.generators.form import Phrase
-from core.generators.harmony import Segment, plan_harmony, triad, voice_lead
+from core.generators.harmony import Segment, plan_harmony, triad
 from core.music.analysis import all_notes, bar_keys, harmonic_change_ticks, onset_density
 from core.music.dynamics import velocity_for
 from core.music.instruments import PRESETS, ROLE_CHANNELS, preset_programs

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..music.score import Note, Score
-from .harmony import BAR, BEAT, SIXTEENTH, Segment, compose_over_harmony
+from .frame import compose_over_harmony
+from .harmony import Segment
 from .mapping import MELODY_REACH, busier, register_centre
+from .metre import BAR, BEAT, SIXTEENTH
 from .motif import with_neighbour
 from .texture import Accompaniment, LeadLine
 
