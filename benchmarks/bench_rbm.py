@@ -44,11 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import music_judge as judge
+import rbm_composer as composer
 from _common import markdown_table
 
 from core.config import Config
 from core.music.midi import to_midi_file
-from core.rbm.compose import compose_rbm
+from core.rbm.compose import SamplerStats, compose_rbm
 from core.rbm.model import SHIPPED_MODEL, RbmModel, load_model
 from core.rbm.roll import assemble_visible, roll_to_notes
 from core.rbm.training.data import Piece, build_windows, load_corpus
@@ -76,19 +77,32 @@ CRAFT = (
 SAMPLING: dict[str, object] = {}
 
 
-def generate(
-    model_path: Path, arousal: list[float], valence: list[float], seed: int, feedback: bool
-) -> judge.Piece:
-    """The judge's view of the MIDI file the generator writes for per-bar emotions at 120 bpm."""
+def generate_midi(
+    model_path: Path,
+    arousal: list[float],
+    valence: list[float],
+    seed: int,
+    feedback: bool,
+    stats: SamplerStats | None = None,
+) -> mido.MidiFile:
+    """The MIDI file the generator writes for per-bar emotions at 120 bpm."""
     config = Config()
     config.rbm.model = str(model_path)
     for key, value in SAMPLING.items():
         setattr(config.rbm, key, value)
     timeline = EmotionTimeline.from_values(arousal, valence, grid=TimeGrid(bpm=120.0))
     buffer = io.BytesIO()
-    to_midi_file(compose_rbm(timeline, config, seed, feedback=feedback)).save(file=buffer)
+    score = compose_rbm(timeline, config, seed, feedback=feedback, stats=stats)
+    to_midi_file(score).save(file=buffer)
     buffer.seek(0)
-    return judge.piece_from_midi(mido.MidiFile(file=buffer))
+    return mido.MidiFile(file=buffer)
+
+
+def generate(
+    model_path: Path, arousal: list[float], valence: list[float], seed: int, feedback: bool
+) -> judge.Piece:
+    """The judge's view of the MIDI file the generator writes for per-bar emotions at 120 bpm."""
+    return judge.piece_from_midi(generate_midi(model_path, arousal, valence, seed, feedback))
 
 
 def random_arc(index: int, bars: int = ARC_BARS) -> tuple[np.ndarray, np.ndarray]:
@@ -112,16 +126,30 @@ def bar_onsets(piece: judge.Piece, bars: int) -> np.ndarray:
     return counts
 
 
-def changing_arcs(path: Path, arcs: int, seeds: int) -> dict[str, dict[str, list[float]]]:
-    """Per generator: mode agreement and onset Spearman of every (arc, seed), and whether the
-    first / second bar after each valence jump has the new mode."""
+def changing_arcs(path: Path, arcs: int, seeds: int) -> dict[str, dict[str, list]]:
+    """Per generator: mode agreement and onset Spearman of every (arc, seed), whether the
+    first / second bar after each valence jump has the new mode, the composer's measures of
+    every piece (:mod:`rbm_composer`) and the sampler's counts."""
     results = {}
     for name, feedback in GENERATORS:
-        found: dict[str, list[float]] = {"mode": [], "rho": [], "jump bar 1": [], "jump bar 2": []}
+        found: dict[str, list] = {
+            "mode": [],
+            "rho": [],
+            "jump bar 1": [],
+            "jump bar 2": [],
+            "pieces": [],
+            "stats": [],
+        }
         for index in range(arcs):
             arousal, valence = random_arc(index)
             for seed in range(seeds):
-                piece = generate(path, arousal.tolist(), valence.tolist(), seed, feedback)
+                stats = SamplerStats()
+                midi = generate_midi(
+                    path, arousal.tolist(), valence.tolist(), seed, feedback, stats
+                )
+                piece = judge.piece_from_midi(midi)
+                found["stats"].append(stats)
+                found["pieces"].append(composer.composer_measures(piece, midi, valence))
                 found["mode"].append(judge.mode_agreement(piece, valence)[0])
                 found["rho"].append(judge.spearman(bar_onsets(piece, len(arousal)), arousal))
                 modes = judge.bar_modes(piece) + [None] * len(valence)
@@ -138,6 +166,104 @@ def changing_arcs(path: Path, arcs: int, seeds: int) -> dict[str, dict[str, list
                             found[key].append(float(modes[later] == wanted))
         results[name] = found
     return results
+
+
+def keys_over_seeds(path: Path, seeds: int = 12) -> dict[str, int]:
+    """Distinct keys (the judge's tonic of the whole piece) over ``seeds`` seeds of one arc."""
+    arousal, valence = random_arc(0)
+    return {
+        name: len(
+            {
+                (
+                    judge.piece_key(generate(path, arousal.tolist(), valence.tolist(), s, fb))
+                    or (None,)
+                )[0]
+                for s in range(seeds)
+            }
+        )
+        for name, fb in GENERATORS
+    }
+
+
+def composer_table(
+    arcs: dict[str, dict[str, list]], keys: dict[str, int], change_range: tuple[float, float]
+) -> str:
+    """The composer's measures per generator: mean and the worst piece, with the targets."""
+    low, high = change_range
+    rows: dict[str, list[str]] = {}
+
+    def add(label: str, cells: list[str]) -> None:
+        rows.setdefault(label, []).extend(cells)
+
+    for found in arcs.values():
+        pieces = found["pieces"]
+        mode, rho = np.array(found["mode"], float), np.array(found["rho"], float)
+        add(
+            "mode agreement per bar, mean / worst piece (>= 0.92 / >= 0.8)",
+            [f"{np.nanmean(mode):.2f} / {np.nanmin(mode):.2f}"],
+        )
+        add(
+            "onsets vs arousal Spearman, mean / worst piece (>= 0.75 / >= 0.5)",
+            [f"{np.nanmean(rho):.2f} / {np.nanmin(rho):.2f}"],
+        )
+        lags = [lag for p in pieces for lag in p["lags"]]
+        within = np.mean([lag <= 1 for lag in lags]) if lags else math.nan
+        add("jumps with the new mode within 1 bar (>= 90%)", [f"{within:.0%}"])
+        add("mode lag after a jump, bars: mean / worst", [f"{np.mean(lags):.2f} / {max(lags)}"])
+        triads = np.array([p["triads"] for p in pieces], float)
+        add(
+            "beats with 3+ notes holding a full triad, mean / worst piece (>= 80%)",
+            [f"{np.nanmean(triads):.0%} / {np.nanmin(triads):.0%}"],
+        )
+        inside = [np.mean((p["changes"] >= low) & (p["changes"] <= high)) for p in pieces]
+        changes = np.concatenate([p["changes"] for p in pieces])
+        add(
+            f"bars with sound changes in the chorales' {low:g}-{high:g}, all / worst piece "
+            "(>= 80%)",
+            [f"{np.mean(inside):.0%} / {min(inside):.0%} (mean {changes.mean():.1f})"],
+        )
+        cadences = [ok for p in pieces for ok in p["v_i"]]
+        worst_v_i = min(np.mean(p["v_i"]) for p in pieces if p["v_i"])
+        add(
+            "authentic cadences with V-I, all / worst piece",
+            [f"{np.mean(cadences):.0%} / {worst_v_i:.0%}"],
+        )
+        runs = [p["run"] for p in pieces]
+        add("longest run of identical bars, worst piece (<= 4)", [f"{max(runs)}"])
+        classes = [p["classes8"] for p in pieces]
+        add(
+            "pitch classes per 8 bars, fewest: mean / worst piece",
+            [f"{np.mean(classes):.1f} / {min(classes)}"],
+        )
+        ends = [p["tonic_end"] for p in pieces]
+        add("pieces ending on the tonic (all)", [f"{np.mean(ends):.0%}"])
+        ranges = [p["own_range"] for p in pieces]
+        add(
+            "RBM's own pitch range, mean / worst piece (<= 40)",
+            [f"{np.mean(ranges):.0f} / {max(ranges)}"],
+        )
+        clash = np.array([p["clash"] for p in pieces], float)
+        add(
+            "sounding 16ths with a semitone clash, mean / worst piece",
+            [f"{np.nanmean(clash):.0%} / {np.nanmax(clash):.0%}"],
+        )
+        parallels = [p["parallels"] for p in pieces]
+        per_100 = [100 * a / b for a, b in parallels if b]
+        add(
+            "outer-voice parallels per 100 moves, mean / worst piece",
+            [f"{np.mean(per_100):.1f} / {max(per_100):.1f}" if per_100 else "-"],
+        )
+        stats = found["stats"]
+        flawed = sum(s.flawed_first for s in stats)
+        windows = sum(s.windows for s in stats)
+        fixed = sum(s.fixed for s in stats)
+        add(
+            "windows stuck or bare at first draw / made flawless by a re-draw",
+            [f"{flawed / max(1, windows):.0%} / {fixed / max(1, flawed):.0%}"],
+        )
+    for name in arcs:
+        add("keys over 12 seeds (>= 6)", [str(keys.get(name, "-"))])
+    return markdown_table(["measure", *arcs], [[label, *cells] for label, cells in rows.items()])
 
 
 def constant_windows(model: RbmModel, path: Path, windows: int, seeds: int) -> dict[str, list]:
@@ -253,10 +379,23 @@ def throughput(model: RbmModel, seconds: float = 8.0) -> dict[str, float]:
     for batch in (64, 1):
         notes = rng.random((batch, layout.window_steps * layout.note_units)) < 0.03
         emotions = rng.random((batch, layout.window_steps, 2)).astype(np.float32)
-        rbm = RbmVariables(layout.visible_units, hidden, 0, model.visible_mean, layout.note_units)
+        rbm = RbmVariables(
+            layout.visible_units,
+            hidden,
+            0,
+            model.visible_mean,
+            layout.note_units,
+            layout.context_units,
+        )
         options = TrainOptions(out=Path("unused"))
         step = make_train_step(strategy, rbm, layout, options, batch)
-        args = (tf.constant(notes.astype(np.uint8)), tf.constant(emotions), tf.constant(0.01))
+        memory = rng.random((batch, layout.context_units)).astype(np.float32)
+        args = (
+            tf.constant(notes.astype(np.uint8)),
+            tf.constant(emotions),
+            tf.constant(memory),
+            tf.constant(0.01),
+        )
         step(*args)  # trace
         steps[batch] = (step, args)
     # Alternating rounds, best rate per batch size: a burst of other load on the shared
@@ -305,7 +444,42 @@ def main() -> None:
         "--sampled-last", action="store_true", help="rbm.mean_field off (the last step sampled)"
     )
     parser.add_argument("--arousal-gain", type=float, help="override rbm.arousal_gain")
+    parser.add_argument("--candidates", type=int, help="override rbm.candidates")
+    parser.add_argument("--register-span", type=int, help="override rbm.register_span")
+    parser.add_argument("--no-cadences", action="store_true", help="rbm.cadences off")
+    parser.add_argument("--no-arrangement", action="store_true", help="rbm.arrangement off")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="the sampler before issue 19: one draw, no phrase plan, no register window, no "
+        "arrangement",
+    )
+    parser.add_argument(
+        "--composer-only", action="store_true", help="only the changing arcs and keys"
+    )
+    parser.add_argument(
+        "--set",
+        metavar="FIELD=VALUE",
+        action="append",
+        default=[],
+        help="override any config.rbm field, e.g. --set mode_push=1.5",
+    )
     args = parser.parse_args()
+    for item in args.set:
+        field, _, value = item.partition("=")
+        SAMPLING[field] = type(getattr(Config().rbm, field))(
+            value == "true" if value in ("true", "false") else value
+        )
+    if args.plain:
+        SAMPLING.update(candidates=1, cadences=False, register_span=77, arrangement=False)
+    if args.candidates is not None:
+        SAMPLING["candidates"] = args.candidates
+    if args.register_span is not None:
+        SAMPLING["register_span"] = args.register_span
+    if args.no_cadences:
+        SAMPLING["cadences"] = False
+    if args.no_arrangement:
+        SAMPLING["arrangement"] = False
     if args.gibbs_steps is not None:
         SAMPLING["gibbs_steps"] = args.gibbs_steps
     if args.burn_in is not None:
@@ -317,6 +491,27 @@ def main() -> None:
     model = load_model(args.model)
     source = json.loads(model.info.get("source", "{}") or "{}")
     held = set(filter(None, model.info.get("holdout_pieces", "").split(",")))
+    rbm_config = Config().rbm
+    for key, value in SAMPLING.items():
+        setattr(rbm_config, key, value)
+    print(
+        f"Model {args.model} ({model.hidden} hidden, {model.layout.window_steps}-step window, "
+        f"{model.layout.units_per_step} units per timestep, {model.layout.history_bars} windows "
+        f"of memory); {len(held)} held-out pieces; sampling with {rbm_config.gibbs_steps} "
+        f"Gibbs steps, +{rbm_config.burn_in} from noise, "
+        f"mean-field last step {'on' if rbm_config.mean_field else 'off'}, arousal gain "
+        f"{rbm_config.arousal_gain:g}, {rbm_config.candidates} draws per window at most, "
+        f"phrase plan {'on' if rbm_config.cadences else 'off'}, register window "
+        f"{rbm_config.register_span}, arrangement {'on' if rbm_config.arrangement else 'off'}\n"
+    )
+
+    arcs = changing_arcs(args.model, args.arcs, args.seeds)
+    print(
+        f"### What a composer reads ({args.arcs} changing arcs x {args.seeds} seeds, per piece)\n"
+    )
+    print(composer_table(arcs, keys_over_seeds(args.model), composer.chorale_change_range()) + "\n")
+    if args.composer_only:
+        return
     pieces, _ = load_corpus(
         "bach",
         model.layout,
@@ -326,18 +521,6 @@ def main() -> None:
     originals = [p for p in pieces if p.name == p.origin]
     held_pieces = [p for p in originals if p.name in held]
     training = [p for p in pieces if (p.origin or p.name) not in held]
-    rbm_config = Config().rbm
-    for key, value in SAMPLING.items():
-        setattr(rbm_config, key, value)
-    print(
-        f"Model {args.model} ({model.hidden} hidden, {model.layout.window_steps}-step window, "
-        f"{model.layout.units_per_step} units per timestep); {len(held_pieces)} held-out pieces; "
-        f"sampling with {rbm_config.gibbs_steps} Gibbs steps, +{rbm_config.burn_in} from noise, "
-        f"mean-field last step {'on' if rbm_config.mean_field else 'off'}, arousal gain "
-        f"{rbm_config.arousal_gain:g}\n"
-    )
-
-    arcs = changing_arcs(args.model, args.arcs, args.seeds)
     print(
         f"### Changing arcs ({args.arcs} arcs x {args.seeds} seeds, new emotion every 1-4 bars)\n"
     )

@@ -326,8 +326,11 @@ def test_generators_are_seeded_and_tidy(tmp_path: Path, generator: str) -> None:
     assert midi_bytes(score) == midi_bytes(compose(timeline, config, 7))
     assert midi_bytes(score) != midi_bytes(compose(timeline, config, 8))
     assert score.duration_s == pytest.approx(5.3, abs=1e-3)
-    notes = score.tracks[0].notes
-    assert notes and score.tracks[0].program == 48  # the strings preset's harmony program
+    tracks = {t.name: t for t in score.tracks}
+    # The model's voices on the strings preset's melody and harmony instruments.
+    assert tracks["Melody"].program == 40 and tracks["Harmony"].program == 48
+    notes = tracks["Melody"].notes + tracks["Harmony"].notes
+    assert notes
     assert all(
         n.duration >= TICKS_PER_TIMESTEP and n.start % TICKS_PER_TIMESTEP == 0 for n in notes
     )

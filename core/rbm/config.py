@@ -26,3 +26,19 @@ class RbmConfig:
     #: lifted RBM-Sampling's onsets-arousal Spearman on changing arcs from 0.54 to 0.62 (at
     #: 100 Gibbs steps).
     arousal_gain: float = ranged(1.25, 0.0, 4.0)
+    #: Chains drawn per window at most: a window that repeats the previous one, has fewer than
+    #: three pitch classes or sounds bare intervals where it sounds three notes is re-drawn
+    #: from fresh noise, and the least flawed draw is kept (1 = no re-draw).
+    candidates: int = ranged(4, 1, 16)
+    #: Phrase plan: the last bar of each 4-bar phrase is steered to a cadence (V then I, or V
+    #: in a half cadence) and the piece's last bar to the tonic chord.
+    cadences: bool = True
+    #: Log-odds taken from the other mode's degrees (E-flat, A-flat, B-flat in a major bar; E, A
+    #: in a minor one, relative to the model's tonic C) while the chain samples: the key
+    #: signature a composer writes in (0 = the model alone chooses).
+    mode_push: float = ranged(0.0, 0.0, 10.0)
+    #: Semitones the model's own notes may span (a register window the chain samples in).
+    register_span: int = ranged(40, 12, 77)
+    #: A bass from the model's harmony and, by arousal, the shared percussion; the model's
+    #: highest voice on the preset's melody instrument, the rest on its harmony instrument.
+    arrangement: bool = True

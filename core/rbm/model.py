@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: 2 adds ``emotion_note_weights``; version-1 files load with those weights at zero (the
-#: seed's RBM, which they are).
-FORMAT_VERSION = 2
+#: seed's RBM, which they are). 3 adds the memory: ``context_hidden_weights`` and
+#: ``context_note_weights`` and a fifth layout value (``history_bars``).
+FORMAT_VERSION = 3
 CHECKPOINT_DIR = "parameter_checkpoints"  # the seed's folder name, looked up in the cwd
 FINAL_NAME = "trained_system"  # the seed's name of the final checkpoint
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "rbm_default.npz"
@@ -46,6 +47,11 @@ class RbmModel:
     (``b_v,t + e_t B``, Taylor & Hinton's conditional RBM); it is zero in a joint model.
     ``visible_mean`` is the training data's mean of every visible unit: the noise that
     RBM-Sampling starts from and the per-note-frequency baseline of the benchmark.
+    With memory (``layout.history_bars > 0``) the context vector ``c`` of
+    :func:`~core.rbm.roll.bar_context` adds ``c C_h`` to the hidden biases
+    (``context_hidden_weights``, ``(context_units, hidden)``) and ``c C_v`` to every timestep's
+    note biases (``context_note_weights``, ``(context_units, note_units)``): Taylor & Hinton's
+    autoregressive connections, from a summary of the previous windows.
     """
 
     weights: np.ndarray
@@ -55,11 +61,20 @@ class RbmModel:
     layout: Layout
     info: dict[str, str] = field(default_factory=dict)
     emotion_note_weights: np.ndarray | None = None
+    context_hidden_weights: np.ndarray | None = None
+    context_note_weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.emotion_note_weights is None:
             self.emotion_note_weights = np.zeros(
                 (EMOTION_UNITS, self.layout.note_units), dtype=np.float32
+            )
+        context = self.layout.context_units
+        if self.context_hidden_weights is None:
+            self.context_hidden_weights = np.zeros((context, self.hidden), dtype=np.float32)
+        if self.context_note_weights is None:
+            self.context_note_weights = np.zeros(
+                (context, self.layout.note_units), dtype=np.float32
             )
 
     @property
@@ -85,6 +100,8 @@ def save_model(path: str | Path, model: RbmModel) -> None:
         hidden_bias=model.hidden_bias.astype(np.float32),
         visible_mean=model.visible_mean.astype(np.float32),
         emotion_note_weights=np.asarray(model.emotion_note_weights, dtype=np.float32),
+        context_hidden_weights=np.asarray(model.context_hidden_weights, dtype=np.float16),
+        context_note_weights=np.asarray(model.context_note_weights, dtype=np.float16),
         layout=model.layout.as_array(),
         info_keys=np.array(list(model.info), dtype=np.str_),
         info_values=np.array([str(v) for v in model.info.values()], dtype=np.str_),
@@ -100,6 +117,8 @@ _MEMBERS: dict[str, tuple[str, int]] = {
     "hidden_bias": ("f", 1),
     "visible_mean": ("f", 1),
     "emotion_note_weights": ("f", 2),
+    "context_hidden_weights": ("f", 2),
+    "context_note_weights": ("f", 2),
     "layout": ("iu", 1),
     "info_keys": ("U", 1),
     "info_values": ("U", 1),
@@ -203,8 +222,9 @@ def _read_member(handle: IO[bytes], name: str, size: int) -> np.ndarray:
 def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
     """The model from checked members: layout, shapes, finite values, matching info."""
     stored = [int(x) for x in arrays["layout"]]
-    # Older models store (lowest, count, window); newer ones add the emotion copies.
-    if len(stored) not in (3, 4):
+    # Older models store (lowest, count, window); newer ones add the emotion copies, then the
+    # windows of memory.
+    if len(stored) not in (3, 4, 5):
         raise _Damaged(f"its layout has {len(stored)} values")
     try:
         layout = Layout(*stored)
@@ -220,6 +240,12 @@ def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
     }
     if "emotion_note_weights" in arrays:
         expected["emotion_note_weights"] = (EMOTION_UNITS, layout.note_units)
+    if layout.context_units:
+        expected["context_hidden_weights"] = (layout.context_units, hidden)
+        expected["context_note_weights"] = (layout.context_units, layout.note_units)
+    for name in ("context_hidden_weights", "context_note_weights"):
+        if name in expected and name not in arrays:
+            raise _Damaged(f"missing {name}, which its layout needs")
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise _Damaged(f"{name} has shape {arrays[name].shape}, the layout needs {shape}")
@@ -240,7 +266,14 @@ def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
             if "emotion_note_weights" in arrays
             else None
         ),
+        context_hidden_weights=_optional(arrays, "context_hidden_weights", layout.context_units),
+        context_note_weights=_optional(arrays, "context_note_weights", layout.context_units),
     )
+
+
+def _optional(arrays: dict[str, np.ndarray], name: str, rows: int) -> np.ndarray | None:
+    """A context member as float32 when the layout has a context, else ``None`` (zeros)."""
+    return arrays[name].astype(np.float32) if rows and name in arrays else None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -304,8 +337,11 @@ def run_chain(
     emotions: np.ndarray,
     gibbs_steps: int,
     rng: np.random.Generator,
+    *,
+    context: np.ndarray | None = None,
+    note_bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run a Gibbs chain with the emotion units clamped.
+    """Run a Gibbs chain with the emotion units (and the context) clamped.
 
     Parameters
     ----------
@@ -319,6 +355,12 @@ def run_chain(
         Number of alternating hidden/visible updates (the seed's k = 10).
     rng
         Source of randomness (seeded by the caller for reproducible output).
+    context
+        The window's context vector (:func:`~core.rbm.roll.bar_context`) for a model with
+        memory; zeros when omitted.
+    note_bias
+        Extra log-odds added to the note units, ``(window_steps, note_units)``: the sampler's
+        constraints (register, cadence chords), which reweight what the model proposes.
 
     Returns
     -------
@@ -337,7 +379,14 @@ def run_chain(
     notes_bias = (
         model.visible_bias[~emotion].reshape(layout.window_steps, layout.note_units)
         + emotions @ model.emotion_note_weights
-    ).reshape(-1)
+    )
+    if layout.context_units and context is not None:
+        context = np.asarray(context, dtype=np.float32)
+        hidden_drive = hidden_drive + context @ model.context_hidden_weights
+        notes_bias = notes_bias + context @ model.context_note_weights
+    if note_bias is not None:
+        notes_bias = notes_bias + note_bias
+    notes_bias = notes_bias.reshape(-1)
     notes = start_notes.reshape(-1).astype(np.float32)
     notes_p = notes
     for _ in range(max(1, gibbs_steps)):

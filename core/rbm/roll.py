@@ -8,6 +8,12 @@ and 64 steps is ``64 * (156 + 2) = 10,112`` visible units. ``emotion_copies = K`
 (arousal, valence) pair K times per timestep (``156 + 2K`` units), all clamped alike, to give
 the emotions more weight in the hidden layer (the seed's layout is ``K = 1``).
 
+**Memory across bars** (``history_bars = H``): a window is also conditioned on a *context* vector
+(:func:`bar_context`) that is not part of the visible layer: one flag for "this is the last bar
+of the piece", then, for each of the ``H`` previous windows, the share of the window's timesteps
+in which each pitch sounds (``pitch_count`` values). The model (Taylor & Hinton's conditional RBM
+with autoregressive inputs) turns it into hidden and note biases.
+
 MIDI is read in musical time (ticks -> 16ths via ``ticks_per_beat``), so tempo changes do not
 move notes off the grid; drums (channel 10) are skipped; pitches outside the range are folded by
 octaves into it so harmony survives.
@@ -27,6 +33,15 @@ DRUM_CHANNEL = 9  # MIDI channel 10, zero-based
 PLAY, ARTICULATE = 0, 1
 EMOTION_UNITS = 2  # arousal, valence
 STEPS_PER_EMOTION_LINE = 16  # the seed's ``multiple``: one emotion line per 4/4 bar
+MAX_HISTORY_BARS = 4
+#: Scale degrees (semitones above the tonic) that tell major from natural minor, and where
+#: each goes in the other mode.
+MAJOR_TO_MINOR = {4: 3, 9: 8, 11: 10}
+MINOR_TO_MAJOR = {v: k for k, v in MAJOR_TO_MINOR.items()}
+#: Krumhansl-Kessler profiles with tonic C (as in :mod:`core.music.analysis`, kept here so
+#: sampling needs nothing beyond this package and numpy).
+_KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,7 @@ class Layout:
     pitch_count: int = 78
     window_steps: int = 64
     emotion_copies: int = 1
+    history_bars: int = 0
 
     def __post_init__(self) -> None:
         top = self.lowest_pitch + self.pitch_count - 1
@@ -63,6 +79,8 @@ class Layout:
             raise InputError("--window must be at least one timestep.")
         if self.emotion_copies < 1:
             raise InputError("--emotion-copies must be at least 1.")
+        if not 0 <= self.history_bars <= MAX_HISTORY_BARS:
+            raise InputError(f"--history must be 0-{MAX_HISTORY_BARS} windows.")
 
     @property
     def note_units(self) -> int:
@@ -80,6 +98,11 @@ class Layout:
         return self.note_units + self.emotion_units
 
     @property
+    def context_units(self) -> int:
+        """Length of the context vector of :func:`bar_context` (0 without memory)."""
+        return 1 + self.history_bars * self.pitch_count if self.history_bars else 0
+
+    @property
     def visible_units(self) -> int:
         """Length of one visible vector."""
         return self.window_steps * self.units_per_step
@@ -88,12 +111,19 @@ class Layout:
         """Human-readable shape, used in error messages."""
         top = self.lowest_pitch + self.pitch_count - 1
         copies = f", {self.emotion_copies} emotion copies" if self.emotion_copies > 1 else ""
-        return f"MIDI {self.lowest_pitch}-{top}, {self.window_steps}-step window{copies}"
+        memory = f", {self.history_bars} windows of memory" if self.history_bars else ""
+        return f"MIDI {self.lowest_pitch}-{top}, {self.window_steps}-step window{copies}{memory}"
 
     def as_array(self) -> np.ndarray:
         """The layout as stored in a model file."""
         return np.array(
-            [self.lowest_pitch, self.pitch_count, self.window_steps, self.emotion_copies],
+            [
+                self.lowest_pitch,
+                self.pitch_count,
+                self.window_steps,
+                self.emotion_copies,
+                self.history_bars,
+            ],
             dtype=np.int64,
         )
 
@@ -254,3 +284,63 @@ def assemble_visible(notes: np.ndarray, emotions: np.ndarray, layout: Layout) ->
         axis=2,
     )
     return rows.reshape(n, layout.visible_units)
+
+
+def pitch_shares(roll: np.ndarray) -> np.ndarray:
+    """Share of a window's timesteps in which each pitch sounds, ``(steps, P, 2)`` -> ``(P,)``."""
+    return roll[..., PLAY].astype(np.float32).mean(axis=0)
+
+
+def in_mode(shares: np.ndarray, lowest_pitch: int, major: bool) -> np.ndarray:
+    """Per-pitch shares around tonic C moved into C major (``major``) or C minor.
+
+    If the shares sound more like the other C mode (Krumhansl-Kessler correlation), the
+    degrees that tell the modes apart (3, 6, 7) move a semitone, as
+    :func:`core.rbm.training.data.parallel_mode` does to whole pieces. A remembered bar is
+    presented in the mode the current bar is asked for, so memory does not hold on to the
+    previous mode after a valence jump.
+    """
+    classes = (lowest_pitch + np.arange(len(shares))) % 12
+    profile = np.bincount(classes, weights=shares, minlength=12)
+    if not profile.any() or np.all(profile == profile[0]):
+        return shares
+    sounds_major = np.corrcoef(profile, _KK_MAJOR)[0, 1] >= np.corrcoef(profile, _KK_MINOR)[0, 1]
+    if sounds_major == major:
+        return shares
+    moves = MAJOR_TO_MINOR if sounds_major else MINOR_TO_MAJOR
+    moved = shares.copy()
+    for source, target in moves.items():
+        rows = np.flatnonzero(classes == source)
+        targets = rows + (target - source)
+        keep = (targets >= 0) & (targets < len(shares))
+        moved[rows] = 0.0
+        np.maximum.at(moved, targets[keep], shares[rows[keep]])
+    return moved
+
+
+def bar_context(
+    previous: list[np.ndarray | None], final: bool, layout: Layout, major: bool | None = None
+) -> np.ndarray:
+    """The context vector of one window (see the module doc), ``float32 (context_units,)``.
+
+    Parameters
+    ----------
+    previous
+        The rolls ``(window_steps, pitch_count, 2)`` of the previous windows, the most recent
+        first; ``None`` (or a missing entry) for a window before the piece's start.
+    final
+        The window is the piece's last.
+    major
+        Present the remembered windows in C major (True) or C minor (False), see
+        :func:`in_mode`; ``None`` keeps them as they are.
+    """
+    if not layout.history_bars:
+        return np.zeros(0, dtype=np.float32)
+    parts = [np.array([float(final)], dtype=np.float32)]
+    for index in range(layout.history_bars):
+        roll = previous[index] if index < len(previous) else None
+        shares = np.zeros(layout.pitch_count, np.float32) if roll is None else pitch_shares(roll)
+        if major is not None and roll is not None:
+            shares = in_mode(shares, layout.lowest_pitch, major)
+        parts.append(shares.astype(np.float32))
+    return np.concatenate(parts)

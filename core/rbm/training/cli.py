@@ -14,7 +14,7 @@ from ...errors import InputError
 from ...limits import MAX_HIDDEN, MAX_SEED, bounds_error
 from ..model import CHECKPOINT_DIR
 from ..roll import Layout
-from .data import build_windows, load_corpus, load_folder, split_holdout
+from .data import build_training_set, load_corpus, load_folder, split_holdout
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="copies of the (arousal, valence) units per timestep, all clamped alike "
         "(seed: 1; more copies strengthen the conditioning)",
     )
+    layout.add_argument(
+        "--history",
+        metavar="N",
+        type=int,
+        default=Layout.history_bars,
+        help="windows of memory: condition each window on the pitches of the N windows before "
+        "it and on whether it ends the piece (a CRBM; 0 = no memory, the seed's RBM)",
+    )
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -210,7 +218,9 @@ def run_train(args: argparse.Namespace) -> int:
     _check_numbers(args)
     if args.resume:
         _check_resumable(Path(args.out))
-    layout = Layout(args.lowest_pitch, args.pitch_count, args.window, args.emotion_copies)
+    layout = Layout(
+        args.lowest_pitch, args.pitch_count, args.window, args.emotion_copies, args.history
+    )
     source = _source(args)
     augment = bool(args.augment or source.get("augment"))
     normalize = bool(args.normalize_key or source.get("normalize_key"))
@@ -231,7 +241,9 @@ def run_train(args: argparse.Namespace) -> int:
             )
         pieces, report = load_folder(Path(str(source["data"])), layout)
     pieces, held_out = split_holdout(pieces, args.holdout)
-    notes, emotions = build_windows(pieces, layout, args.hop, key_normalized=normalize)
+    notes, emotions, context = build_training_set(
+        pieces, layout, args.hop, key_normalized=normalize
+    )
     held_names = sorted({p.origin or p.name for p in held_out})
     log.info(
         "Training data: %s; %d held out; %d training pieces%s; %d windows of %d visible units.",
@@ -272,7 +284,7 @@ def run_train(args: argparse.Namespace) -> int:
         },
         info={"holdout_pieces": ",".join(held_names)},
     )
-    summary = train(notes, emotions, layout, options)
+    summary = train(notes, emotions, layout, options, context)
     log.info(
         "Trained %d epoch(s) (%d of %d done) on %d windows in %.1f s, %.0f examples/s; "
         "reconstruction error %.5f; data: %s; model: %s",

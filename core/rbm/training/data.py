@@ -62,6 +62,7 @@ from ..roll import (
     PLAY,
     STEPS_PER_EMOTION_LINE,
     Layout,
+    bar_context,
     emotion_per_step,
     midi_to_roll,
     notes_to_roll,
@@ -284,14 +285,29 @@ def shift_rows(roll: np.ndarray, layout: Layout, semitones: int) -> np.ndarray:
     return moved
 
 
-def normalize_window_keys(notes: np.ndarray, layout: Layout) -> np.ndarray:
-    """Each window of ``notes`` ``(n, window_steps * note_units)`` moved to its own tonic C."""
+def window_key_shifts(notes: np.ndarray, layout: Layout) -> np.ndarray:
+    """Semitones that move each window of ``notes`` ``(n, window_steps * note_units)`` to its
+    own tonic C (0 for a silent window), shape ``(n,)``."""
     shape = (layout.window_steps, layout.pitch_count, 2)
-    moved = np.empty_like(notes)
+    shifts = np.zeros(len(notes), dtype=np.int64)
     for i, flat in enumerate(notes):
         roll = flat.reshape(shape)
-        tonic = roll_key(roll, layout.lowest_pitch)[0] if roll[..., PLAY].any() else 0
-        moved[i] = shift_rows(roll, layout, tonic_shift(tonic)).reshape(-1) if tonic else flat
+        if roll[..., PLAY].any():
+            shifts[i] = tonic_shift(roll_key(roll, layout.lowest_pitch)[0])
+    return shifts
+
+
+def normalize_window_keys(
+    notes: np.ndarray, layout: Layout, shifts: np.ndarray | None = None
+) -> np.ndarray:
+    """Each window of ``notes`` ``(n, window_steps * note_units)`` moved by ``shifts``
+    (default :func:`window_key_shifts`: each to its own tonic C)."""
+    shape = (layout.window_steps, layout.pitch_count, 2)
+    shifts = window_key_shifts(notes, layout) if shifts is None else shifts
+    moved = notes.copy()
+    for i, semitones in enumerate(shifts):
+        if semitones:
+            moved[i] = shift_rows(notes[i].reshape(shape), layout, int(semitones)).reshape(-1)
     return moved
 
 
@@ -465,8 +481,43 @@ def build_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """All training windows of ``pieces``: ``uint8`` notes and ``float32`` emotions; with
     ``key_normalized`` each window is moved to its own tonic C (:func:`normalize_window_keys`)."""
+    notes, emotions, _ = build_training_set(pieces, layout, hop, key_normalized=key_normalized)
+    return notes, emotions
+
+
+def build_training_set(
+    pieces: list[Piece], layout: Layout, hop: int, *, key_normalized: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`build_windows` plus each window's context vector ``(n, context_units)``.
+
+    The context (:func:`~core.rbm.roll.bar_context`) remembers the ``history_bars`` windows
+    that end where this one starts (rests before the piece's start) and flags the piece's last
+    window. It is moved by the same semitones as its window, and presented in the mode of
+    the window's valence label, as sampling presents it (so the memory teaches continuity of
+    voices and harmony, while valence keeps the say over the mode).
+    """
+    size = layout.window_steps
     parts = [windows(p.roll, p.emotions, layout, hop) for p in pieces]
     notes = np.concatenate([n for n, _ in parts])
+    emotions = np.concatenate([e for _, e in parts])
+    shifts = window_key_shifts(notes, layout) if key_normalized else np.zeros(len(notes), int)
     if key_normalized:
-        notes = normalize_window_keys(notes, layout)
-    return notes, np.concatenate([e for _, e in parts])
+        notes = normalize_window_keys(notes, layout, shifts)
+    contexts = np.zeros((len(notes), layout.context_units), dtype=np.float32)
+    if layout.context_units:
+        index = 0
+        for piece, (piece_notes, _) in zip(pieces, parts, strict=True):
+            for count in range(len(piece_notes)):
+                start = count * max(1, hop)
+                previous = []
+                for back in range(1, layout.history_bars + 1):
+                    first = start - back * size
+                    roll = piece.roll[first : first + size] if first >= 0 else None
+                    if roll is not None and shifts[index]:
+                        roll = shift_rows(roll, layout, int(shifts[index]))
+                    previous.append(roll)
+                final = start + size >= len(piece.roll)
+                major = bool(emotions[index, :, 1].mean() > 0.5)
+                contexts[index] = bar_context(previous, final, layout, major)
+                index += 1
+    return notes, emotions, contexts

@@ -5,8 +5,11 @@ decay, momentum and L2 weight decay. By default the emotion units are reconstruc
 negative phase like every other unit (the seed's *joint* RBM). ``joint=False`` trains a
 *conditional* RBM (Taylor & Hinton): the emotions stay clamped in the negative phase, drive the
 hidden biases through their weights (``b_h + A e``) and, per timestep, the note units' biases
-through ``emotion_note_weights`` (``b_v,t + e_t B``). Each epoch reports the mean squared
-reconstruction error of the note units.
+through ``emotion_note_weights`` (``b_v,t + e_t B``). With memory (``layout.history_bars``)
+each window's context vector ``c`` (the previous windows' pitches and a last-window flag) is
+clamped the same way and drives the hidden biases (``c C_h``) and every timestep's note biases
+(``c C_v``): Taylor & Hinton's CRBM with autoregressive inputs. Each epoch reports the mean
+squared reconstruction error of the note units.
 
 Checkpoints (``tf.train.Checkpoint``) go to ``OUT/epoch_<n>`` every ``checkpoint_every`` epochs
 and to ``OUT/trained_system`` at the end (the seed's names), each with an exported
@@ -118,7 +121,13 @@ class RbmVariables(tf.Module):
     """The RBM's trainable state plus the counters that make resumed runs exact."""
 
     def __init__(
-        self, visible: int, hidden: int, seed: int, visible_mean: np.ndarray, note_units: int
+        self,
+        visible: int,
+        hidden: int,
+        seed: int,
+        visible_mean: np.ndarray,
+        note_units: int,
+        context_units: int = 0,
     ) -> None:
         super().__init__(name="rbm")
         agg = tf.VariableAggregation.ONLY_FIRST_REPLICA  # updates are all-reduced by hand
@@ -132,6 +141,12 @@ class RbmVariables(tf.Module):
         self.emotion_note_weights = tf.Variable(
             tf.zeros([EMOTION_UNITS, note_units]), name="emotion_note_weights", aggregation=agg
         )
+        self.context_hidden_weights = tf.Variable(
+            tf.zeros([context_units, hidden]), name="context_hidden_weights", aggregation=agg
+        )
+        self.context_note_weights = tf.Variable(
+            tf.zeros([context_units, note_units]), name="context_note_weights", aggregation=agg
+        )
         self.velocities = [
             tf.Variable(tf.zeros_like(v), name=f"{v.name.split(':')[0]}_velocity", aggregation=agg)
             for v in self.params
@@ -140,9 +155,17 @@ class RbmVariables(tf.Module):
         self.step = tf.Variable(0, dtype=tf.int64, name="step", aggregation=agg)
 
     @property
-    def params(self) -> tuple[tf.Variable, tf.Variable, tf.Variable, tf.Variable]:
-        """Weights, visible bias, hidden bias, emotion-to-note-bias weights."""
-        return self.weights, self.visible_bias, self.hidden_bias, self.emotion_note_weights
+    def params(self) -> tuple[tf.Variable, ...]:
+        """Weights, visible bias, hidden bias, emotion-to-note-bias weights, context-to-hidden
+        and context-to-note-bias weights."""
+        return (
+            self.weights,
+            self.visible_bias,
+            self.hidden_bias,
+            self.emotion_note_weights,
+            self.context_hidden_weights,
+            self.context_note_weights,
+        )
 
     def snapshot(self) -> list[np.ndarray]:
         """Copies of every variable (to roll back a half-finished epoch)."""
@@ -169,14 +192,17 @@ def make_train_step(
 ):
     """A ``tf.function`` doing one CD-k update on a distributed global batch.
 
-    Returns a function ``(notes, emotions, learning_rate) -> summed squared error``.
+    Returns a function ``(notes, emotions, memory, learning_rate) -> summed squared error``
+    (``memory``: each window's context vector).
     """
     per_step = np.zeros(layout.units_per_step, dtype=bool)
     per_step[layout.note_units :] = True
     emotion_mask = tf.constant(np.tile(per_step, layout.window_steps)[None, :])
     momentum, decay, k = options.momentum, options.weight_decay, options.cd_steps
 
-    def replica_step(notes: tf.Tensor, emotions: tf.Tensor, learning_rate: tf.Tensor) -> tf.Tensor:
+    def replica_step(
+        notes: tf.Tensor, emotions: tf.Tensor, memory: tf.Tensor, learning_rate: tf.Tensor
+    ) -> tf.Tensor:
         context = tf.distribute.get_replica_context()
         batch = tf.shape(notes)[0]
         steps = layout.window_steps
@@ -186,9 +212,17 @@ def make_train_step(
             tf.concat([notes, tf.tile(emotions, [1, 1, layout.emotion_copies])], axis=2),
             [batch, layout.visible_units],
         )
-        weights, visible_bias, hidden_bias, emotion_note_weights = rbm.params
-        # Per-timestep note-bias shift from each timestep's emotion (zero for the emotion units).
-        note_shift = tf.einsum("bte,eu->btu", emotions, emotion_note_weights)
+        weights, visible_bias, hidden_bias, emotion_note_weights, context_hidden, context_note = (
+            rbm.params
+        )
+        memory = tf.reshape(memory, [batch, layout.context_units])
+        # Per-timestep note-bias shift from each timestep's emotion (zero for the emotion units)
+        # and, the same at every timestep, from the window's context.
+        note_shift = (
+            tf.einsum("bte,eu->btu", emotions, emotion_note_weights)
+            + tf.matmul(memory, context_note)[:, None, :]
+        )
+        hidden_bias = hidden_bias + tf.matmul(memory, context_hidden)
         conditioned_bias = visible_bias + tf.reshape(
             tf.pad(note_shift, [[0, 0], [0, 0], [0, layout.emotion_units]]),
             [batch, layout.visible_units],
@@ -219,6 +253,8 @@ def make_train_step(
             tf.reduce_sum(v0 - visible, 0),
             tf.reduce_sum(hidden_p0 - hidden_p, 0),
             note_weight_sums,
+            tf.matmul(memory, hidden_p0 - hidden_p, transpose_a=True),
+            tf.matmul(memory, tf.reduce_sum(notes_change, 1), transpose_a=True),
         ]
         sums = context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
         gradients = [s / global_batch for s in sums]
@@ -230,8 +266,8 @@ def make_train_step(
         return squared_error
 
     @tf.function
-    def train_step(notes, emotions, learning_rate):
-        per_replica = strategy.run(replica_step, args=(notes, emotions, learning_rate))
+    def train_step(notes, emotions, memory, learning_rate):
+        per_replica = strategy.run(replica_step, args=(notes, emotions, memory, learning_rate))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     return train_step
@@ -307,6 +343,8 @@ class _Writer:
                     layout=layout,
                     info=info,
                     emotion_note_weights=rbm.emotion_note_weights.numpy(),
+                    context_hidden_weights=rbm.context_hidden_weights.numpy(),
+                    context_note_weights=rbm.context_note_weights.numpy(),
                 ),
             )
             write_text_atomic(state_path(self.out), json.dumps(state, indent=2) + "\n")
@@ -342,9 +380,15 @@ def _interrupt_flag() -> Iterator[list[bool]]:
 
 
 def train(
-    notes: np.ndarray, emotions: np.ndarray, layout: Layout, options: TrainOptions
+    notes: np.ndarray,
+    emotions: np.ndarray,
+    layout: Layout,
+    options: TrainOptions,
+    context: np.ndarray | None = None,
 ) -> TrainSummary:
-    """Train (or resume) an RBM on windows from :func:`core.rbm.training.data.build_windows`.
+    """Train (or resume) an RBM on windows from :func:`core.rbm.training.data.build_windows`;
+    ``context`` holds each window's context vector (``build_training_set``) for a model with
+    memory.
 
     Raises
     ------
@@ -366,6 +410,8 @@ def train(
     if state:
         _check_shape(state, layout, options.hidden, out)
     count = len(notes)
+    if context is None:
+        context = np.zeros((count, layout.context_units), dtype=np.float32)
     global_batch = min(options.batch_size, count)
     visible_mean = (
         np.concatenate(
@@ -380,7 +426,12 @@ def train(
     )
     with strategy.scope():
         rbm = RbmVariables(
-            layout.visible_units, options.hidden, options.seed, visible_mean, layout.note_units
+            layout.visible_units,
+            options.hidden,
+            options.seed,
+            visible_mean,
+            layout.note_units,
+            layout.context_units,
         )
     checkpoint = tf.train.Checkpoint(rbm=rbm)
     if state:
@@ -450,7 +501,12 @@ def train(
                             "with --resume to continue."
                         )
                     squared += float(
-                        train_step(distribute(notes[index]), distribute(emotions[index]), rate)
+                        train_step(
+                            distribute(notes[index]),
+                            distribute(emotions[index]),
+                            distribute(context[index]),
+                            rate,
+                        )
                     )
                     seen = done * global_batch
                     bar.set_postfix(

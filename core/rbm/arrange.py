@@ -1,0 +1,159 @@
+"""Arrangement of the RBM's notes: parts derived from them, never replacing them.
+
+- **Voicing**: a note that is the highest sounding pitch where it starts goes to the preset's
+  *melody* instrument, every other note to its *harmony* instrument (the RBM's own voices,
+  split as an arranger would give the top line to a solo instrument).
+- **Bass**: every half bar, the triad that best covers the pitch classes the RBM sounds there
+  (duration-weighted) gives a root; the bass plays it below the RBM's lowest note, struck at a
+  rate set by arousal (half notes when calm, quarters, then 8ths with the octave). Where the
+  RBM rests, the bass rests. The last bar holds the tonic.
+- **Percussion**: the shared drum machinery of the deterministic generators
+  (:func:`core.generators.texture.percussion` over :func:`core.generators.harmony.plan_harmony`'s
+  phrases and arousal bands): grooves by arousal, fills at phrase ends, crashes at hits.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..music.dynamics import accented_velocity
+from ..music.score import TICKS_PER_TIMESTEP, Note
+from .roll import PLAY
+
+if TYPE_CHECKING:
+    from ..timeline import EmotionTimeline
+
+#: Triads as pitch-class offsets above the root: major, minor, diminished.
+TRIAD_SHAPES = ((0, 4, 7), (0, 3, 7), (0, 3, 6))
+HARMONY_SPAN = 8  # 16ths per bass harmony: half a bar
+BASS_RANGE = (28, 52)
+#: Modules of ``core.generators`` that hold (or held) the shared machinery used here.
+SHARED_MODULES = ("frame", "percussion", "harmony", "texture")
+#: (highest arousal, 16ths per bass note) from calm to excited.
+BASS_RATES = ((0.35, 8), (0.7, 4), (1.01, 2))
+
+
+def chord_root(profile: np.ndarray) -> int | None:
+    """Root pitch class of the triad best covering a 12-bin pitch-class ``profile``.
+
+    A triad scores the weight of its tones present, minus a penalty for each missing tone,
+    so a bare fifth still names its root; ``None`` for an empty profile.
+    """
+    if not profile.any():
+        return None
+    total = profile.sum()
+    best, root = -np.inf, None
+    for shape in TRIAD_SHAPES:
+        for candidate in range(12):
+            tones = [(candidate + offset) % 12 for offset in shape]
+            weights = profile[tones]
+            score = weights.sum() - 0.25 * total * np.count_nonzero(weights == 0)
+            # The root itself sounding breaks ties (C-E-G over A-C-E given C, E, G).
+            score += 0.01 * weights[0]
+            if score > best:
+                best, root = score, candidate
+    return root
+
+
+def bass_rate(arousal: float) -> int:
+    """16ths per bass note at ``arousal``."""
+    return next(rate for limit, rate in BASS_RATES if arousal < limit)
+
+
+def bass_part(
+    roll: np.ndarray,
+    lowest_pitch: int,
+    arousal: np.ndarray,
+    final_step: int,
+    tonic: int,
+) -> list[Note]:
+    """A bass line from the harmony of ``roll`` (``(steps, pitches, 2)``, already in the
+    piece's key); ``arousal`` per timestep; the tonic pitch class held from ``final_step``."""
+    steps = len(roll)
+    pitches = lowest_pitch + np.arange(roll.shape[1])
+    sounding = roll[..., PLAY].astype(bool)
+    notes: list[Note] = []
+    previous = float(sum(BASS_RANGE) / 2)
+    for first in range(0, steps, HARMONY_SPAN):
+        end = min(steps, first + HARMONY_SPAN)
+        if first >= final_step:
+            break
+        end = min(end, final_step)
+        span = sounding[first:end]
+        if not span.any():
+            continue
+        profile = np.bincount(pitches % 12, weights=span.sum(axis=0), minlength=12)
+        root = chord_root(profile)
+        lowest = int(pitches[np.flatnonzero(span.any(axis=0))[0]])
+        pitch = _below(root, lowest, previous)
+        rate = bass_rate(float(arousal[first]))
+        for index, start in enumerate(range(first, end, rate)):
+            # Fast bass rocks between the root and its octave (when it stays under the RBM).
+            up = rate <= 2 and index % 2 and pitch + 12 < lowest
+            notes.append(_note(start, min(rate, end - start), pitch + 12 * up, arousal[start]))
+        previous = pitch
+    if final_step < steps and sounding[final_step:].any():
+        lowest = int(pitches[np.flatnonzero(sounding[final_step:].any(axis=0))[0]])
+        pitch = _below(tonic, lowest, previous)
+        notes.append(_note(final_step, steps - final_step, pitch, arousal[final_step]))
+    return notes
+
+
+def _below(pitch_class: int, ceiling: int, near: float) -> int:
+    """``pitch_class`` in the bass range below ``ceiling`` (or its lowest octave), nearest
+    ``near``."""
+    low, high = BASS_RANGE
+    options = [p for p in range(low, min(high, ceiling - 1) + 1) if p % 12 == pitch_class]
+    options = options or [p for p in range(low, low + 12) if p % 12 == pitch_class]
+    return min(options, key=lambda p: (abs(p - near), p))
+
+
+def _note(step: int, length: int, pitch: int, arousal: float) -> Note:
+    tick = step * TICKS_PER_TIMESTEP
+    velocity = accented_velocity(float(arousal), "bass", tick)
+    return Note(tick, length * TICKS_PER_TIMESTEP, pitch, velocity)
+
+
+def split_voices(notes: list[Note], roll: np.ndarray, lowest_pitch: int) -> tuple[list, list]:
+    """(melody, harmony): a note is melody when it is the highest pitch of ``roll`` sounding
+    at the 16th where it starts."""
+    sounding = roll[..., PLAY].astype(bool)
+    rows = np.where(
+        sounding.any(axis=1), sounding.shape[1] - 1 - np.argmax(sounding[:, ::-1], 1), -1
+    )
+    top = lowest_pitch + rows
+    melody, harmony = [], []
+    for note in notes:
+        step = note.start // TICKS_PER_TIMESTEP
+        (melody if note.pitch >= top[step] else harmony).append(note)
+    return melody, harmony
+
+
+def shared(name: str) -> Callable[..., Any]:
+    """A function of the deterministic generators' shared machinery, by name.
+
+    Imported on first use (``core.generators`` imports the RBM generators) and looked up in
+    the modules that have held it (``frame``/``percussion`` after the 2026-12 split of
+    ``harmony``/``texture``), so the RBM keeps working on either side of that rework.
+    """
+    for module in SHARED_MODULES:
+        try:
+            found = getattr(
+                importlib.import_module(f"..generators.{module}", __package__), name, None
+            )
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    raise ImportError(f"core.generators has no {name}")
+
+
+def drums(timeline: EmotionTimeline, seed: int) -> list[Note]:
+    """The deterministic generators' percussion for ``timeline`` (grooves by arousal band,
+    fills closing phrases, crashes at hits), drawn from its own seeded streams."""
+    plan = shared("plan_harmony")(timeline, np.random.default_rng([seed, 1]))
+    return shared("percussion")(plan, np.random.default_rng([seed, 2]))
