@@ -44,12 +44,25 @@ class EngineError(errors.MoodscoreError):
     """The engine process failed: an unexpected error, a crash or a kill."""
 
 
+#: Import names of the engine's third-party dependencies (:func:`missing_dependencies`).
+ENGINE_DEPENDENCIES = ("numpy", "cv2", "av", "mido", "yaml")
+
+
 def missing_dependencies() -> list[str]:
-    """Import names of the engine's third-party dependencies that cannot be imported."""
+    """Import names of the engine's third-party dependencies that cannot be imported.
+
+    Looked up without importing them: Blender's process never imports OpenCV or PyAV (enabling
+    the add-on imports neither), so a missing one is found here, not only in the engine.
+    """
     import importlib.util
 
-    names = ("numpy", "cv2", "av", "mido", "yaml")
-    return [name for name in names if importlib.util.find_spec(name) is None]
+    def missing(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is None
+        except (ImportError, ValueError):  # a broken install, or a finder that refuses it
+            return True
+
+    return [name for name in ENGINE_DEPENDENCIES if missing(name)]
 
 
 def engine_python() -> Path:
