@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
+from ..cli_options import add_common, add_sources, resolve_config
 from ..edit.cli import add_edit_arguments
 from ..errors import InputError
 
@@ -21,12 +21,8 @@ A rerun skips videos whose outputs are complete (--force rescores them). Exit st
 every video is scored, 1 when any failed (see OUT/batch.csv), 2 for bad usage, 130 on Ctrl-C."""
 
 
-def add_batch_parser(
-    subparsers: argparse._SubParsersAction,
-    add_common: Callable[..., None],
-    add_sources: Callable[[argparse.ArgumentParser], None],
-) -> argparse.ArgumentParser:
-    """Register ``batch`` with the CLI's shared scoring options (passed in by ``core.cli``)."""
+def add_batch_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``batch`` with the scoring options it shares with ``moodscore score``."""
     batch = subparsers.add_parser(
         "batch",
         help="score many videos: files, folders or path lists, on all cores or a Dask cluster",
@@ -73,7 +69,6 @@ def run_batch_command(args: argparse.Namespace) -> int:
     """Run ``moodscore batch``; returns 0 (all scored), 1 (some failed); raises for usage."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from ..cli import resolve_config
     from .inputs import collect
     from .runner import run_batch
 

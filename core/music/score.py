@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-TICKS_PER_BEAT = 480
-TICKS_PER_TIMESTEP = TICKS_PER_BEAT // 4  # a 16th note
+from ..grid import TICKS_PER_BEAT as TICKS_PER_BEAT
+from ..grid import TICKS_PER_TIMESTEP as TICKS_PER_TIMESTEP
+from ..grid import seconds_to_ticks, ticks_to_seconds
 
 
 @dataclass(frozen=True, order=True)
@@ -46,11 +47,11 @@ class Score:
 
     def seconds(self, ticks: int) -> float:
         """Convert ticks to seconds at the score's tempo."""
-        return ticks * 60.0 / (self.bpm * self.ticks_per_beat)
+        return ticks_to_seconds(ticks, self.bpm, self.ticks_per_beat)
 
     def ticks(self, seconds: float) -> int:
         """Nearest tick to ``seconds`` at the score's tempo."""
-        return round(seconds * self.bpm * self.ticks_per_beat / 60.0)
+        return seconds_to_ticks(seconds, self.bpm, self.ticks_per_beat)
 
     @property
     def duration_s(self) -> float:
