@@ -66,9 +66,10 @@ MEASURES = (
 ARCS_DIR = Path(__file__).resolve().parent / "arcs"
 CUE_ARCS = ("thriller", "romcom", "constant_mid", "constant_high")
 CUE_SEEDS = (1, 2)
-#: Bars at or below this arousal are calm; bars within CLIMAX_MARGIN of the arc's highest
-#: arousal are its climax (on a constant arc every bar is both, so neither is judged).
-CALM_AROUSAL = 0.25
+#: Bars below this arousal (the mapping's calmest band) are calm; bars within CLIMAX_MARGIN of
+#: the arc's highest arousal are its climax (on a constant arc every bar is both, so neither is
+#: judged).
+CALM_AROUSAL = 0.2
 CLIMAX_MARGIN = 0.02
 ESSEN_COLLECTIONS = ("essenFolksong/altdeu10", "essenFolksong/ballad10", "essenFolksong/kinder")
 
@@ -219,7 +220,7 @@ def cue_measures(generator: str, arc: str, seed: int) -> dict[str, float]:
     arousal = [step.arousal for step in timeline.steps]
     piece = compose_cue(generator, timeline, seed)
     per_bar = judge.polyphony_per_bar(piece)[: len(arousal)]
-    calm = [p for p, a in zip(per_bar, arousal, strict=False) if a <= CALM_AROUSAL]
+    calm = [p for p, a in zip(per_bar, arousal, strict=False) if a < CALM_AROUSAL]
     peak = max(arousal)
     climax = [p for p, a in zip(per_bar, arousal, strict=False) if a >= peak - CLIMAX_MARGIN]
     constant = max(arousal) - min(arousal) < 1e-6
@@ -408,7 +409,7 @@ def main() -> None:
     if not args.skip_cues:
         print(
             f"\nCues of issue 18 (`benchmarks/arcs/`), seeds {', '.join(map(str, CUE_SEEDS))}, "
-            f"piano preset (ranges: every preset); calm bars: arousal ≤ {CALM_AROUSAL}, climax: "
+            f"piano preset (ranges: every preset); calm bars: arousal < {CALM_AROUSAL}, climax: "
             "the arc's highest arousal.\n"
         )
         print(cue_table())

@@ -276,8 +276,10 @@ def test_cuts_land_on_the_beat_and_a_big_change_is_hit(name: str) -> None:
 def test_layers_enter_with_arousal_and_drums_only_when_excited(name: str) -> None:
     def layers(arousal: float) -> dict[str, int]:
         score = compose(name, timeline_of([arousal] * 12, [0.7] * 12), seed=1)
-        body = [t for t in score.tracks]  # notes before the closing cadence (bars 0-9)
-        return {t.name: sum(n.start < 10 * BAR for n in t.notes) for t in body}
+        # Notes before the closing cadence (bars 0-8; the final tonic arrives on bar 10, a bar
+        # before the fade, after its dominant in bar 9).
+        body = [t for t in score.tracks]
+        return {t.name: sum(n.start < 9 * BAR for n in t.notes) for t in body}
 
     calm, low, middle, high = layers(0.1), layers(0.3), layers(0.5), layers(0.9)
     assert calm.get("Bass", 0) == 0 and calm.get("Percussion", 0) == 0
@@ -345,9 +347,11 @@ def test_a_cut_during_the_final_tonic_recolours_it_without_leaving_it(valence: f
     grid = TimeGrid()
     cuts = (10.55, 11.3)  # beats 21 and 23: inside the last bar (beats 20-24)
     timeline = timeline_of([0.5] * 6, [valence] * 6, cuts=cuts, grid=grid)
-    plan = plan_harmony(timeline, np.random.default_rng(0))
-    closing = [s for s in plan.segments if s.start >= 5 * BAR]
-    assert [s.start for s in closing] == [5 * BAR, 21 * TICKS_PER_BEAT, 23 * TICKS_PER_BEAT]
+    # The final tonic arrives a bar before the 1.5 s fade begins: on bar 4, held through bar 5.
+    fade = grid.length_ticks(Config().render.fade_s)
+    plan = plan_harmony(timeline, np.random.default_rng(0), fade_ticks=fade)
+    closing = [s for s in plan.segments if s.start >= 4 * BAR]
+    assert [s.start for s in closing] == [4 * BAR, 21 * TICKS_PER_BEAT, 23 * TICKS_PER_BEAT]
     tonic = closing[0].tonic
     for seg in closing:
         assert seg.chord.root == tonic and seg.cadence_role == "tonic"
@@ -357,7 +361,7 @@ def test_a_cut_during_the_final_tonic_recolours_it_without_leaving_it(valence: f
     score = compose("scales", timeline)
     bass = [n for n in track(score, "Bass").notes if n.end == score.length_ticks]
     assert len(bass) == 1 and bass[0].pitch % 12 == tonic
-    assert bass[0].start == 5 * BAR  # held from the downbeat through both cuts
+    assert bass[0].start == 4 * BAR  # held from the downbeat through both cuts
 
 
 def test_suspensions_are_prepared_held_over_the_change_and_resolve_down_by_step() -> None:

@@ -66,7 +66,8 @@ def test_bright_bars_sound_major_and_dark_bars_minor(name: str, arousal: float, 
     pitched = [t.name for t in score.tracks if t.channel != 9]  # drums have no key
     modes = [key.mode for key in bar_keys(score, pitched)]
     timeline = EmotionTimeline.from_values([arousal] * 16, valence, cuts_s=(27.3,))
-    plan = plan_harmony(timeline, np.random.default_rng(seed))
+    fade = timeline.grid.length_ticks(Config().render.fade_s)
+    plan = plan_harmony(timeline, np.random.default_rng(seed), fade_ticks=fade)
     with_dominant = {
         seg.start // BAR
         for seg in plan.segments

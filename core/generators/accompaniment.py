@@ -29,29 +29,86 @@ ROOT_DOUBLING_COST = 5.0
 VOICING_JITTER = 2.0
 #: How far (semitones) a phrase may move the pad's centre up or down.
 PHRASE_REGISTER_SHIFT = 5.0
+#: Lowest pitch the lower of two neighbouring voices may take, by their interval in semitones:
+#: Piston's low-interval limits (no second below C3, no third below about B-flat 2; fourths and
+#: tritones not below F2), so the low register never turns to mud.
+LOW_INTERVAL_LIMITS: dict[int, int] = {1: 48, 2: 48, 3: 46, 4: 46, 5: 41, 6: 41}
+#: Semitones the pad's range grows upward per voice beyond four.
+WIDER_PAD_STEP = 3
 #: Silence before the pad's next pulse (ticks): enough to re-articulate, too little to show
 #: as a rest on the 16th grid.
 PULSE_GAP = 20
 
 
+def well_spaced(low: int, high: int) -> bool:
+    """Whether two neighbouring voices ``low`` < ``high`` respect :data:`LOW_INTERVAL_LIMITS`."""
+    return low >= LOW_INTERVAL_LIMITS.get(high - low, 0)
+
+
+def _voice_classes(chord: Chord, voices: int, pedal: bool = False) -> set[int]:
+    """The pitch classes a pad of ``voices`` voices must sound: all of the chord from four on;
+    a thin pad keeps what names the chord (the seventh of a four-tone chord before its
+    fifth). A dyad under a major chord is its open fifth, the third left to the tune: root
+    and major third alone weigh like the relative minor's third and fifth, and the calm bright
+    bar reads minor; a minor chord's dyad keeps its minor third, which makes it minor. Over a
+    tonic pedal (``pedal``) a major chord keeps its third too: the drone already weighs the
+    bottom, and lydian's II over it needs its third to be heard as major."""
+    if voices >= 4 or voices >= len(chord.pitch_classes):
+        return set(chord.pitch_classes)
+    if voices == 3:
+        return {chord.root, chord.third, chord.fifth if chord.added is None else chord.added}
+    major = (chord.third - chord.root) % 12 == 4
+    if voices == 2:
+        return {chord.root, chord.fifth if major and not pedal else chord.third}
+    return {chord.root if major else chord.third}
+
+
 def _voicing_candidates(
-    chord: Chord, low: int, high: int, *, root_position: bool = False
+    chord: Chord,
+    low: int,
+    high: int,
+    voices: int = 4,
+    *,
+    root_position: bool = False,
+    pedal: bool = False,
 ) -> list[tuple[int, ...]]:
-    """Four-voice voicings of ``chord`` in ``[low, high]``: every pitch class present (a
-    triad doubles its root or fifth, never the third), no gap wider than an octave between
-    neighbouring voices."""
-    pitches = [p for p in range(low, high + 1) if p % 12 in chord.pitch_classes]
+    """Voicings of ``chord`` in ``[low, high]`` with ``voices`` voices: the classes of
+    :func:`_voice_classes` present (the third never doubled), no gap wider than an octave
+    between neighbouring voices and none closer than the low-interval limits allow."""
+    needed = _voice_classes(chord, voices, pedal)
+    pitches = [p for p in range(low, high + 1) if p % 12 in needed]
+    # A tutti of five voices or more doubles a minor chord's third: one minor third among six
+    # voices of roots and fifths no longer makes the chord (or the bar) sound minor.
+    minor = (chord.third - chord.root) % 12 == 3
+    thirds = 2 if voices >= 5 and minor else 1
     candidates = []
-    for voicing in itertools.combinations(pitches, 4):
+    for voicing in itertools.combinations(pitches, voices):
         classes = [p % 12 for p in voicing]
-        if set(classes) != set(chord.pitch_classes) or classes.count(chord.third) > 1:
+        if set(classes) != needed or classes.count(chord.third) != thirds * (chord.third in needed):
             continue
-        if max(b - a for a, b in itertools.pairwise(voicing)) > 12:
+        pairs = list(itertools.pairwise(voicing))
+        if any(b - a > 12 or not well_spaced(a, b) for a, b in pairs):
             continue
-        if root_position and classes[0] != chord.root:
+        if root_position and voices > 1 and classes[0] != chord.root:
             continue
         candidates.append(voicing)
     return candidates
+
+
+def pad_voices(seg: Segment) -> int:
+    """Voices of the pad under ``seg``: its arousal band's. (A calm pedal mode keeps a dyad
+    over its drone, four voices in all: a single voice over the tonic pedal leaves a bright
+    mode's chord unnamed, and the bar reads minor.)"""
+    return seg.band.pad_voices
+
+
+def _movement(before: tuple[int, ...], after: tuple[int, ...]) -> float:
+    """Semitones the voices move from ``before`` to ``after``: voice by voice when the pad
+    keeps its size, else each new voice from the nearest old one (the texture grows or thins
+    by voices entering next to their neighbours)."""
+    if len(before) == len(after):
+        return float(sum(abs(a - b) for a, b in zip(after, before, strict=True)))
+    return float(sum(min(abs(a - b) for b in before) for a in after))
 
 
 def _parallel_perfect(before: tuple[int, ...], after: tuple[int, ...]) -> bool:
@@ -85,19 +142,27 @@ def voice_lead(
     voicings: list[tuple[int, ...]] = []
     previous: tuple[int, ...] | None = None
     for segment in segments:
-        candidates = _voicing_candidates(
-            segment.chord, low, high, root_position=segment.final
-        ) or _voicing_candidates(segment.chord, low, high)
+        candidates: list[tuple[int, ...]] = []
+        for voices in range(pad_voices(segment), 0, -1):  # thinner if the range is too tight
+            # A pad of more than four voices spreads upward: the climax's widest register.
+            top = high + WIDER_PAD_STEP * max(0, voices - 4)
+            pedal = segment.band.bass_16ths == 0 and _holds_pedal(segment)
+            candidates = _voicing_candidates(
+                segment.chord, low, top, voices, root_position=segment.final, pedal=pedal
+            ) or _voicing_candidates(segment.chord, low, top, voices, pedal=pedal)
+            if candidates:
+                break
         jitter = rng.uniform(0.0, VOICING_JITTER, size=len(candidates))
+        doubled_root = min(2, voices - 2)
         costs = [
             (
                 0.0
                 if previous is None
-                else sum(abs(a - b) for a, b in zip(c, previous, strict=True))
-                + 6.0 * _parallel_perfect(previous, c)
+                else _movement(previous, c)
+                + 6.0 * (len(c) == len(previous) and _parallel_perfect(previous, c))
             )
             + 0.35 * abs(float(np.mean(c)) - middles[segment.phrase.index])
-            + ROOT_DOUBLING_COST * (sum(p % 12 == segment.chord.root for p in c) < 2)
+            + ROOT_DOUBLING_COST * (sum(p % 12 == segment.chord.root for p in c) < doubled_root)
             + j
             for c, j in zip(candidates, jitter, strict=True)
         ]
@@ -141,11 +206,15 @@ def pad(segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]]) -> lis
     return notes
 
 
-def _bass_pitch(pitch_class: int, near: float, ceiling: int) -> int:
-    """The pitch of ``pitch_class`` in the bass register below ``ceiling`` nearest ``near``."""
-    low, high = BASS_RANGE
+def _bass_pitch(
+    pitch_class: int, near: float, ceiling: int, pitch_range: tuple[int, int] = BASS_RANGE
+) -> int:
+    """The pitch of ``pitch_class`` in the bass register below ``ceiling`` (the pad's lowest
+    voice) nearest ``near``, spaced from the pad by the low-interval limits where it can be."""
+    low, high = pitch_range
     options = [p for p in range(low, min(high, ceiling - 1) + 1) if p % 12 == pitch_class]
-    options = options or [p for p in range(low - 12, low) if p % 12 == pitch_class]
+    spaced = [p for p in options if well_spaced(p, ceiling)]
+    options = spaced or options or [p for p in range(low - 12, low) if p % 12 == pitch_class]
     return min(options, key=lambda p: (abs(p - near), p))
 
 
@@ -158,14 +227,18 @@ def _holds_pedal(seg: Segment) -> bool:
 
 
 def bass_line(
-    segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]], rng: np.random.Generator
+    segments: Sequence[Segment],
+    voicings: Sequence[tuple[int, ...]],
+    rng: np.random.Generator,
+    pitch_range: tuple[int, int] = BASS_RANGE,
 ) -> list[Note]:
     """Roots with fifths and octaves at the arousal band's bass value (or a tonic pedal, see
     :class:`.mapping.ValenceBand`); in the calmest band only a pedal mode's drone and the
     closing cadence, where the dominant and the tonic always sound in the bass. Every bass
-    note stays below the pad, so no pitch is doubled across parts."""
+    note stays below the pad, so no pitch is doubled across parts, and inside
+    ``pitch_range`` (the register and the bass instrument's range)."""
     notes: list[Note] = []
-    previous = float(sum(BASS_RANGE) / 2)
+    previous = float(sum(pitch_range) / 2)
     for seg, voicing in zip(segments, voicings, strict=True):
         figure = BASS_FIGURES[int(rng.integers(len(BASS_FIGURES)))]
         closing = seg.phrase.final and seg.cadence_role
@@ -178,8 +251,8 @@ def bass_line(
         ceiling = min(voicing)
         if pedal and not value:
             # The calm drone changes octave from phrase to phrase.
-            previous = BASS_RANGE[0] + (12 if seg.phrase.index % 2 else 0)
-        root = _bass_pitch(seg.tonic if pedal else seg.chord.root, previous, ceiling)
+            previous = pitch_range[0] + (12 if seg.phrase.index % 2 else 0)
+        root = _bass_pitch(seg.tonic if pedal else seg.chord.root, previous, ceiling, pitch_range)
         if closing or not value:
             held = notes[-1] if notes else None
             if seg.final and held and held.pitch == root and held.end == seg.start:
@@ -189,8 +262,9 @@ def bass_line(
                 notes.append(Note(seg.start, seg.duration, root, seg.velocity("bass", seg.start)))
             previous = root
             continue
-        fifth = root if pedal else _bass_pitch(seg.chord.fifth, root + 5, ceiling)
-        octave = root + 12 if root + 12 < ceiling else root
+        fifth = root if pedal else _bass_pitch(seg.chord.fifth, root + 5, ceiling, pitch_range)
+        upper = root + 12
+        octave = upper if upper < ceiling and well_spaced(upper, ceiling) else root
         tones = (root, fifth, octave)
         for index, start in enumerate(range(seg.start, seg.end, value)):
             pitch = tones[figure[index % len(figure)]]

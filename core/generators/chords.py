@@ -87,13 +87,14 @@ def arpeggios(
     voicings: Sequence[tuple[int, ...]],
     accompaniment: list[Note],
     rng: np.random.Generator,
+    pitch_range: tuple[int, int] = (0, 127),
 ) -> list[Note]:
     """Broken chords at the arousal band's rate; each period has its pattern (the motif),
     the middle bars of a phrase draw variations, and the cadence bar rises."""
     names = sorted(ARPEGGIO_PATTERNS)
     motif_patterns = [names[int(rng.integers(len(names)))] for _ in range(2)]
     motif_rhythms = [int(rng.integers(64)) for _ in range(2)]
-    line = LeadLine(Accompaniment(accompaniment, segments[-1].end))
+    line = LeadLine(Accompaniment(accompaniment, segments[-1].end), pitch_range)
     # Per bar: (pattern, inversion, rhythm), drawn when the bar's first segment comes.
     choices: dict[int, tuple[tuple[int, ...], int, tuple[int, ...]]] = {}
     for seg, voicing in zip(segments, voicings, strict=True):

@@ -2,13 +2,15 @@
 
 Phrases are four bars long and pair up into periods: an *antecedent* that stops on the
 dominant (a half cadence, a question) and a *consequent* that closes on the tonic (an
-authentic cadence, the answer). The last phrase always closes, on the downbeat of the bar
+authentic cadence, the answer), unless the music is still rising into a climax there. The last
+phrase always closes, on the downbeat of the bar
 where the final tonic arrives; a remainder too short to be a phrase (one or two bars) extends
 the phrase before it, as composers extend a phrase rather than tack on a fragment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 PHRASE_BARS = 4
@@ -47,8 +49,11 @@ class Phrase:
         return self.index // 2
 
 
-def plan_phrases(final_bar: int) -> list[Phrase]:
+def plan_phrases(final_bar: int, rising: Collection[int] = ()) -> list[Phrase]:
     """Phrases covering bars ``0..final_bar``, the last closing on ``final_bar``.
+
+    A phrase that would close (an authentic cadence) on a bar in ``rising``, where the tension
+    is still building, ends on the dominant instead: a full close there would stop the build.
 
     Examples
     --------
@@ -63,6 +68,7 @@ def plan_phrases(final_bar: int) -> list[Phrase]:
     for index, first in enumerate(starts):
         last = starts[index + 1] - 1 if index + 1 < len(starts) else final_bar
         final = index == len(starts) - 1
-        cadence = AUTHENTIC if final or index % 2 else HALF
+        closes = final or (index % 2 and last not in rising)
+        cadence = AUTHENTIC if closes else HALF
         phrases.append(Phrase(index, first, last, cadence, final))
     return phrases

@@ -46,6 +46,10 @@ from .mapping import (
 )
 from .metre import BAR, BEAT, HALF_BAR
 
+#: Rise of arousal (within RISE_BARS bars ahead) that marks a bar as still building.
+RISE = 0.05
+RISE_BARS = 4
+
 
 @dataclass(frozen=True)
 class Chord:
@@ -156,11 +160,26 @@ def piece_length_ticks(timeline: EmotionTimeline) -> int:
     return timeline.grid.length_ticks(timeline.duration_s)
 
 
-def final_bar_index(length_ticks: int) -> int:
+def final_bar_index(length_ticks: int, fade_ticks: int = 0) -> int:
     """The bar on whose downbeat the final tonic arrives: the last one with at least half a
-    bar left to ring (a shorter tail rings on from the bar before)."""
+    bar left to ring (a shorter tail rings on from the bar before) and, when the piece fades
+    out over its last ``fade_ticks``, a whole bar before the fade begins, so the ending is
+    heard settled before it dies away (where the piece is long enough)."""
     last = (length_ticks - 1) // BAR
-    return last if last == 0 or length_ticks - last * BAR >= HALF_BAR else last - 1
+    last = last if last == 0 or length_ticks - last * BAR >= HALF_BAR else last - 1
+    before_fade = (length_ticks - fade_ticks - BAR) // BAR
+    return max(0, min(last, before_fade)) if fade_ticks and before_fade >= 1 else last
+
+
+def rising_bars(arousal: Sequence[float]) -> set[int]:
+    """Bars from which arousal still rises by :data:`RISE` within :data:`RISE_BARS` bars: the
+    tension is building there, and no phrase closes."""
+    last = len(arousal) - 1
+    return {
+        bar
+        for bar in range(len(arousal))
+        if max(arousal[min(last, bar + k)] for k in range(1, RISE_BARS + 1)) - arousal[bar] >= RISE
+    }
 
 
 @dataclass(frozen=True)
@@ -172,6 +191,9 @@ class _Bar:
     colour: ValenceBand
     pace: ArousalBand
     tonic: int
+    #: Arousal still rises ahead (see :func:`rising_bars`): no tonic arrives on a phrase's
+    #: downbeat after a dominant, which would be heard as a close.
+    rising: bool = False
 
 
 def _bars(timeline: EmotionTimeline, bar_count: int, home: int) -> list[_Bar]:
@@ -207,7 +229,10 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
     hymn's cadence: held longer it would make the whole bar sound major.
     """
     first, last = phrase.first_bar, phrase.last_bar
-    opening = "T" if bar == first else "x"
+    # A phrase after a half cadence in a rising section opens on the predominant, not the
+    # tonic (V - IV, or V - iv in a dark key: the mode's own colour), so the build runs on
+    # instead of resolving home.
+    opening = ("d" if info.rising and bar else "T") if bar == first else "x"
     late = 3 * BEAT
     if bar == last and phrase.cadence == AUTHENTIC:
         if last > first or phrase.final:
@@ -249,6 +274,8 @@ def _chord_for(function: str, bar: _Bar, progression: tuple[int, ...], position:
     if function in ("D", "h"):
         return dominant(bar.tonic)
     if function == "P":
+        return triad(bar.tonic, mode, bar.colour.predominant)
+    if function == "d":
         return triad(bar.tonic, mode, bar.colour.predominant)
     return triad(bar.tonic, mode, progression[position % len(progression)])
 
@@ -345,16 +372,21 @@ def _bar_chords(
     return chosen
 
 
-def plan_harmony(timeline: EmotionTimeline, rng: np.random.Generator) -> HarmonicPlan:
+def plan_harmony(
+    timeline: EmotionTimeline, rng: np.random.Generator, fade_ticks: int = 0
+) -> HarmonicPlan:
     """Cut the piece into chord segments that follow the phrases, the valence and the cuts.
 
-    The tonic and each phrase's progression are drawn from ``rng``.
+    The tonic and each phrase's progression are drawn from ``rng``; the final tonic arrives a
+    bar before a fade of ``fade_ticks`` (see :func:`final_bar_index`).
     """
     length = piece_length_ticks(timeline)
-    final_bar = final_bar_index(length)
-    phrases = plan_phrases(final_bar)
+    final_bar = final_bar_index(length, fade_ticks)
     home = int(rng.integers(12))
     bars = _bars(timeline, final_bar + 1, home)
+    rising = rising_bars([bar.arousal for bar in bars])
+    bars = [replace(info, rising=index in rising) for index, info in enumerate(bars)]
+    phrases = plan_phrases(final_bar, rising)
     # The last phrase comes home: it closes on the tonic the piece began in, in the mode of
     # its own emotion (a dark ending of a bright piece turns to the parallel minor).
     for bar in phrases[-1].bars:

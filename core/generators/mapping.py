@@ -94,12 +94,19 @@ class ArousalBand:
     pad_pulse_16ths
         0 = the pad holds its chords; otherwise it re-strikes them at this value.
     drums
-        Percussion groove on GM channel 10 (see ``texture.GROOVES``), or "" for none.
+        Percussion groove on GM channel 10 (see ``percussion.Kit``), or "" for none.
     chords_per_bar
         Harmonic rhythm: 1 or 2 chord changes per bar.
     gap_ticks
         Silence before the next note of the tune or figuration (articulation): 0 is legato.
         Shorter than half a 16th so the line never falls silent on the 16th grid.
+    pad_voices
+        Voices of the chord pad: the texture grows from a dyad under a calm tune (three
+        voices in all) to six at the top, where the lead is doubled an octave below too
+        (eight or nine voices with the bass).
+    lead_octaves
+        1, or 2 where the tune (or figuration) is doubled an octave below: the climax's
+        fullest orchestration.
     """
 
     min_arousal: float
@@ -111,6 +118,8 @@ class ArousalBand:
     drums: str
     chords_per_bar: int
     gap_ticks: int
+    pad_voices: int = 4
+    lead_octaves: int = 1
 
 
 # fmt: off
@@ -128,19 +137,20 @@ VALENCE_TABLE: tuple[ValenceBand, ...] = (
     ValenceBand(0.00, "phrygian",   ((0, 3, 0, 4), (0, 3, 4, 3)),                3,   False),
 )
 
-#: Arousal bands, calmest first: the orchestration grows layer by layer (pad and tune → bass
-#: → a pulsing pad → percussion), the tune's note values shrink, the harmony moves faster.
+#: Arousal bands, calmest first: the orchestration grows layer by layer (a two-voice pad and
+#: the tune → a bass → a pulsing three-, then four-voice pad → percussion → six voices and the
+#: tune in octaves), the tune's note values shrink, the harmony moves faster.
 AROUSAL_TABLE: tuple[ArousalBand, ...] = (
     ArousalBand(0.00,
                 rhythms=((8, 8), (12, 4), (4, 12), (6, 10), (10, 6)),
                 cadence_rhythms=((16,), (8, 8)),
                 figure_16ths=4, bass_16ths=0, pad_pulse_16ths=0, drums="",
-                chords_per_bar=1, gap_ticks=0),
+                chords_per_bar=1, gap_ticks=0, pad_voices=2),
     ArousalBand(0.20,
                 rhythms=((4, 4, 4, 4), (6, 2, 4, 4), (4, 2, 2, 8), (4, 4, 6, 2), (2, 2, 4, 8)),
                 cadence_rhythms=((4, 4, 8), (6, 2, 8)),
                 figure_16ths=4, bass_16ths=16, pad_pulse_16ths=0, drums="",
-                chords_per_bar=1, gap_ticks=10),
+                chords_per_bar=1, gap_ticks=10, pad_voices=3),
     ArousalBand(0.40,
                 rhythms=((4, 2, 2, 4, 4), (2, 2, 4, 4, 4), (4, 4, 2, 2, 4), (6, 2, 2, 2, 4)),
                 cadence_rhythms=((4, 2, 2, 8), (2, 2, 4, 8)),
@@ -157,7 +167,7 @@ AROUSAL_TABLE: tuple[ArousalBand, ...] = (
                          (1, 1, 1, 1, 2, 2, 1, 1, 2, 4), (2, 2, 1, 1, 2, 2, 2, 1, 1, 2)),
                 cadence_rhythms=((1, 1, 2, 2, 2, 8), (2, 1, 1, 2, 2, 8)),
                 figure_16ths=1, bass_16ths=2, pad_pulse_16ths=4, drums="drive",
-                chords_per_bar=2, gap_ticks=40),
+                chords_per_bar=2, gap_ticks=40, pad_voices=6, lead_octaves=2),
 )
 # fmt: on
 

@@ -183,10 +183,11 @@ def motif_melody(
     _voicings: Sequence[tuple[int, ...]],
     accompaniment: list[Note],
     rng: np.random.Generator,
+    pitch_range: tuple[int, int] = (0, 127),
 ) -> list[Note]:
     """The tune: each bar one treatment of the period's motif, laid on top of the texture."""
     length = segments[-1].end
-    line = LeadLine(Accompaniment(accompaniment, length))
+    line = LeadLine(Accompaniment(accompaniment, length), pitch_range)
     motifs: list[Motif] = [new_motif(rng) for _ in range(MOTIF_COUNT)]
     sequence_steps = [int(rng.choice((-2, 2))) for _ in range(MOTIF_COUNT)]
     # Each period states its motif from its own chord tone (root, third or fifth): the tune
@@ -195,8 +196,12 @@ def motif_melody(
     # ... and each phrase from its own height: the line breathes across the piece.
     lifts = [int(x) for x in rng.choice(PHRASE_LIFTS, size=8)]
     by_bar: dict[int, list[Segment]] = {}
+    final_bar = next((seg.start // BAR for seg in segments if seg.final), None)
     for seg in segments:
-        by_bar.setdefault(seg.start // BAR, []).append(seg)
+        # The final tonic may ring on for bars (it arrives a bar before the fade): its later
+        # segments (recoloured at cuts) belong to the bar where it arrived.
+        bar = seg.start // BAR
+        by_bar.setdefault(bar if final_bar is None else min(bar, final_bar), []).append(seg)
     statement_pitch: int | None = None
     previous_seg: Segment | None = None
     resolve_to: int | None = None  # the resolution a suspension owes to the next beat

@@ -66,8 +66,12 @@ class Accompaniment:
 class LeadLine:
     """A lead part built note by note on top of an :class:`Accompaniment`."""
 
-    def __init__(self, accompaniment: Accompaniment) -> None:
+    def __init__(
+        self, accompaniment: Accompaniment, pitch_range: tuple[int, int] = (0, 127)
+    ) -> None:
         self.accompaniment = accompaniment
+        #: The instrument's range: no candidate outside it is ever played.
+        self.pitch_range = pitch_range
         self.notes: list[Note] = []
         self._top: dict[int, int] = {}  # 16th -> pitch of the lead sounding there
         self.clash_steps = 0
@@ -119,6 +123,22 @@ class LeadLine:
         self.notes[-1] = Note(note.start, until - note.start, note.pitch, note.velocity)
         return True
 
+    def playable(self, candidates: Sequence[int]) -> list[int]:
+        """``candidates`` inside the instrument's range, in order; when none is, each one
+        moved by octaves into it (the same pitch class, as an orchestrator would)."""
+        low, high = self.pitch_range
+        inside = [p for p in candidates if low <= p <= high]
+        if inside:
+            return inside
+        folded = []
+        for pitch in candidates:
+            while pitch < low:
+                pitch += 12
+            while pitch > high:
+                pitch -= 12
+            folded.append(pitch)
+        return folded
+
     def place(
         self,
         start: int,
@@ -135,6 +155,7 @@ class LeadLine:
         ``passing`` marks an off-beat note that may clash within the budget.
         """
         acc = self.accompaniment
+        candidates = self.playable(candidates)
         first, end = grid_span(start, start + duration)
         end = min(end, len(acc.high))
         ceiling = int(acc.high[first:end].max()) if end > first else -1

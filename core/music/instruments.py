@@ -45,6 +45,34 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 # fmt: on
 
+#: Sounding range (MIDI, inclusive) of the General MIDI programs the presets use, after the
+#: orchestration texts (Adler's practical ranges; a section spans its lowest and highest
+#: member); a program not listed gets :data:`FULL_RANGE`.
+PROGRAM_RANGES: dict[int, tuple[int, int]] = {
+    0: (21, 108),  # acoustic grand piano
+    4: (28, 103),  # electric piano (73 keys)
+    11: (53, 89),  # vibraphone, F3-F6
+    16: (36, 96),  # drawbar organ, one manual
+    33: (28, 67),  # electric bass (finger), E1-G4
+    40: (55, 100),  # violin, G3 up
+    42: (36, 76),  # cello, C2 (its lowest string) up
+    45: (28, 100),  # pizzicato strings: basses to violins
+    48: (28, 100),  # string ensemble
+    53: (40, 81),  # choir "aahs", a bass's E2 to a soprano's A5
+    71: (50, 94),  # clarinet in B-flat, sounding D3 up
+    73: (60, 96),  # flute, C4-C7
+}
+FULL_RANGE = (21, 108)
+#: Kits of bank 128 that are orchestral: timpani, concert bass drum and cymbals instead of a
+#: drum set (General MIDI's Orchestra Kit).
+ORCHESTRA_KIT = 48
+
+
+def program_range(program: int) -> tuple[int, int]:
+    """The sounding range of a General MIDI program (:data:`PROGRAM_RANGES`)."""
+    return PROGRAM_RANGES.get(program, FULL_RANGE)
+
+
 #: General MIDI percussion key numbers (channel 10) used by the grooves and the cut accents.
 KICK = 36
 SIDE_STICK = 37
@@ -56,6 +84,14 @@ LOW_TOM = 45
 HIGH_TOM = 50
 CRASH = 49
 RIDE = 51
+#: The Orchestra Kit's own keys (bank 128, program 48): measured in FluidR3_GM by rendering
+#: each key (``benchmarks/bench_music.py``, percussion table). Keys 41-53 are timpani sounding
+#: their own MIDI pitch (F2-F3); the hi-hat, tom and crash keys of the standard kit are
+#: timpani too, so an orchestral part uses only these.
+CONCERT_BASS_DRUM = 36
+CONCERT_SNARE = 38
+TIMPANI_KEYS = range(41, 54)
+CONCERT_CYMBAL = 57
 
 
 def preset_programs(name: str) -> dict[str, int]:
