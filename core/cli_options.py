@@ -103,7 +103,7 @@ def resolve_config(args: argparse.Namespace) -> Config:
     # The same type and range checks as a config file, with errors naming the option.
     config = merge(config, overrides, labels) if overrides else config
     if getattr(args, "soundfont", None):
-        from .pipeline import checked_soundfont
+        from .music.soundfont import checked_soundfont
 
         checked_soundfont(args.soundfont)  # a missing file is named as --soundfont's
     _check_choices(config, labels)
@@ -118,7 +118,7 @@ def _check_choices(config: Config, labels: dict[str, str]) -> None:
     config file must not be called by an option's name.
     """
     from .music.instruments import PRESETS, programs_for
-    from .pipeline import checked_soundfont
+    from .music.soundfont import checked_soundfont
 
     def name(key: str) -> str:
         return labels.get(key, f"Config key '{key}'")

@@ -1,4 +1,4 @@
-"""Output naming and all-or-nothing publication of a run's files."""
+"""All-or-nothing publication of a run's files (their names are :mod:`core.naming`'s)."""
 
 from __future__ import annotations
 
@@ -19,46 +19,13 @@ from .files import (
     remove_stale_temps,
     temp_path_for,
 )
+from .naming import OUTPUT_NAMES
 from .signals import shielded
 
 log = logging.getLogger(__name__)
 
 #: Errors of writing (no space, over quota, file too large) that name no file themselves.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-
-#: Output kind -> file name pattern (``{stem}`` is the input's stem).
-OUTPUT_NAMES: dict[str, str] = {
-    "video": "{stem}.mp4",
-    "midi": "{stem}.mid",
-    "wav": "{stem}.wav",
-    "emotions_txt": "{stem}.emotions.txt",
-    "emotions_csv": "{stem}.emotions.csv",
-    "cuts_csv": "{stem}.cuts.csv",
-    "plot": "{stem}.emotions.png",
-    "manifest": "score.json",
-    "beats_csv": "{stem}.beats.csv",
-    # Only with --duck and --stems (core.edit.run.selected_outputs drops them otherwise).
-    "speech_csv": "{stem}.speech.csv",
-    "stem_melody": "{stem}.melody.wav",
-    "stem_figure": "{stem}.figure.wav",
-    "stem_harmony": "{stem}.harmony.wav",
-    "stem_bass": "{stem}.bass.wav",
-    "stem_percussion": "{stem}.percussion.wav",
-}
-ALL_OUTPUTS = tuple(OUTPUT_NAMES)
-EMOTION_OUTPUTS = ("emotions_txt", "emotions_csv", "cuts_csv", "plot")
-
-
-def output_paths(out_dir: Path, stem: str, kinds: Collection[str]) -> dict[str, Path]:
-    """Final paths of the requested output kinds."""
-    unknown = sorted(set(kinds) - set(OUTPUT_NAMES))
-    if unknown:
-        raise ValueError(f"unknown output kinds: {unknown}")
-    return {
-        kind: out_dir / OUTPUT_NAMES[kind].format(stem=stem)
-        for kind in OUTPUT_NAMES
-        if kind in kinds
-    }
 
 
 def check_writable(

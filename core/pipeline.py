@@ -5,11 +5,8 @@ The CLI and the Blender add-on both call :func:`score_video`; neither re-impleme
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
-import os
-import platform
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -17,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import Config, config_to_dict
+from .config import Config
 from .edit.run import STEM_OUTPUTS, EditRun, selected_outputs
 from .errors import Cancelled, InputError
-from .files import check_input_file, check_riff_complete, describe_os_error
 from .generators import get_composer, resolve_name
 from .limits import MAX_DURATION_S
-from .outputs import ALL_OUTPUTS, Staging, output_paths, staged_outputs
+from .manifest import build_manifest
+from .music.soundfont import checked_soundfont
+from .naming import ALL_OUTPUTS, EMOTION_OUTPUTS, default_out_dir, output_paths, output_stem
+from .outputs import Staging, staged_outputs
 from .timeline import EmotionTimeline, format_emotion_text
 
 log = logging.getLogger(__name__)
@@ -51,18 +49,28 @@ class ScoreResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def default_out_dir(source: Path) -> Path:
-    """``<stem>_moodscore/`` beside the input file."""
-    return source.parent / f"{output_stem(source)}_moodscore"
+@dataclass
+class _Run:
+    """What one run carries from stage to stage, and what its stages measure on the way."""
 
+    config: Config
+    staging: Staging
+    edits: EditRun
+    soundfont: Path | None
+    progress: Progress | None = None
+    cancel: threading.Event | None = None
+    #: Seconds per stage (``analysis_s``, ``compose_s``, ...), for the manifest.
+    timings: dict[str, float] = field(default_factory=dict)
+    #: The rendered WAV's loudness, true peak and DC offset (before any ducking).
+    audio: dict[str, float] = field(default_factory=dict)
 
-def output_stem(source: Path) -> str:
-    """Stem for output names: ``clip.mp4`` and ``clip.emotions.txt`` both give ``clip``."""
-    name = source.name
-    for suffix in (".emotions.txt", ".txt"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return source.stem
+    def stage(self, name: str) -> Callable[[float], None]:
+        """The progress callback of one stage."""
+        return _stage_reporter(self.progress, name)
+
+    def check_cancel(self) -> None:
+        """Stop with :class:`Cancelled` when the caller asked to."""
+        _check_cancel(self.cancel)
 
 
 def _stage_reporter(progress: Progress | None, stage: str) -> Callable[[float], None]:
@@ -107,7 +115,7 @@ def score_video(
     force
         Overwrite existing outputs; without it an existing output is refused up front.
     outputs
-        Output kinds to write (keys of :data:`core.outputs.OUTPUT_NAMES`).
+        Output kinds to write (keys of :data:`core.naming.OUTPUT_NAMES`).
     timeline
         A ready timeline (e.g. edited curves): skips video analysis.
     stem
@@ -138,8 +146,8 @@ def score_video(
     soundfont = preflight(config, targets)
     edits = EditRun(config, fps=info.fps)
     started = time.perf_counter()
-    timings: dict[str, float] = {}
     with staged_outputs(targets, out, force=force, protected=[video]) as staging:
+        run = _Run(config, staging, edits, soundfont, progress, cancel)
         if timeline is None:
             from .emotion import analyze
 
@@ -149,15 +157,12 @@ def score_video(
                 config,
                 start_s=start_s,
                 end_s=end_s,
-                progress=_stage_reporter(progress, "analysis"),
+                progress=run.stage("analysis"),
                 cancel=cancel,
             )
-            timings["analysis_s"] = time.perf_counter() - tick
+            run.timings["analysis_s"] = time.perf_counter() - tick
         edits.find_speech(video, staging, start_s=start_s, end_s=end_s, cancel=cancel)
-        audio: dict[str, float] = {}
-        timeline = _compose_and_write(
-            timeline, config, staging, timings, progress, cancel, soundfont, edits, audio
-        )
+        timeline = _compose_and_write(run, timeline)
         if "video" in targets:
             from .video.mux import mux
 
@@ -168,11 +173,11 @@ def score_video(
                 staging.path("video"),
                 keep_original_audio=config.video.keep_original_audio,
                 audio_bitrate=config.video.audio_bitrate,
-                progress=_stage_reporter(progress, "mux"),
+                progress=run.stage("mux"),
                 cancel=cancel,
             )
-            timings["mux_s"] = time.perf_counter() - tick
-        timings["total_s"] = time.perf_counter() - started
+            run.timings["mux_s"] = time.perf_counter() - tick
+        run.timings["total_s"] = time.perf_counter() - started
         inputs = {
             "video": str(video.resolve()),
             "video_duration_s": info.duration_s,
@@ -182,9 +187,7 @@ def score_video(
             "start_s": start_s,
             "end_s": end_s,
         }
-        manifest = _write_manifest(
-            staging, config, timeline, timings, inputs, soundfont, edits, audio
-        )
+        manifest = _write_manifest(run, timeline, inputs)
     if progress is not None:
         progress("done", 1.0)
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
@@ -208,19 +211,14 @@ def score_timeline(
     targets = output_paths(out, stem, selected_outputs(outputs, config))
     soundfont = preflight(config, targets)
     edits = EditRun(config)
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     protected = [source] if source else []
     with staged_outputs(targets, out, force=force, protected=protected) as staging:
-        audio: dict[str, float] = {}
-        timeline = _compose_and_write(
-            timeline, config, staging, timings, progress, cancel, soundfont, edits, audio
-        )
-        timings["total_s"] = time.perf_counter() - started
+        run = _Run(config, staging, edits, soundfont, progress, cancel)
+        timeline = _compose_and_write(run, timeline)
+        run.timings["total_s"] = time.perf_counter() - started
         inputs = {"emotions": str(source.resolve()) if source else None}
-        manifest = _write_manifest(
-            staging, config, timeline, timings, inputs, soundfont, edits, audio
-        )
+        manifest = _write_manifest(run, timeline, inputs)
     return ScoreResult(out, dict(targets), timeline, timeline.duration_s, manifest)
 
 
@@ -238,7 +236,6 @@ def write_emotions(
     The output folder is checked, created and locked before the analysis starts.
     """
     from .emotion import analyze
-    from .outputs import EMOTION_OUTPUTS
     from .video.probe import probe
 
     video = Path(video)
@@ -253,63 +250,44 @@ def write_emotions(
     return timeline, targets
 
 
-def analyze_only(
-    video: str | Path,
-    config: Config,
-    *,
-    progress: Progress | None = None,
-    cancel: threading.Event | None = None,
-) -> EmotionTimeline:
-    """Read the emotion timeline of a whole video (the seed's ``video_to_emotion_as_file``)."""
-    from .emotion import analyze
+def _compose_and_write(run: _Run, timeline: EmotionTimeline) -> EmotionTimeline:
+    """Compose, write the MIDI, render (and duck) the WAV, write the emotion files.
 
-    return analyze(video, config, progress=_stage_reporter(progress, "analysis"), cancel=cancel)
-
-
-def _compose_and_write(
-    timeline: EmotionTimeline,
-    config: Config,
-    staging: Staging,
-    timings: dict[str, float],
-    progress: Progress | None,
-    cancel: threading.Event | None,
-    soundfont: Path | None,
-    edits: EditRun,
-    audio: dict[str, float] | None = None,
-) -> EmotionTimeline:
-    """Compose, write the MIDI, render (and duck) the WAV; returns the timeline composed to
-    (moved onto the fitted tempo with ``--bpm auto``). ``audio`` receives the rendered WAV's
-    measured loudness, true peak and DC offset (before any ducking)."""
+    Returns the timeline composed to (moved onto the fitted tempo with ``--bpm auto``); the
+    stages' timings and the WAV's measurements go into ``run``.
+    """
     from .music.midi import write_midi
     from .music.render import render_wav
 
+    config, staging, edits = run.config, run.staging, run.edits
     targets = staging.targets
-    _check_cancel(cancel)
+    run.check_cancel()
     tick = time.perf_counter()
     timeline = edits.fit_tempo(timeline)
     compose = get_composer(config.music.generator)
     score = compose(timeline, config, config.music.seed)
-    timings["compose_s"] = time.perf_counter() - tick
-    _stage_reporter(progress, "compose")(1.0)
-    _check_cancel(cancel)
+    run.timings["compose_s"] = time.perf_counter() - tick
+    run.stage("compose")(1.0)
+    run.check_cancel()
     if "midi" in targets:
         write_midi(score, staging.path("midi"))
     edits.after_compose(score, timeline, staging)
-    if soundfont is not None:
+    if run.soundfont is not None:
         tick = time.perf_counter()
         rendered = render_wav(
             score,
             staging.path("wav"),
             config.render,
             timeline.duration_s,
-            soundfont=soundfont,
-            progress=_stage_reporter(progress, "render"),
-            cancel=cancel,
+            soundfont=run.soundfont,
+            progress=run.stage("render"),
+            cancel=run.cancel,
         )
-        timings["render_s"] = time.perf_counter() - tick
-        if audio is not None:
-            audio.update(rendered.as_dict())
-        edits.after_render(staging, score, timeline.duration_s, soundfont, rendered.gain_db, cancel)
+        run.timings["render_s"] = time.perf_counter() - tick
+        run.audio.update(rendered.as_dict())
+        edits.after_render(
+            staging, score, timeline.duration_s, run.soundfont, rendered.gain_db, run.cancel
+        )
     _write_emotion_files(timeline, staging, title=targets.get("midi", Path("score")).stem)
     return timeline
 
@@ -351,29 +329,6 @@ def preflight(config: Config, targets: dict[str, Path]) -> Path | None:
     return checked_soundfont(None, config.render.soundfont)
 
 
-def checked_soundfont(explicit: str | None, configured: str = "") -> Path:
-    """:func:`~core.music.soundfont.find_soundfont`, then a check that the file is an SF2.
-
-    Checked here, by its RIFF header, rather than by FluidSynth, which prints native errors.
-    """
-    from .music.soundfont import SOUNDFONT_ENV, find_soundfont
-
-    for named in (explicit, configured, os.environ.get(SOUNDFONT_ENV)):
-        # A FIFO, a device or a link loop would otherwise be reported as missing, or block.
-        if named and os.path.lexists(os.path.expanduser(named)):
-            check_input_file(Path(named).expanduser(), "SoundFont", "pass a General MIDI .sf2 file")
-    path = find_soundfont(explicit, configured)
-    check_riff_complete(path, "SoundFont", "download it again or pass another .sf2 file")
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(12)
-    except OSError as exc:
-        raise InputError(f"SoundFont {describe_os_error(exc, path)}") from None
-    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"sfbk":
-        raise InputError(f"{path} is not a SoundFont 2 (.sf2) file; pass a General MIDI .sf2 file.")
-    return path
-
-
 def _write_emotion_files(timeline: EmotionTimeline, staging: Staging, *, title: str) -> None:
     """Write whichever of the emotion text, CSVs and plot the run asked for."""
     targets = staging.targets
@@ -391,100 +346,30 @@ def _write_emotion_files(timeline: EmotionTimeline, staging: Staging, *, title: 
         plot_timeline(timeline, staging.path("plot"), title=title)
 
 
-def _write_manifest(
-    staging: Staging,
-    config: Config,
-    timeline: EmotionTimeline,
-    timings: dict[str, Any],
-    inputs: dict[str, Any],
-    soundfont: Path | None,
-    edits: EditRun,
-    audio: dict[str, float] | None = None,
-) -> dict[str, Any]:
+def _write_manifest(run: _Run, timeline: EmotionTimeline, inputs: dict[str, Any]) -> dict[str, Any]:
     """Build the manifest and stage ``score.json`` when the run asked for it."""
+    staging = run.staging
     manifest = build_manifest(
-        config, staging.targets, timeline, timings, inputs=inputs, soundfont=soundfont
+        run.config,
+        staging.targets,
+        timeline,
+        dict(run.timings),
+        inputs=inputs,
+        soundfont=run.soundfont,
     )
-    manifest["edit"] = edits.summary()
-    if audio:
-        manifest["audio"] = audio
+    manifest["edit"] = run.edits.summary()
+    if run.audio:
+        manifest["audio"] = dict(run.audio)
     if "manifest" in staging.targets:
         staging.path("manifest").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def build_manifest(
-    config: Config,
-    targets: dict[str, Path],
-    timeline: EmotionTimeline,
-    timings: dict[str, Any],
-    *,
-    inputs: dict[str, Any],
-    soundfont: Path | None = None,
-) -> dict[str, Any]:
-    """``score.json``: inputs, options, generator, seed, durations, outputs, versions.
-
-    Secrets (the cloud API key) are left out by :func:`core.config.config_to_dict`.
-    """
-    generator = resolve_name(config.music.generator)
-    manifest: dict[str, Any] = {
-        "moodscore": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "inputs": inputs,
-        "generator": generator,
-        "seed": config.music.seed,
-        "grid": {
-            "bpm": timeline.grid.bpm,
-            "step_bars": timeline.grid.step_bars,
-            "step_s": timeline.grid.step_s,
-            "steps": len(timeline.steps),
-        },
-        "duration_s": timeline.duration_s,
-        "cuts": len(timeline.cuts_s),
-        "timings": timings,
-        "soundfont": str(soundfont) if soundfont else None,
-        "synth": _synth_used(config) if soundfont else None,
-        "options": config_to_dict(config),
-        "outputs": {kind: path.name for kind, path in targets.items()},
-        "versions": package_versions(),
-    }
-    if generator.startswith("rbm"):
-        from .rbm.model import resolve_model
-
-        model_path, digest = resolve_model(config)
-        manifest["model"] = {"path": str(model_path), "sha256": digest}
-    return manifest
-
-
-def _synth_used(config: Config) -> str:
-    """The synthesizer that rendered the WAV, with its version."""
-    from .music.synth import choose_synth, synth_version
-
-    return synth_version(choose_synth(config.render.synth))
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the packages that shape the output."""
-    versions = {"python": platform.python_version()}
-    for name in (
-        "numpy",
-        "av",
-        "opencv-python-headless",
-        "mido",
-        "pyfluidsynth",
-        "midirenderer",
-        "PyYAML",
-    ):
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 __all__ = [
     "ScoreResult",
-    "analyze_only",
+    "check_duration",
+    "checked_soundfont",
+    "default_out_dir",
     "output_stem",
     "preflight",
     "score_timeline",

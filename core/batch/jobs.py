@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from ..config import Config
 from ..errors import Cancelled, FolderBusy, MoodscoreError
 from ..files import describe_os_error
-from ..outputs import OUTPUT_NAMES
+from ..naming import OUTPUT_NAMES
 from ..signals import stop_on_signals
 
 log = logging.getLogger(__name__)

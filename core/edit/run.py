@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..outputs import OUTPUT_NAMES
+from ..naming import OUTPUT_NAMES
 from .beats import write_beats_csv
 from .speech import Segment, SpeechTrack, detect_speech, detector_version, write_speech_csv
 from .tempo import TempoFit, check_range, fit_timeline

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
+from ..files import check_input_file, check_riff_complete, describe_os_error
 
 SOUNDFONT_ENV = "MOODSCORE_SOUNDFONT"
 #: The General MIDI SoundFont that ships with Moodscore (GPL-2; see its README).
@@ -76,3 +77,24 @@ def find_soundfont(
         f"The bundled SoundFont {BUNDLED_SOUNDFONT.name} is missing; {reinstall_hint()}, "
         f"or name a General MIDI .sf2 file with --soundfont or {SOUNDFONT_ENV}."
     )
+
+
+def checked_soundfont(explicit: str | None, configured: str = "") -> Path:
+    """:func:`find_soundfont`, then a check that the file is an SF2.
+
+    Checked here, by its RIFF header, rather than by FluidSynth, which prints native errors.
+    """
+    for named in (explicit, configured, os.environ.get(SOUNDFONT_ENV)):
+        # A FIFO, a device or a link loop would otherwise be reported as missing, or block.
+        if named and os.path.lexists(os.path.expanduser(named)):
+            check_input_file(Path(named).expanduser(), "SoundFont", "pass a General MIDI .sf2 file")
+    path = find_soundfont(explicit, configured)
+    check_riff_complete(path, "SoundFont", "download it again or pass another .sf2 file")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+    except OSError as exc:
+        raise InputError(f"SoundFont {describe_os_error(exc, path)}") from None
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise InputError(f"{path} is not a SoundFont 2 (.sf2) file; pass a General MIDI .sf2 file.")
+    return path
