@@ -75,8 +75,11 @@ test: $(STAMP) $(BPY5_STAMP) $(BPY52_STAMP)
 	$(PY) -m pytest -q
 
 # The inner loop: everything neither slow nor needing Debian's blender, on 4.5 LTS (< 60 s).
+# FAST_SKIP: modules whose heavy tests are not marked slow yet (TensorFlow training; pieces
+# minutes long) -- their owners were editing them when test-fast came; mark, then drop here.
+FAST_SKIP := --ignore=tests/test_rbm_train.py --ignore=tests/test_composition.py
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m 'not slow and not blender'
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not slow and not blender' $(FAST_SKIP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check core blender_addon scripts tests benchmarks

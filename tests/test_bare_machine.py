@@ -18,9 +18,10 @@ from tests.bare_machine import bare, bare_env, bare_machine_problem
 REPO = Path(__file__).resolve().parent.parent
 MOODSCORE = [sys.executable, "-m", "core"]
 
-pytestmark = pytest.mark.skipif(
-    bare_machine_problem() is not None, reason=str(bare_machine_problem())
-)
+pytestmark = [
+    pytest.mark.skipif(bare_machine_problem() is not None, reason=str(bare_machine_problem())),
+    pytest.mark.slow,  # whole CLI runs in a mount namespace
+]
 
 
 def run_bare(command: list[str]) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,9 @@ from core.batch.inputs import collect
 from core.errors import InputError
 from tests.clips import dark_to_bright, render_frames, write_clip
 
+#: Worker pools and real processes: minutes, so out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SCORED_FILES = {"mp4", "mid", "wav", "emotions.txt", "emotions.csv", "cuts.csv", "emotions.png"}
 

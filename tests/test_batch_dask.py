@@ -31,6 +31,9 @@ from tests.test_batch import (
     temp_files,
 )
 
+#: A real Dask cluster per test: out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 DASK = Path(sys.executable).with_name("dask")
 READY_TIMEOUT_S = 120

@@ -78,6 +78,7 @@ def _regions(folder: Path) -> tuple[list[tuple[float, float]], list[tuple[float,
     return ducked, [(a, b) for a, b in free if b - a >= SHORT_TERM_S]
 
 
+@pytest.mark.slow  # uses `runs`: two whole scores of a 24 s clip
 def test_speech_csv_lists_both_lines(runs: dict[str, Path]) -> None:
     rows = (runs["ducked"] / "talk.speech.csv").read_text().splitlines()
     assert rows[0] == "start_s,end_s"
@@ -87,6 +88,7 @@ def test_speech_csv_lists_both_lines(runs: dict[str, Path]) -> None:
     assert not (runs["plain"] / "talk.speech.csv").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["wav", "mp4"])
 def test_music_is_lowered_under_speech_and_untouched_elsewhere(
     runs: dict[str, Path], kind: str
@@ -106,6 +108,7 @@ def test_music_is_lowered_under_speech_and_untouched_elsewhere(
             assert abs(change) <= 1.0, f"{change:.2f} dB changed at {at:.1f} s"
 
 
+@pytest.mark.slow
 def test_manifest_records_the_speech_and_the_ducking(runs: dict[str, Path]) -> None:
     edit = json.loads((runs["ducked"] / "score.json").read_text())["edit"]
     assert edit["speech"]["has_audio"] and edit["speech"]["segments"] >= 2
@@ -158,6 +161,7 @@ def test_keyframes_trace_the_envelope_and_stay_inside_the_piece() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_no_speech_leaves_the_wav_as_it_was(runs: dict[str, Path], tmp_path: Path) -> None:
     copy = tmp_path / "music.wav"
     shutil.copy(runs["plain"] / "talk.wav", copy)

@@ -62,6 +62,7 @@ def test_a_range_counts_from_its_own_start(dialogue) -> None:
     assert _speech_in(found.segments, 0.0, truth[1][0] - 10.0 - 0.3) == 0.0
 
 
+@pytest.mark.slow  # imports TensorFlow in a subprocess
 def test_speech_is_found_in_a_process_that_has_loaded_tensorflow(dialogue) -> None:
     # Silero's static ONNX Runtime aborts a process whose TensorFlow is already loaded; the
     # detector then works in a fresh process and must find the same speech.
