@@ -7,10 +7,10 @@ reuses the generators' own analysis. Per piece:
   whose pitch classes contain a whole major, minor, diminished or augmented triad;
 - **sound changes per bar**: beats (of four) whose set of sounding pitches differs from the
   beat before; compared per bar with the 5-95% range of the Bach chorales;
-- **V-I at phrase ends**: at each authentic cadence of the 4-bar phrase plan (the last bar of
-  every second phrase: V in its first half, I in its second; the piece's end: V in the second
-  half of the bar before the last, I in the last), whether the best-fitting triad of the
-  first half has its root on the piece's dominant and that of the second on its tonic;
+- **V-I at phrase ends**: at each authentic cadence of the 4-bar phrase plan (every second
+  phrase and the last: V in the second half of the bar before the phrase's last, I at its
+  last bar's downbeat), whether the best-fitting triad of the first half bar has its root on
+  the piece's dominant and that of the second on its tonic;
 - **longest run of identical bars**: consecutive bars whose pitched notes (position, length,
   pitch) are the same;
 - **pitch classes per 8 bars**: the fewest distinct pitch classes in any 8-bar stretch;
@@ -84,21 +84,19 @@ def best_root(histogram: np.ndarray) -> int | None:
 
 
 def cadence_points(bars: int) -> list[int]:
-    """Authentic cadences of the 4-bar phrase plan as half-bar indices ``h``: V in half
-    ``h``, I in half ``h + 1``."""
+    """Authentic cadences of the 4-bar phrase plan (every second phrase and the last) as
+    half-bar indices ``h``: V in half ``h`` (the second half of the bar before the phrase's
+    last), I in half ``h + 1`` (the first half of its last bar)."""
     if bars < 2:
         return []
-    final = bars - 1
     starts = list(range(0, bars, PHRASE_BARS))
     if len(starts) > 1 and bars - starts[-1] < PHRASE_BARS - 1:
         starts.pop()
     points = []
     for index in range(len(starts)):
-        last = starts[index + 1] - 1 if index + 1 < len(starts) else final
-        if index == len(starts) - 1:
-            points.append(2 * last - 1)  # V in the second half of the bar before, I on the last
-        elif index % 2:
-            points.append(2 * last)
+        last = starts[index + 1] - 1 if index + 1 < len(starts) else bars - 1
+        if index % 2 or index == len(starts) - 1:
+            points.append(2 * last - 1)
     return points
 
 

@@ -125,9 +125,18 @@ def test_rbm_beats_frequency_baseline(data_dir: Path, trained: Path) -> None:
     assert rbm.cross_entropy < baseline.cross_entropy
 
 
-def test_valence_clamping_moves_mode(trained: Path) -> None:
+def model_only(model_path: Path) -> Config:
+    """A config that samples ``model_path`` with the sampler's constraints and the
+    arrangement off: the model's own notes, in its own key (these tests judge the model)."""
     config = Config()
-    config.rbm.model = str(trained / "trained_system.npz")
+    config.rbm.model = str(model_path)
+    config.rbm.cadences = False
+    config.rbm.arrangement = False
+    return config
+
+
+def test_valence_clamping_moves_mode(trained: Path) -> None:
+    config = model_only(trained / "trained_system.npz")
     compose = get_composer("rbm-sampling")
 
     def major_margin(valence: float) -> float:
@@ -151,8 +160,7 @@ def conditional(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 def _sampled(model_path: Path, generator: str, arousal: float, valence: float, seed: int):
-    config = Config()
-    config.rbm.model = str(model_path)
+    config = model_only(model_path)
     timeline = EmotionTimeline.from_values([arousal] * 8, [valence] * 8)
     return get_composer(generator)(timeline, config, seed).tracks[0].notes
 
@@ -190,6 +198,35 @@ def test_conditional_model_is_deterministic(conditional: Path) -> None:
     for generator in ("rbm-feedback", "rbm-sampling"):
         compose = get_composer(generator)
         assert midi_bytes(compose(timeline, config, 4)) == midi_bytes(compose(timeline, config, 4))
+
+
+@pytest.fixture(scope="module")
+def with_memory(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny conditional RBM with one window of memory (a CRBM) on the synthetic folder."""
+    out = tmp_path_factory.mktemp("rbm") / "memory"
+    args = train_args(
+        "--data", str(data_dir), "--out", str(out), "--epochs", "30", "--history", "1"
+    )
+    args.conditional = True
+    assert run_train(args) == 0
+    return out / "trained_system.npz"
+
+
+def test_memory_model_learns_from_the_previous_bar(with_memory: Path) -> None:
+    model = load_model(with_memory)
+    assert model.layout.history_bars == 1
+    assert model.context_note_weights.shape == (1 + 24, 48)
+    # In the synthetic pieces a bar's chord predicts the next bar's: remembering a pitch
+    # changes the note biases (the autoregressive weights learnt something).
+    assert np.abs(model.context_note_weights).max() > 0.1
+    assert np.abs(model.context_hidden_weights).max() > 0.01
+    config = Config()
+    config.rbm.model = str(with_memory)
+    timeline = EmotionTimeline.from_values([0.2, 0.8, 0.5, 0.9], [0.1, 0.9, 0.2, 0.8])
+    for generator in ("rbm-feedback", "rbm-sampling"):
+        compose = get_composer(generator)
+        score = compose(timeline, config, 4)
+        assert score.tracks and midi_bytes(score) == midi_bytes(compose(timeline, config, 4))
 
 
 def test_bad_input_one_sentence_nothing_overwritten(

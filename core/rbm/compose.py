@@ -77,8 +77,8 @@ REGISTER_CENTRE = 59  # MIDI pitch at the centre of the register window, in C
 #: Chords of the phrase plan in the model's key (tonic C): tonic in major / minor, dominant.
 TONIC_MAJOR, TONIC_MINOR, DOMINANT = (0, 4, 7), (0, 3, 7), (7, 11, 2)
 #: Degrees (in C) that belong to one mode only: the minor third, sixth and seventh; the major
-#: third and sixth (the major seventh stays open to minor: its leading tone).
-MINOR_DEGREES, MAJOR_DEGREES = (3, 8, 10), (4, 9)
+#: third, sixth and seventh (the leading tone; a cadence's dominant pulls it back in).
+MINOR_DEGREES, MAJOR_DEGREES = (3, 8, 10), (4, 9, 11)
 #: Triads a beat may sound: major, minor, diminished and augmented, as pitch-class sets.
 TRIADS = tuple(
     frozenset((root + i) % 12 for i in shape)
@@ -111,10 +111,11 @@ def cadence_chords(total_steps: int, valence: np.ndarray) -> list[tuple[int, int
     """The phrase plan's chord targets ``(first_step, end_step, pitch classes)`` in C.
 
     Phrases are :func:`core.generators.form.plan_phrases`' (4 bars, a half cadence then an
-    authentic one): a half cadence's last bar ends on V (its second half); an authentic
-    one's last bar has V then I; the last phrase has V in the second half of its
-    penultimate bar and I from the final bar's downbeat to the end. I is major or minor by
-    the valence where it sounds.
+    authentic one). A half cadence ends on V (the last beat of its last bar); an authentic
+    one has V in the second half of the bar before its last and I through its last bar, as a
+    chorale reaches its fermata; the piece's last phrase holds I from the final bar's downbeat
+    to the end. I is major or minor by the valence where it sounds. (V took whole half bars
+    at first: a minor phrase-end bar then read as the dominant's major key.)
     """
     from ..generators.form import AUTHENTIC, plan_phrases
 
@@ -123,19 +124,16 @@ def cadence_chords(total_steps: int, valence: np.ndarray) -> list[tuple[int, int
 
     if total_steps == 0:
         return []
-    last = final_bar(total_steps)
     targets = []
-    for phrase in plan_phrases(last):
+    for phrase in plan_phrases(final_bar(total_steps)):
         bar = phrase.last_bar * BAR_STEPS
-        half = bar + BAR_STEPS // 2
-        if phrase.final:
+        end = total_steps if phrase.final else bar + BAR_STEPS
+        if phrase.cadence == AUTHENTIC:
             if phrase.last_bar > phrase.first_bar:
                 targets.append((bar - BAR_STEPS // 2, bar, DOMINANT))
-            targets.append((bar, total_steps, tonic(bar)))
-        elif phrase.cadence == AUTHENTIC:
-            targets += [(bar, half, DOMINANT), (half, bar + BAR_STEPS, tonic(half))]
+            targets.append((bar, end, tonic(bar)))
         else:
-            targets.append((half, bar + BAR_STEPS, DOMINANT))
+            targets.append((end - BEAT_STEPS, end, DOMINANT))
     return targets
 
 

@@ -30,13 +30,17 @@ class FrameScores:
     cross_entropy: float
 
 
-def masked_frame_probabilities(model: RbmModel, visible: np.ndarray, frame: int) -> np.ndarray:
+def masked_frame_probabilities(
+    model: RbmModel, visible: np.ndarray, frame: int, context: np.ndarray | None = None
+) -> np.ndarray:
     """Probabilities of the note units of timestep ``frame``, given everything else.
 
     Parameters
     ----------
     visible
         Full visible vectors, shape ``(n, visible_units)``.
+    context
+        The windows' context vectors ``(n, context_units)`` for a model with memory.
 
     Returns
     -------
@@ -50,11 +54,17 @@ def masked_frame_probabilities(model: RbmModel, visible: np.ndarray, frame: int)
     base = model.visible_mean[hidden_units]
     current = visible.astype(np.float32).copy()
     current[:, hidden_units] = base
+    hidden_bias = np.broadcast_to(model.hidden_bias, (len(visible), model.hidden))
+    note_bias = np.broadcast_to(model.visible_bias[hidden_units], (len(visible), layout.note_units))
+    if layout.context_units and context is not None:
+        hidden_bias = hidden_bias + context @ model.context_hidden_weights
+        note_bias = note_bias + context @ model.context_note_weights
+    # The emotion -> note-bias weights of a conditional model, from the frame's emotions.
+    emotions = visible[:, start + layout.note_units : start + layout.note_units + 2]
+    note_bias = note_bias + emotions.astype(np.float32) @ model.emotion_note_weights
     for _ in range(MEAN_FIELD_ITERATIONS):
-        hidden = sigmoid(current @ model.weights + model.hidden_bias)
-        current[:, hidden_units] = sigmoid(
-            hidden @ model.weights[hidden_units].T + model.visible_bias[hidden_units]
-        )
+        hidden = sigmoid(current @ model.weights + hidden_bias)
+        current[:, hidden_units] = sigmoid(hidden @ model.weights[hidden_units].T + note_bias)
     return current[:, hidden_units]
 
 
@@ -74,9 +84,13 @@ def score_frames(probabilities: np.ndarray, truth: np.ndarray) -> FrameScores:
 
 
 def compare_with_baseline(
-    model: RbmModel, visible: np.ndarray, frame: int | None = None
+    model: RbmModel,
+    visible: np.ndarray,
+    frame: int | None = None,
+    context: np.ndarray | None = None,
 ) -> tuple[FrameScores, FrameScores]:
-    """Masked-frame scores of the RBM and of the per-note-frequency baseline.
+    """Masked-frame scores of the RBM (given the windows' ``context`` if it has memory) and
+    of the per-note-frequency baseline.
 
     ``frame`` defaults to the middle of the window.
     """
@@ -84,6 +98,6 @@ def compare_with_baseline(
     frame = layout.window_steps // 2 if frame is None else frame
     start = frame * layout.units_per_step
     truth = visible[:, start : start + layout.note_units]
-    rbm = score_frames(masked_frame_probabilities(model, visible, frame), truth)
+    rbm = score_frames(masked_frame_probabilities(model, visible, frame, context), truth)
     frequency = np.broadcast_to(model.visible_mean[start : start + layout.note_units], truth.shape)
     return rbm, score_frames(frequency, truth)

@@ -199,6 +199,7 @@ def make_train_step(
     per_step[layout.note_units :] = True
     emotion_mask = tf.constant(np.tile(per_step, layout.window_steps)[None, :])
     momentum, decay, k = options.momentum, options.weight_decay, options.cd_steps
+    with_memory = layout.context_units > 0
 
     def replica_step(
         notes: tf.Tensor, emotions: tf.Tensor, memory: tf.Tensor, learning_rate: tf.Tensor
@@ -217,12 +218,12 @@ def make_train_step(
         )
         memory = tf.reshape(memory, [batch, layout.context_units])
         # Per-timestep note-bias shift from each timestep's emotion (zero for the emotion units)
-        # and, the same at every timestep, from the window's context.
-        note_shift = (
-            tf.einsum("bte,eu->btu", emotions, emotion_note_weights)
-            + tf.matmul(memory, context_note)[:, None, :]
-        )
-        hidden_bias = hidden_bias + tf.matmul(memory, context_hidden)
+        # and, the same at every timestep, from the window's context. (Without memory the
+        # context ops are left out: oneDNN aborts on a matmul with an empty dimension.)
+        note_shift = tf.einsum("bte,eu->btu", emotions, emotion_note_weights)
+        if with_memory:
+            note_shift += tf.matmul(memory, context_note)[:, None, :]
+            hidden_bias = hidden_bias + tf.matmul(memory, context_hidden)
         conditioned_bias = visible_bias + tf.reshape(
             tf.pad(note_shift, [[0, 0], [0, 0], [0, layout.emotion_units]]),
             [batch, layout.visible_units],
@@ -253,9 +254,14 @@ def make_train_step(
             tf.reduce_sum(v0 - visible, 0),
             tf.reduce_sum(hidden_p0 - hidden_p, 0),
             note_weight_sums,
-            tf.matmul(memory, hidden_p0 - hidden_p, transpose_a=True),
-            tf.matmul(memory, tf.reduce_sum(notes_change, 1), transpose_a=True),
         ]
+        if with_memory:
+            sums += [
+                tf.matmul(memory, hidden_p0 - hidden_p, transpose_a=True),
+                tf.matmul(memory, tf.reduce_sum(notes_change, 1), transpose_a=True),
+            ]
+        else:
+            sums += [tf.zeros_like(context_hidden), tf.zeros_like(context_note)]
         sums = context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
         gradients = [s / global_batch for s in sums]
         gradients[0] -= decay * weights
