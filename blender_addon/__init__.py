@@ -3,8 +3,8 @@
 Loads as a Blender 4.2+ extension (``blender_manifest.toml``) and the legacy way (``bl_info``,
 Blender 3.4+). The add-on is glue: every stage is the engine's, the ``core`` subpackage
 (``scripts/build_addon.py`` copies it into the built add-on; in the repository
-``blender_addon/core`` is a link to ``core/``). Scoring runs in a separate engine process
-(:mod:`.engine`), never in Blender's.
+:mod:`.core_link` loads the repository's ``core/`` under that name). Scoring runs in a separate
+engine process (:mod:`.engine`), never in Blender's.
 """
 
 import bpy
@@ -12,6 +12,10 @@ import bpy
 # ``dependencies`` first: importing it puts the legacy add-on's unpacked wheels on sys.path,
 # which every later module (numpy, the engine's packages) needs.
 from . import dependencies  # noqa: F401  (imported for that side effect)
+
+# isort: split
+# Then ``core_link``: in the repository, importing it loads ``core/`` as this package's ``core``.
+from . import core_link  # noqa: F401  (imported for that side effect)
 
 # isort: split
 from . import engine, operators, panels, preferences, properties, score_files

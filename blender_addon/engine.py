@@ -30,6 +30,7 @@ from . import core, engine_worker, messages
 from .core import errors
 from .core import timeline as timeline_module
 from .core.config import Config, config_to_dict
+from .core.timeline import EmotionTimeline
 from .engine_protocol import EVENT_KEY, Event
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class ScoreRequest:
     config: Config
     start_s: float
     end_s: float
-    timeline: Any = None
+    timeline: EmotionTimeline | None = None
     stretch_to_s: float | None = None
     staging_dir: Path = field(init=False)
 
@@ -138,7 +139,7 @@ class ScoreOutcome:
 
     request: ScoreRequest
     outputs: dict[str, Path]
-    timeline: Any
+    timeline: EmotionTimeline
 
     @property
     def staging_dir(self) -> Path:
@@ -480,7 +481,7 @@ def timeline_from_curves(
     step_bars: int,
     duration_s: float,
     cuts_s: tuple[float, ...],
-) -> Any:
+) -> EmotionTimeline:
     """A timeline from per-step values read off edited curves (clipped to [0, 1])."""
     return timeline_module.EmotionTimeline.from_values(
         np.clip(arousal, 0.0, 1.0),

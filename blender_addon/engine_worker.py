@@ -38,15 +38,15 @@ import threading
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # at run time core is loaded from the setup's folder (see load_core)
+    from .core.timeline import EmotionTimeline
 
 #: The engine package's module name in the engine process.
 CORE_NAME = "moodscore_core"
 #: What the add-on asks the engine for: the edit has the picture, and matplotlib is heavy.
 ADDON_OUTPUTS = ("midi", "wav", "emotions_txt", "emotions_csv", "manifest", "beats_csv")
-#: Written only when the scene's editor aids ask for them (``core.edit.run.selected_outputs``).
-EDIT_OUTPUTS = ("speech_csv", "stem_melody", "stem_figure", "stem_harmony", "stem_bass",
-                "stem_percussion")  # fmt: skip
 #: At most this often a progress event (seconds), unless the stage changes.
 PROGRESS_INTERVAL_S = 0.05
 #: How much lower than Blender the engine runs (POSIX ``nice``): Blender's UI comes first.
@@ -100,7 +100,7 @@ else:  # run as a script with ``python -I``: not even this file's folder is on s
 Event = engine_protocol.Event
 
 
-def timeline_to_data(timeline: Any) -> dict[str, Any]:
+def timeline_to_data(timeline: EmotionTimeline) -> dict[str, Any]:
     """An ``EmotionTimeline`` as JSON-ready data (what the add-on keys and re-scores from)."""
     return {
         "bpm": timeline.grid.bpm,
@@ -112,7 +112,7 @@ def timeline_to_data(timeline: Any) -> dict[str, Any]:
     }
 
 
-def timeline_from_data(timeline_module: ModuleType, data: dict[str, Any]) -> Any:
+def timeline_from_data(timeline_module: ModuleType, data: dict[str, Any]) -> EmotionTimeline:
     """The ``EmotionTimeline`` that :func:`timeline_to_data` describes."""
     import numpy as np
 
@@ -207,6 +207,7 @@ def score_request(
     """Score one request into its staging folder; return its ``outcome`` event fields."""
     pipeline = importlib.import_module(f"{core.__name__}.pipeline")
     timeline_module = importlib.import_module(f"{core.__name__}.timeline")
+    naming = importlib.import_module(f"{core.__name__}.naming")
     staging = Path(request["staging_dir"])
     timeline = request["timeline"]
     if timeline is not None:
@@ -238,7 +239,8 @@ def score_request(
         config,
         start_s=request["start_s"],
         end_s=request["end_s"],
-        outputs=ADDON_OUTPUTS + EDIT_OUTPUTS,
+        # The editor aids' files are written only when the scene asks for them.
+        outputs=ADDON_OUTPUTS + naming.EDIT_OUTPUTS,
         timeline=timeline,
         stem=request["stem"],
         progress=progress,

@@ -29,6 +29,11 @@ OUTPUT_NAMES: dict[str, str] = {
 }
 ALL_OUTPUTS = tuple(OUTPUT_NAMES)
 EMOTION_OUTPUTS = ("emotions_txt", "emotions_csv", "cuts_csv", "plot")
+#: The editor aids' outputs, written only when their feature is on (``--duck``, ``--stems``).
+SPEECH_OUTPUT = "speech_csv"
+STEM_PREFIX = "stem_"
+STEM_OUTPUTS = tuple(kind for kind in OUTPUT_NAMES if kind.startswith(STEM_PREFIX))
+EDIT_OUTPUTS = (SPEECH_OUTPUT, *STEM_OUTPUTS)
 
 
 def output_paths(out_dir: Path, stem: str, kinds: Collection[str]) -> dict[str, Path]:

@@ -15,13 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .edit.run import STEM_OUTPUTS, EditRun, selected_outputs
+from .edit.run import EditRun, selected_outputs
 from .errors import Cancelled, InputError
 from .generators import get_composer, resolve_name
 from .limits import MAX_DURATION_S
 from .manifest import build_manifest
 from .music.soundfont import checked_soundfont
-from .naming import ALL_OUTPUTS, EMOTION_OUTPUTS, default_out_dir, output_paths, output_stem
+from .naming import (
+    ALL_OUTPUTS,
+    EMOTION_OUTPUTS,
+    STEM_OUTPUTS,
+    default_out_dir,
+    output_paths,
+    output_stem,
+)
 from .outputs import Staging, staged_outputs
 from .timeline import EmotionTimeline, format_emotion_text
 

@@ -97,6 +97,7 @@ PLATFORM_EXTRAS: dict[tuple[str, str], tuple[str, ...]] = {
 CORE_EXCLUDED = (
     "__main__.py",
     "cli.py",
+    "cli_options.py",
     "batch",  # `moodscore batch`: process pools and Dask
     "edit/cli.py",
     "rbm/training",
@@ -297,7 +298,9 @@ def build(
     entries: dict[str, Path | bytes] = {}
     for path in source_files(ADDON_SRC):
         relative = path.relative_to(ADDON_SRC)
-        if relative.parts[0] != "core":  # the repository's link to ../core: vendored below
+        # The add-on's core is copied in from core/ below (the repository has none in
+        # blender_addon/; one left there by an old checkout is not shipped twice).
+        if relative.parts[0] != "core":
             entries[f"{ADDON_ID}/{relative.as_posix()}"] = path
     for path in source_files(CORE_SRC):
         if not core_excluded(path.relative_to(CORE_SRC)):

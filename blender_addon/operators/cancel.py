@@ -23,4 +23,4 @@ class MOODSCORE_OT_cancel(bpy.types.Operator):  # noqa: N801 (Blender naming)
         return {"FINISHED"}
 
 
-CLASSES = (MOODSCORE_OT_cancel,)
+CLASSES: tuple[type, ...] = (MOODSCORE_OT_cancel,)

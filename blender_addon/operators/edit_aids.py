@@ -30,13 +30,12 @@ from .. import compat
 from ..core.edit.beats import marker_names
 from ..core.edit.config import EditConfig
 from ..core.edit.ducking import keyframes
+from ..core.naming import STEM_OUTPUTS
 from ..geometry import StripError, frame_showing, free_channel, scene_fps, strip_span
 from . import strips as strip_ops
 
 #: Marker names this module writes (and removes again when a strip is scored anew).
 MARKER_NAME = re.compile(r"^(bar \d+|hit \d+\.\d\d s)$")
-#: Output kinds of the stems, as ``core.outputs`` names them.
-STEM_KINDS = ("stem_melody", "stem_figure", "stem_harmony", "stem_bass", "stem_percussion")
 
 
 def _range(name: str) -> dict[str, float]:
@@ -130,7 +129,7 @@ def after_score(scene: bpy.types.Scene, strip: Any, outcome: Any, published: dic
         key_ducking(scene, strip, intervals, settings.duck_db, settings.duck_fade_ms / 1000.0,
                     timeline.duration_s)  # fmt: skip
     if settings.stems:
-        place_stems(scene, strip, {k: Path(p) for k, p in published.items() if k in STEM_KINDS})
+        place_stems(scene, strip, {k: Path(p) for k, p in published.items() if k in STEM_OUTPUTS})
 
 
 def _frame(scene: bpy.types.Scene, strip: Any, seconds: float) -> float:
@@ -197,7 +196,7 @@ def place_stems(scene: bpy.types.Scene, strip: Any, stems: dict[str, Path]) -> l
     last = compat.strip_timing(strip, "right_handle")
     made = []
     below = strip
-    for kind in STEM_KINDS:
+    for kind in STEM_OUTPUTS:
         if kind not in stems:
             continue
         channel = free_channel(scene, below, first, last)

@@ -348,4 +348,4 @@ class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noq
         self.report({"INFO"}, f"Re-scored {done} strip(s) from their curves.")
 
 
-CLASSES = (MOODSCORE_OT_score_strip, MOODSCORE_OT_rescore_from_curves)
+CLASSES: tuple[type, ...] = (MOODSCORE_OT_score_strip, MOODSCORE_OT_rescore_from_curves)

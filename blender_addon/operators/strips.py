@@ -15,7 +15,7 @@ from .. import compat, score_files
 from ..core.config import Config
 from ..core.emotion.config import ALL_SOURCES
 from ..core.files import write_text_atomic
-from ..core.timeline import TimeGrid
+from ..core.timeline import EmotionTimeline, TimeGrid
 from ..engine import ScoreOutcome
 from ..geometry import SCORE_SUFFIX, StripSpan, free_channel, safe_name, scene_fps
 from ..preferences import addon_preferences
@@ -313,7 +313,7 @@ def retarget(scene: bpy.types.Scene, score: Any, published: dict[str, Path]) -> 
     score.moodscore.version_dir = stored_path(published["wav"].parent)
 
 
-def key_curves(scene: bpy.types.Scene, strip: Any, timeline: Any) -> None:
+def key_curves(scene: bpy.types.Scene, strip: Any, timeline: EmotionTimeline) -> None:
     """Key arousal and valence on ``strip`` at the start frame of every step."""
     fps, start = scene_fps(scene), compat.strip_timing(strip, "content_start")
     for prop, values in ((AROUSAL_PROP, timeline.arousal), (VALENCE_PROP, timeline.valence)):

@@ -174,4 +174,4 @@ class SEQUENCER_PT_moodscore(bpy.types.Panel):  # noqa: N801 (Blender naming)
             layout.label(text="Unsaved: scores wait in a temp folder until you save", icon="INFO")
 
 
-CLASSES = (SEQUENCER_PT_moodscore,)
+CLASSES: tuple[type, ...] = (SEQUENCER_PT_moodscore,)

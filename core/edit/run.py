@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..naming import OUTPUT_NAMES
+from ..naming import SPEECH_OUTPUT, STEM_PREFIX
 from .beats import write_beats_csv
 from .speech import Segment, SpeechTrack, detect_speech, detector_version, write_speech_csv
 from .tempo import TempoFit, check_range, fit_timeline
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
     from ..timeline import EmotionTimeline
 
 log = logging.getLogger(__name__)
-
-#: Output kinds only written when their feature is on.
-SPEECH_OUTPUT = "speech_csv"
-STEM_PREFIX = "stem_"
-STEM_OUTPUTS = tuple(kind for kind in OUTPUT_NAMES if kind.startswith(STEM_PREFIX))
 
 
 def selected_outputs(kinds: Collection[str], config: Config) -> tuple[str, ...]:
