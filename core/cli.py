@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "generator_number",
         nargs="?",
         metavar="GENERATOR",
-        help="generator name or the seed's number (1-4), as an alternative to --generator",
+        help="generator name or its number in the original system (1-4), instead of --generator",
     )
     add_common(score, music=True)
     add_sources(score)

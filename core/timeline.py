@@ -115,12 +115,12 @@ class EmotionTimeline:
 
 
 def format_emotion_text(timeline: EmotionTimeline) -> str:
-    """The seed's emotion file: one ``arousal, valence`` line per step."""
+    """The original system's emotion file: one ``arousal, valence`` line per step."""
     return "".join(f"{s.arousal:.6f}, {s.valence:.6f}\n" for s in timeline.steps)
 
 
 def parse_emotion_text(text: str, source: str = "<text>") -> list[tuple[float, float]]:
-    """Parse the seed's emotion format into ``(arousal, valence)`` pairs.
+    """Parse the original system's emotion format into ``(arousal, valence)`` pairs.
 
     Raises
     ------
@@ -155,7 +155,7 @@ def parse_emotion_text(text: str, source: str = "<text>") -> list[tuple[float, f
 
 
 def read_emotion_file(path: str | Path, grid: TimeGrid | None = None) -> EmotionTimeline:
-    """Read a seed-format emotion file into a timeline on ``grid``.
+    """Read an emotion file in the original system's format into a timeline on ``grid``.
 
     A UTF-8 byte-order mark (as Windows Notepad writes) is accepted. Files over
     :data:`~core.limits.MAX_EMOTION_FILE_BYTES` and timelines longer than

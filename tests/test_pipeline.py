@@ -18,7 +18,8 @@ from core.music.analysis import bar_keys
 from core.music.midi import read_midi
 from core.pipeline import score_video
 
-SEVEN_PLUS_CUTS = {
+#: Every file a default `moodscore score` of the clip writes.
+DEFAULT_OUTPUT_FILES = {
     "dark_bright.mp4",
     "dark_bright.mid",
     "dark_bright.wav",
@@ -44,7 +45,7 @@ def scored(dark_bright_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_score_writes_every_output(scored: Path) -> None:
-    assert {p.name for p in scored.iterdir()} == SEVEN_PLUS_CUTS
+    assert {p.name for p in scored.iterdir()} == DEFAULT_OUTPUT_FILES
 
 
 def test_scored_video_copies_the_video_and_adds_one_music_track(
@@ -81,7 +82,7 @@ def test_midi_rereads_and_the_manifest_tells_the_run(scored: Path) -> None:
     manifest = json.loads((scored / "score.json").read_text())
     assert manifest["generator"] == "chords" and manifest["seed"] == 0
     assert manifest["duration_s"] == pytest.approx(8.0, abs=0.05)
-    assert set(manifest["outputs"].values()) == SEVEN_PLUS_CUTS
+    assert set(manifest["outputs"].values()) == DEFAULT_OUTPUT_FILES
     assert {"numpy", "av", "mido"} <= set(manifest["versions"])
 
 

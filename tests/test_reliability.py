@@ -1,7 +1,7 @@
 """Issue 11, in process: every bad input, option or file is one sentence, exit 2, nothing written.
 
-One test (or parametrised case) per row of the issue; process-level faults (signals, races,
-full disks) are in ``test_reliability_processes.py``.
+One test (or parametrised case) per fault; process-level faults (signals, races, full disks)
+are in ``test_reliability_processes.py``.
 """
 
 from __future__ import annotations
@@ -53,15 +53,13 @@ def small_clip(tmp_path: Path) -> Path:
     return write_clip(tmp_path / "small.mp4", render_frames(lambda i, t: frame, 2.0, 25.0))
 
 
-# Row 1: AV1 video. PyAV's template copies the *decoder's* name (libdav1d) as a codec to
+# AV1 video. PyAV's template copies the *decoder's* name (libdav1d) as a codec to
 # open, which has no encoder: scoring and splitting used to fail after the whole analysis.
 @pytest.mark.skipif(
     not (_can("libsvtav1", "w") and _can("av1", "r")),
     reason="this FFmpeg build cannot both encode (libsvtav1) and decode AV1",
 )
-def test_row01_av1_video_is_scored_and_split(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_av1_video_is_scored_and_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     frames = render_frames(lambda i, t: np.full((96, 160, 3), 20 + 4 * i, np.uint8), 3.0, 25.0)
     clip = write_clip(tmp_path / "av1.mp4", frames, codec="libsvtav1")
     capsys.readouterr()
@@ -75,7 +73,7 @@ def test_row01_av1_video_is_scored_and_split(
     assert sorted(p.name for p in (tmp_path / "p").iterdir())[0] == "av1_part001.mp4"
 
 
-def test_row01_codec_mp4_cannot_carry_is_refused_before_analysis(
+def test_codec_mp4_cannot_carry_is_refused_before_analysis(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], analysis_forbidden: None
 ) -> None:
     frame = np.full((64, 64, 3), 90, np.uint8)
@@ -89,7 +87,7 @@ def test_row01_codec_mp4_cannot_carry_is_refused_before_analysis(
     assert not (tmp_path / "o").exists()
 
 
-def test_row01_video_without_a_decoder_is_refused_up_front(
+def test_video_without_a_decoder_is_refused_up_front(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     frame = np.full((64, 64, 3), 90, np.uint8)
@@ -115,7 +113,7 @@ def analysis_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("core.emotion.analyze", must_not_run)
 
 
-# Row 2: a FIFO (or any non-regular file) as input used to block forever.
+# a FIFO (or any non-regular file) as input used to block forever.
 @pytest.mark.parametrize(
     ("command", "extra"),
     [
@@ -127,7 +125,7 @@ def analysis_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
         ("config-file", []),
     ],
 )
-def test_row02_fifo_inputs_are_refused(
+def test_fifo_inputs_are_refused(
     command: str, extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fifo = tmp_path / "input.mp4"
@@ -142,8 +140,8 @@ def test_row02_fifo_inputs_are_refused(
     assert not (tmp_path / "o").exists()
 
 
-# Row 3: bad output paths.
-def test_row03_plot_into_a_missing_folder(
+# bad output paths.
+def test_plot_into_a_missing_folder_is_refused(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = run_cli(capsys, "plot", str(emotions_file), "-o", str(tmp_path / "nodir" / "x.png"))
@@ -151,7 +149,7 @@ def test_row03_plot_into_a_missing_folder(
     one_sentence_error(err, "nodir", "does not exist")
 
 
-def test_row03_plot_onto_a_folder(
+def test_plot_onto_a_folder_is_refused(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "somedir").mkdir()
@@ -163,7 +161,7 @@ def test_row03_plot_onto_a_folder(
     assert list((tmp_path / "somedir").iterdir()) == []
 
 
-def test_row03_split_into_a_file(
+def test_split_into_a_file_is_refused(
     small_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "afile"
@@ -174,7 +172,7 @@ def test_row03_split_into_a_file(
     assert blocker.read_text() == "mine"
 
 
-def test_row03_train_into_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_into_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("mine")
     code, err = run_cli(capsys, "train", "--data", str(tmp_path), "--out", str(blocker))
@@ -182,7 +180,7 @@ def test_row03_train_into_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     one_sentence_error(err, "--out", "is a file")
 
 
-def test_row03_a_236_character_video_name_scores(
+def test_a_236_character_video_name_scores(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     frame = np.full((90, 160, 3), 70, np.uint8)
@@ -195,7 +193,7 @@ def test_row03_a_236_character_video_name_scores(
     assert not [p for p in out.iterdir() if TEMP_MARKER in p.name]
 
 
-def test_row03_temp_names_never_exceed_the_file_system_limit(tmp_path: Path) -> None:
+def test_temp_names_never_exceed_the_file_system_limit(tmp_path: Path) -> None:
     target = tmp_path / ("n" * 250 + ".wav")
     temp = temp_path_for(target)
     assert len(temp.name.encode()) <= 255 and temp.suffix == ".wav" and temp.is_file()
@@ -221,7 +219,7 @@ def read_only_folder(tmp_path: Path):
     subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_row03_read_only_output_folder(
+def test_read_only_output_folder(
     read_only_folder: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = run_cli(capsys, "compose", str(emotions_file), "--out", str(read_only_folder / "o"))
@@ -232,8 +230,8 @@ def test_row03_read_only_output_folder(
     one_sentence_error(err, "read-only", "writable folder")
 
 
-# Row 9: plot used to overwrite its own input.
-def test_row09_plot_never_overwrites_its_input(
+# plot used to overwrite its own input.
+def test_plot_never_overwrites_its_input(
     emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = emotions_file.read_bytes()
@@ -243,9 +241,9 @@ def test_row09_plot_never_overwrites_its_input(
     assert emotions_file.read_bytes() == before
 
 
-# Row 10: a negative seed, from the command line or the config file, refused before any work.
+# a negative seed, from the command line or the config file, refused before any work.
 @pytest.mark.parametrize("where", ["option", "config"])
-def test_row10_negative_seed(
+def test_a_negative_seed_is_refused_before_any_work(
     where: str,
     small_clip: Path,
     tmp_path: Path,
@@ -264,7 +262,7 @@ def test_row10_negative_seed(
     assert not (tmp_path / "o").exists()
 
 
-# Row 11: every config number is range- and type-checked in one place.
+# every config number is range- and type-checked in one place.
 @pytest.mark.parametrize(
     ("yaml_text", "key"),
     [
@@ -283,7 +281,7 @@ def test_row10_negative_seed(
         ("analysis: {cloud: {timeout_s: -1}}", "analysis.cloud.timeout_s"),
     ],
 )
-def test_row11_config_values_are_range_checked(
+def test_config_values_are_range_checked(
     yaml_text: str,
     key: str,
     emotions_file: Path,
@@ -301,16 +299,14 @@ def test_row11_config_values_are_range_checked(
     assert not out.exists()
 
 
-def test_row11_plot_bpm_zero_is_refused(
-    emotions_file: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_plot_bpm_zero_is_refused(emotions_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run_cli(capsys, "plot", str(emotions_file), "--bpm", "0")
     assert code == 2
     one_sentence_error(err, "--bpm", "between 30 and 300")
     assert not emotions_file.with_name(emotions_file.name + ".png").exists()
 
 
-# Row 12: model files are checked member by member before anything is read in full.
+# model files are checked member by member before anything is read in full.
 def _model_arrays() -> dict[str, np.ndarray]:
     with np.load(SHIPPED_MODEL) as data:
         return {key: data[key] for key in data.files}
@@ -373,7 +369,7 @@ MODEL_CASES = {
 
 
 @pytest.mark.parametrize("case", list(MODEL_CASES))
-def test_row12_damaged_models_are_one_sentence_before_any_work(
+def test_damaged_models_are_one_sentence_before_any_work(
     case: str, emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make, words = MODEL_CASES[case]
@@ -387,7 +383,7 @@ def test_row12_damaged_models_are_one_sentence_before_any_work(
     assert not out.exists()
 
 
-def test_row12_an_unused_member_is_never_read(
+def test_an_unused_member_is_never_read(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     arrays = {**_model_arrays(), "notes_to_self": np.zeros(16, np.uint8)}
@@ -399,7 +395,7 @@ def test_row12_an_unused_member_is_never_read(
     assert code == 0, err
 
 
-# Row 13: training options; checked before TensorFlow or the data are touched.
+# training options; checked before TensorFlow or the data are touched.
 @pytest.mark.parametrize(
     ("option", "value", "words"),
     [
@@ -410,7 +406,7 @@ def test_row12_an_unused_member_is_never_read(
         ("--seed", "-3", ("--seed",)),
     ],
 )
-def test_row13_training_options_are_range_checked(
+def test_training_options_are_range_checked(
     option: str, value: str, words: tuple[str, ...], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
@@ -433,9 +429,8 @@ def test_resume_without_a_checkpoint_says_so(
     assert list(out.iterdir()) == []
 
 
-# Row 14.
 @pytest.mark.parametrize("seconds", ["nan", "inf", "0", "-3", "1e9"])
-def test_row14_split_seconds_must_be_a_length(
+def test_split_seconds_must_be_a_length(
     seconds: str, small_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = run_cli(capsys, "split", str(small_clip), "--seconds", seconds, "--out",
@@ -445,8 +440,8 @@ def test_row14_split_seconds_must_be_a_length(
     assert not (tmp_path / "p").exists()
 
 
-# Row 15: Notepad's byte-order mark.
-def test_row15_emotion_file_with_a_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+# Notepad's byte-order mark.
+def test_emotion_file_with_a_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bom = tmp_path / "bom.txt"
     bom.write_bytes(b"\xef\xbb\xbf0.1, 0.2\n0.7, 0.8\n")
     code, err = run_cli(capsys, "compose", str(bom), "--out", str(tmp_path / "o"))
@@ -455,8 +450,8 @@ def test_row15_emotion_file_with_a_bom(tmp_path: Path, capsys: pytest.CaptureFix
     assert manifest["grid"]["steps"] == 2 and (tmp_path / "o" / "bom.mid").is_file()
 
 
-# Row 16 and the clip-length limit.
-def test_row16_emotion_file_longer_than_the_limit(
+# The emotion file's size and the clip-length limit.
+def test_emotion_file_longer_than_the_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     steps = int(MAX_DURATION_S / 2.0) + 1  # one step is 2 s at 120 bpm
@@ -468,7 +463,7 @@ def test_row16_emotion_file_longer_than_the_limit(
     assert not (tmp_path / "o").exists()
 
 
-def test_row16_oversized_emotion_file_is_not_read(
+def test_oversized_emotion_file_is_not_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     huge = tmp_path / "huge.txt"
@@ -489,8 +484,8 @@ def test_a_video_longer_than_three_hours_is_refused_up_front(
     one_sentence_error(err, "3.0 hours", "at most 3 hours", "moodscore split")
 
 
-# Row 17: a key inside the endpoint URL never reaches score.json or `moodscore config`.
-def test_row17_key_in_endpoint_url_is_masked(
+# a key inside the endpoint URL never reaches score.json or `moodscore config`.
+def test_key_in_endpoint_url_is_masked(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "c.yaml"
@@ -509,8 +504,7 @@ def test_row17_key_in_endpoint_url_is_masked(
     assert "AIzaSECRET123" not in capsys.readouterr().out
 
 
-# Row 18.
-def test_row18_missing_soundfont_is_named_as_the_option(
+def test_missing_soundfont_is_named_as_the_option(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = run_cli(capsys, "compose", str(emotions_file), "--soundfont", "/nope.sf2", "--out",
@@ -626,7 +620,7 @@ def test_soundfont_that_is_a_fifo_or_a_link_loop(
     one_sentence_error(err, "not a regular file" if kind == "fifo" else "symbolic link loop")
 
 
-def test_row03_output_folder_name_too_long(
+def test_output_folder_name_too_long(
     emotions_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / ("x" * 300)

@@ -1,4 +1,4 @@
-"""Issue 20, row 1: every frame of every container PyAV reads reaches the scored MP4 and the split.
+"""Issue 20: every frame of every container PyAV reads reaches the scored MP4 and the split.
 
 Footage is remuxed with PyAV into MKV, MOV and WebM (VP9, since WebM cannot carry H.264): real
 footage with B-frames (the demo clip), a variable-frame-rate clip with B-frames and a three-frame
@@ -131,7 +131,7 @@ CASES = [(c, k) for c in ("mkv", "mov", "webm") for k in ("footage", "vfr", "one
 
 
 @pytest.mark.parametrize(("container", "kind"), CASES)
-def test_row01_mux_keeps_every_frame_at_its_time(container: str, kind: str, tmp_path: Path) -> None:
+def test_mux_keeps_every_frame_at_its_time(container: str, kind: str, tmp_path: Path) -> None:
     clip = clip_in(container, kind, tmp_path)
     expected = _shown_at(clip)
     assert len(expected) >= 3
@@ -142,7 +142,7 @@ def test_row01_mux_keeps_every_frame_at_its_time(container: str, kind: str, tmp_
 
 
 @pytest.mark.parametrize(("container", "kind"), CASES)
-def test_row01_split_keeps_every_frame(container: str, kind: str, tmp_path: Path) -> None:
+def test_split_keeps_every_frame(container: str, kind: str, tmp_path: Path) -> None:
     clip = clip_in(container, kind, tmp_path)
     parts = split_video(clip, tmp_path / "parts", 2.0)
     assert parts, "no segment written"
@@ -150,7 +150,7 @@ def test_row01_split_keeps_every_frame(container: str, kind: str, tmp_path: Path
     assert sum(len(_shown_at(p)) for p in parts) == len(_shown_at(clip))
 
 
-def test_row01_single_keyframe_mkv_is_one_segment(
+def test_single_keyframe_mkv_is_one_segment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clip = clip_in("mkv", "onefps", tmp_path)
@@ -161,7 +161,7 @@ def test_row01_single_keyframe_mkv_is_one_segment(
 
 
 @pytest.mark.parametrize("kind", ["footage", "onefps"])
-def test_row01_scored_mp4_of_an_mkv_has_every_frame(
+def test_scored_mp4_of_an_mkv_has_every_frame(
     kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clip = clip_in("mkv", kind, tmp_path)
@@ -180,7 +180,7 @@ def _dropping_one(real: Callable[..., object]) -> Callable[..., object]:
     return drop
 
 
-def test_row01_a_copy_missing_a_frame_is_not_published(
+def test_a_copy_missing_a_frame_is_not_published(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import core.video.mux as mux_module

@@ -1,7 +1,7 @@
-"""Issue 20, rows 2 and 4-12: hostile values, options and endpoints get one short sentence.
+"""Issue 20: hostile values, options and endpoints get one short sentence.
 
-Row 1 (frames lost when copying Matroska) is in ``test_reliability_containers.py``; the batch
-and signal rows that need real processes are in ``test_reliability_lifelines.py``.
+Frames lost when copying Matroska are in ``test_reliability_containers.py``; the batch and signal
+faults that need real processes are in ``test_reliability_lifelines.py``.
 """
 
 from __future__ import annotations
@@ -64,11 +64,11 @@ def _bounded_run(*argv: str, timeout: float = 20.0) -> tuple[int, str, float]:
     return done.returncode, done.stderr, time.monotonic() - started
 
 
-# Row 2: value bombs. A ~400-byte file grew past 4 GB under these keys.
+# value bombs. A ~400-byte file grew past 4 GB under these keys.
 @pytest.mark.parametrize(
     "key", ["bpm", "music.seed", "render.soundfont", "music.programs.melody", "analysis.sources"]
 )
-def test_row02_billion_laughs_is_refused_fast_in_bounded_memory(
+def test_billion_laughs_is_refused_fast_in_bounded_memory(
     key: str, tmp_path: Path, emotions_file: Path
 ) -> None:
     bomb = tmp_path / "bomb.yaml"
@@ -85,7 +85,7 @@ def test_row02_billion_laughs_is_refused_fast_in_bounded_memory(
 
 
 @pytest.mark.parametrize("levels", [4, 5])
-def test_row02_a_small_bomb_error_stays_short(
+def test_a_small_bomb_error_stays_short(
     levels: int, tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bomb = tmp_path / "bomb.yaml"
@@ -109,7 +109,7 @@ except InputError as exc:
 """
 
 
-def test_row02_config_load_refuses_within_a_second_in_little_memory(tmp_path: Path) -> None:
+def test_config_load_refuses_within_a_second_in_little_memory(tmp_path: Path) -> None:
     resource = pytest.importorskip("resource")
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(laughs("bpm", 12))
@@ -128,7 +128,7 @@ def test_row02_config_load_refuses_within_a_second_in_little_memory(tmp_path: Pa
 
 
 @pytest.mark.parametrize("command", ["config", "compose"])
-def test_row02_deep_nesting_is_one_sentence(
+def test_deep_nesting_is_one_sentence(
     command: str, tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     deep = tmp_path / "deep.yaml"
@@ -139,9 +139,7 @@ def test_row02_deep_nesting_is_one_sentence(
     one_sentence_error(err, str(deep), f"deeper than {MAX_CONFIG_DEPTH} levels")
 
 
-def test_row02_a_cyclic_alias_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_cyclic_alias_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cyclic = tmp_path / "cyclic.yaml"
     cyclic.write_text("analysis:\n  sources: &s [colour, *s]\n")
     code, err = run_cli(capsys, "config", "--config", str(cyclic))
@@ -158,7 +156,7 @@ def test_row02_a_cyclic_alias_is_refused(
         ("bpm: '" + "y" * 900_000 + "'\n", ["bpm", "float"]),
     ],
 )
-def test_row02_long_values_are_quoted_briefly(
+def test_long_values_are_quoted_briefly(
     text: str, words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "long.yaml"
@@ -170,7 +168,7 @@ def test_row02_long_values_are_quoted_briefly(
 
 
 @pytest.mark.parametrize("line", ["a" * 2_000_000, "0.2, " + "9" * 300_000, "0.5, 0.5, " * 9999])
-def test_row02_emotion_file_lines_are_quoted_briefly(
+def test_emotion_file_lines_are_quoted_briefly(
     line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     emotions = tmp_path / "long.emotions.txt"
@@ -191,10 +189,10 @@ def one_clip(tmp_path: Path) -> Path:
     return write_clip(tmp_path / "one.mp4", render_frames(lambda i, t: frame, 1.0, 10.0))
 
 
-# Row 4: `--scheduler ""` ran the local pool; a malformed address stalled 30 s and printed a
+# `--scheduler ""` ran the local pool; a malformed address stalled 30 s and printed a
 # traceback from Client.__del__; an unreachable one left --out and a batch.csv.
 @pytest.mark.parametrize("address", ["", "notaurl", "tcp://host:notaport", "http://h:1/x"])
-def test_row04_a_malformed_scheduler_is_refused_before_anything(
+def test_a_malformed_scheduler_is_refused_before_anything(
     address: str, one_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
@@ -207,7 +205,7 @@ def test_row04_a_malformed_scheduler_is_refused_before_anything(
 
 
 @pytest.mark.slow
-def test_row04_an_unreachable_scheduler_leaves_nothing(one_clip: Path, tmp_path: Path) -> None:
+def test_an_unreachable_scheduler_leaves_nothing(one_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     argv = ["batch", str(one_clip), "--out", str(out), "--scheduler", "tcp://127.0.0.1:1"]
     done = subprocess.run(
@@ -258,9 +256,9 @@ def trickle() -> Iterator[str]:
     server.server_close()
 
 
-# Row 6: the timeout applied per socket read: a 1-byte-per-second endpoint held a run 44 s
+# the timeout applied per socket read: a 1-byte-per-second endpoint held a run 44 s
 # with timeout_s 3 and max_retries 1.
-def test_row06_a_trickling_endpoint_is_cut_at_the_request_deadline(trickle: str) -> None:
+def test_a_trickling_endpoint_is_cut_at_the_request_deadline(trickle: str) -> None:
     import numpy as np
 
     from core.emotion.cloud import CloudError, CloudFaces
@@ -277,9 +275,9 @@ def test_row06_a_trickling_endpoint_is_cut_at_the_request_deadline(trickle: str)
     assert gzipped.read(np.zeros((32, 32, 3), np.uint8)) == []
 
 
-# Row 7: an --out on a symbolic link loop was a RuntimeError traceback, exit 1.
+# an --out on a symbolic link loop was a RuntimeError traceback, exit 1.
 @pytest.mark.parametrize("below", ["", "sub"])
-def test_row07_out_on_a_symlink_loop(
+def test_out_on_a_symlink_loop_is_named_as_such(
     below: str, tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "a").symlink_to(tmp_path / "b")
@@ -290,8 +288,8 @@ def test_row07_out_on_a_symlink_loop(
     one_sentence_error(err, "--out", "symbolic link loop")
 
 
-# Row 8: sentences that named the wrong thing.
-def test_row08_dangling_out_link_is_named_as_such(
+# sentences that named the wrong thing.
+def test_dangling_out_link_is_named_as_such(
     tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "out").symlink_to(tmp_path / "nowhere")
@@ -300,7 +298,7 @@ def test_row08_dangling_out_link_is_named_as_such(
     one_sentence_error(err, "--out", "symbolic link to", "does not exist")
 
 
-def test_row08_unknown_preset_names_the_option(
+def test_unknown_preset_names_the_option(
     tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = run_cli(capsys, "compose", str(emotions_file), "--preset", "kazoo")
@@ -309,7 +307,9 @@ def test_row08_unknown_preset_names_the_option(
     assert "music.preset" not in line
 
 
-def test_row08_data_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_training_data_that_is_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "f.txt"
     data.write_text("x")
     code, err = run_cli(capsys, "train", "--data", str(data), "--out", str(tmp_path / "m"))
@@ -318,7 +318,7 @@ def test_row08_data_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "does not exist" not in line
 
 
-def test_row08_a_picture_named_mp4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_picture_named_mp4_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import av
     import numpy as np
 
@@ -335,7 +335,7 @@ def test_row08_a_picture_named_mp4(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "shorter than one step" not in line
 
 
-def test_row08_inverted_tempo_range_from_the_config(
+def test_inverted_tempo_range_from_the_config(
     tmp_path: Path, emotions_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "c.yaml"
@@ -346,7 +346,7 @@ def test_row08_inverted_tempo_range_from_the_config(
     assert "--bpm-range" not in line
 
 
-# Row 9: `moodscore config` printed values that `score` then refused, exit 0.
+# `moodscore config` printed values that `score` then refused, exit 0.
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -357,7 +357,7 @@ def test_row08_inverted_tempo_range_from_the_config(
         ("edit:\n  bpm_low: 140\n  bpm_high: 70\n", ["edit.bpm_low", "empty"]),
     ],
 )
-def test_row09_config_checks_what_it_prints(
+def test_config_checks_what_it_prints(
     text: str, words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "c.yaml"
@@ -368,7 +368,7 @@ def test_row09_config_checks_what_it_prints(
     assert capsys.readouterr().out == ""
 
 
-# Row 11: parse errors printed 3-12 lines of usage before the error.
+# parse errors printed 3-12 lines of usage before the error.
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
@@ -381,7 +381,7 @@ def test_row09_config_checks_what_it_prints(
         (["score", "x.mp4", "--bpm", "b" * 100_000], ["--bpm"]),
     ],
 )
-def test_row11_parse_errors_are_one_sentence(
+def test_parse_errors_are_one_sentence(
     argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = run_cli(capsys, *argv)
@@ -402,8 +402,8 @@ def _moodscore(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]
     return done.returncode, done.stderr
 
 
-# Row 10: library noise before our sentence.
-def test_row10_truncated_soundfont_is_one_sentence_without_native_noise(
+# library noise before our sentence.
+def test_truncated_soundfont_is_one_sentence_without_native_noise(
     tmp_path: Path, emotions_file: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     full = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -417,15 +417,15 @@ def test_row10_truncated_soundfont_is_one_sentence_without_native_noise(
     one_sentence_error(err, str(truncated), "truncated")
 
 
-def test_row10_resume_without_a_checkpoint_prints_no_tensorflow_lines(tmp_path: Path) -> None:
+def test_resume_without_a_checkpoint_prints_no_tensorflow_lines(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     code, err = _moodscore("train", "--resume", "--out", str(tmp_path / "run"))
     assert code == 2
     one_sentence_error(err, "--resume", "no checkpoint")
 
 
-# Row 12: `train --corpus nosuchcorpus` left an empty music21 folder in the temp folder.
-def test_row12_unknown_corpus_leaves_no_temp_folder(tmp_path: Path) -> None:
+# `train --corpus nosuchcorpus` left an empty music21 folder in the temp folder.
+def test_unknown_corpus_leaves_no_temp_folder(tmp_path: Path) -> None:
     pytest.importorskip("music21")
     temp = tmp_path / "temp"
     temp.mkdir()
@@ -437,7 +437,7 @@ def test_row12_unknown_corpus_leaves_no_temp_folder(tmp_path: Path) -> None:
     assert list(temp.iterdir()) == []
 
 
-def test_row05_a_stop_during_a_lazy_import_is_still_a_stop(
+def test_a_stop_during_a_lazy_import_is_still_a_stop(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Python 3.11 wraps an exception raised while a class is made (as scipy's classes are,

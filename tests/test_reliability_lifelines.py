@@ -1,4 +1,4 @@
-"""Issue 20, rows 3 and 5, real processes: a killed batch takes its pool along; early signals.
+"""Issue 20, real processes: a killed batch takes its pool along; early signals.
 
 Each test starts the real ``moodscore`` command in its own session, so every process it made
 (workers, the fork server, the resource tracker) can be found by session id afterwards.
@@ -76,9 +76,9 @@ def _end_session(leader: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-# Row 3: kill -9 of a batch used to leave its workers, fork server and resource tracker
+# kill -9 of a batch used to leave its workers, fork server and resource tracker
 # running; the worker published its video, and a rerun found the folder locked (exit 1).
-def test_row03_kill_9_of_a_batch_ends_its_pool_and_a_rerun_finishes(
+def test_kill_9_of_a_batch_ends_its_pool_and_a_rerun_finishes(
     library: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
@@ -120,11 +120,11 @@ def emotions_long(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# Row 5: SIGINT in the first ~0.15 s (during the heavy imports) printed a KeyboardInterrupt
+# SIGINT in the first ~0.15 s (during the heavy imports) printed a KeyboardInterrupt
 # traceback and the process died by the signal; a batch interrupted while its pool started
 # got a FileNotFoundError (or KeyboardInterrupt) traceback from a pool process.
 @pytest.mark.parametrize("command", ["compose", "score", "batch"])
-def test_row05_early_ctrl_c_exits_130_without_a_traceback(
+def test_early_ctrl_c_exits_130_without_a_traceback(
     command: str, library: Path, emotions_long: Path, tmp_path: Path
 ) -> None:
     start_s = _interpreter_start_s()

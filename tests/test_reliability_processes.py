@@ -76,9 +76,9 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-# Row 5: SIGTERM and SIGHUP stop a run like Ctrl-C: nothing left, exit 128 + signal.
+# SIGTERM and SIGHUP stop a run like Ctrl-C: nothing left, exit 128 + signal.
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_row05_a_stop_signal_leaves_nothing(
+def test_a_stop_signal_leaves_nothing(
     signum: signal.Signals, minute_clip: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "made" / "by-the-run"
@@ -93,7 +93,7 @@ def test_row05_a_stop_signal_leaves_nothing(
     assert not (tmp_path / "made").exists()
 
 
-def test_row05_sigterm_with_force_keeps_the_old_outputs(minute_clip: Path, tmp_path: Path) -> None:
+def test_sigterm_with_force_keeps_the_old_outputs(minute_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["score", str(minute_clip), "--out", str(out), "--quiet"]) == 0
     before = _tree(out)
@@ -105,10 +105,8 @@ def test_row05_sigterm_with_force_keeps_the_old_outputs(minute_clip: Path, tmp_p
     assert _tree(out) == before
 
 
-# Row 6: an impatient double Ctrl-C, the two signals 0-3 ms apart, at varied moments.
-def test_row06_double_ctrl_c_leaves_nothing_and_no_traceback(
-    minute_clip: Path, tmp_path: Path
-) -> None:
+# an impatient double Ctrl-C, the two signals 0-3 ms apart, at varied moments.
+def test_double_ctrl_c_leaves_nothing_and_no_traceback(minute_clip: Path, tmp_path: Path) -> None:
     rng = random.Random(11)
     for trial in range(6):
         out = tmp_path / f"trial{trial}"
@@ -146,8 +144,8 @@ def test_temp_files_of_a_killed_run_are_removed_by_the_next_run(
     assert not (out / LOCK_NAME).exists()
 
 
-# Row 7: a second run into a folder a run is writing into is refused, not silently merged.
-def test_row07_concurrent_runs_into_one_folder(minute_clip: Path, tmp_path: Path) -> None:
+# a second run into a folder a run is writing into is refused, not silently merged.
+def test_concurrent_runs_into_one_folder(minute_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "shared"
     first = _start("score", str(minute_clip), "--out", str(out), "--seed", "1")
     _wait_until(lambda: (out / LOCK_NAME).exists(), first)
@@ -163,7 +161,7 @@ def test_row07_concurrent_runs_into_one_folder(minute_clip: Path, tmp_path: Path
     assert '"seed": 1,' in (out / "score.json").read_text()
 
 
-def test_row07_runs_started_300_ms_apart(minute_clip: Path, tmp_path: Path) -> None:
+def test_runs_started_300_ms_apart(minute_clip: Path, tmp_path: Path) -> None:
     """The issue's own repro: whichever way the race goes, one run writes and one is refused."""
     out = tmp_path / "shared"
     runs = [_start("score", str(minute_clip), "--out", str(out), "--seed", "1")]
@@ -202,8 +200,8 @@ def small_disk(tmp_path: Path) -> Iterator[callable]:
         subprocess.run(["umount", str(folder)], check=True)
 
 
-# Row 4: a full disk is one sentence, and nothing is left on it.
-def test_row04_full_disk(
+# a full disk is one sentence, and nothing is left on it.
+def test_a_full_disk_leaves_nothing_and_is_one_sentence(
     small_disk, dark_bright_clip: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     disk = small_disk(2048)
@@ -215,8 +213,8 @@ def test_row04_full_disk(
     assert list(disk.iterdir()) == []
 
 
-# Row 8: `split --force` failing part-way keeps every old segment.
-def test_row08_split_force_failing_part_way_keeps_the_old_segments(
+# `split --force` failing part-way keeps every old segment.
+def test_split_force_failing_part_way_keeps_the_old_segments(
     small_disk, dark_bright_clip: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     size = dark_bright_clip.stat().st_size

@@ -1,4 +1,4 @@
-"""The emotion timeline type: the seed's text format and stretching to another length."""
+"""The emotion timeline type: the original system's text format and stretching to another length."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Colour emotion, the seed's method: dominant colours in HSV → (arousal, valence) per frame.
+"""Colour emotion, the original system's method: dominant HSV colours → (arousal, valence).
 
 For each frame, k-means finds ``k`` dominant colours and their pixel shares. Valence of a colour
 is ``mean(S, V) / 255``; the frame's arousal is its hue diversity, the sum of circular hue
@@ -65,7 +65,7 @@ def dominant_colours(rgb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def colour_point(centres: np.ndarray, shares: np.ndarray, k: int) -> tuple[float, float]:
-    """The seed's (arousal, valence) of one frame from its dominant colours."""
+    """The original system's (arousal, valence) of one frame from its dominant colours."""
     pairs = itertools.combinations(centres[:, 0], 2)
     spread = sum(float(hue_distance(a, b)) for a, b in pairs)
     arousal = min(1.0, spread / max_hue_spread(k))
@@ -77,6 +77,6 @@ def colour_point(centres: np.ndarray, shares: np.ndarray, k: int) -> tuple[float
 
 
 def colour_emotion(rgb: np.ndarray, k: int = 8) -> tuple[float, float]:
-    """(arousal, valence) of one RGB frame by the seed's colour method."""
+    """(arousal, valence) of one RGB frame by the original system's colour method."""
     centres, shares = dominant_colours(rgb, k)
     return colour_point(centres, shares, k)

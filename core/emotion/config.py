@@ -38,7 +38,8 @@ class AnalysisConfig:
     Per step, ``frames_per_step`` frames are clustered for colour at ``analysis_width`` pixels
     and ``face_frames_per_step`` frames are searched for faces at ``face_detect_width`` pixels,
     ignoring faces smaller than ``face_min_size`` of the frame height. With faces, a step's
-    point is ``(1 - face_weight) * colour + face_weight * face`` (the seed's mean at 0.5).
+    point is ``(1 - face_weight) * colour + face_weight * face`` (at 0.5, the original system's
+    mean).
     Arousal mixes the picture's arousal with motion (mean luma change per 1/30 s,
     ``motion_scale`` grey levels ≈ 0.63) and cut rate (one cut per second = 1), which take
     ``motion_weight`` and ``cut_weight`` of it: more motion or faster cutting raises arousal.

@@ -1,7 +1,8 @@
 """Face emotion, offline: OpenCV's Haar face detector + the FER-2013 mini-Xception classifier.
 
-Expression probabilities are placed on the arousal–valence plane by the seed's anchor points;
-several faces in a frame are weighted by their area (the face the camera favours speaks loudest).
+Expression probabilities are placed on the arousal–valence plane by the original system's anchor
+points; several faces in a frame are weighted by their area (the face the camera favours speaks
+loudest).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from .face_model import CLASSES, INPUT_SIZE, shared_model
 logger = logging.getLogger(__name__)
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
-# Where each expression sits on the (arousal, valence) plane. The seed's anchors, plus disgust,
-# which the seed's API did not report: it is as unpleasant as anger but less activated
+# Where each expression sits on the (arousal, valence) plane. The original system's anchors, plus
+# disgust, which its API did not report: it is as unpleasant as anger but less activated
 # (Russell's circumplex puts it between distress and neutral on the arousal axis).
 EXPRESSION_ANCHORS: dict[str, tuple[float, float]] = {
     "neutral": (0.5, 0.5),
@@ -63,8 +64,8 @@ class Face:
 def expression_point(probabilities: dict[str, float]) -> tuple[float, float]:
     """Map expression probabilities (any subset of the anchors) to (arousal, valence).
 
-    The point is the probability-weighted mean of the anchors, which is the seed's "start at
-    neutral and move toward each anchor by its score" once the scores are normalised.
+    The point is the probability-weighted mean of the anchors, which is the original system's
+    "start at neutral and move toward each anchor by its score" once the scores are normalised.
     """
     total = sum(probabilities.get(name, 0.0) for name in EXPRESSION_ANCHORS)
     if total <= 0:

@@ -27,7 +27,7 @@ def fuse_step(
     """(arousal, valence) of one step from its per-source readings.
 
     Faces (Cloud Vision when it answered for this step, else the local model) and colour are
-    mixed by ``face_weight``; without faces the colour value stands alone (the seed's rule);
+    mixed by ``face_weight``; without faces the colour value stands alone (the original rule);
     without either the point is neutral. Arousal is then a weighted mix of that picture
     arousal, motion and cut activity, as in affective film analysis (motion and cut rate drive
     arousal): ``motion_weight`` and ``cut_weight`` are their shares, the rest stays with the

@@ -1,4 +1,4 @@
-"""Cut a video into segments without re-encoding (the seed's 30-second splitter)."""
+"""Cut a video into segments without re-encoding (the original system's 30-second splitter)."""
 
 from __future__ import annotations
 
