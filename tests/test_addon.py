@@ -41,15 +41,6 @@ def clip25(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_clip(path, render_frames(dark_to_bright(160, 90), 8.0, 25.0), 25.0)
 
 
-@pytest.fixture(scope="module")
-def addon():
-    import addon_utils
-
-    addon_utils.enable(ADDON, default_set=True)
-    yield bpy.context.preferences.addons[ADDON].preferences
-    addon_utils.disable(ADDON, default_set=True)
-
-
 @pytest.fixture
 def edit(addon, tmp_path: Path, clip25: Path):
     """A fresh scene saved as ``tmp_path/edit.blend`` with the clip beside it."""
@@ -485,6 +476,7 @@ def test_status_bar_shows_the_job_and_is_given_back(edit) -> None:
 
 def test_loudness_preference_reaches_the_wav(edit, addon, tmp_path: Path) -> None:
     from blender_addon.core.music.config import RenderConfig
+
     from blender_addon.operators.scoring import engine_config
 
     prefs_range = addon.bl_rna.properties["loudness_lufs"]

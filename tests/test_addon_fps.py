@@ -40,17 +40,17 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_addon import compat, engine  # noqa: E402
-from blender_addon import geometry as geo  # noqa: E402
 from blender_addon.core.config import Config  # noqa: E402
 from blender_addon.core.timeline import EmotionTimeline, TimeGrid  # noqa: E402
+
+from blender_addon import compat, engine  # noqa: E402
+from blender_addon import geometry as geo  # noqa: E402
 from blender_addon.operators import edit_aids  # noqa: E402
 from blender_addon.operators import strips as strip_ops  # noqa: E402
 from blender_addon.properties import AROUSAL_PROP  # noqa: E402
 from tests.edit_clips import write_clip_with_audio  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ADDON = "blender_addon"
 REPO = Path(__file__).resolve().parent.parent
 
 FILE_FPS = {"23.976": 24000 / 1001, "24": 24.0, "25": 25.0, "29.97": 30000 / 1001, "30": 30.0,
@@ -82,15 +82,6 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         )
         for name, fps in FILE_FPS.items()
     }
-
-
-@pytest.fixture(scope="module")
-def addon():
-    import addon_utils
-
-    addon_utils.enable(ADDON, default_set=True)
-    yield
-    addon_utils.disable(ADDON, default_set=True)
 
 
 def cut_frames(fps: float) -> list[int]:

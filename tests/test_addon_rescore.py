@@ -31,7 +31,6 @@ from tests.clips import dark_to_bright, render_frames, write_clip  # noqa: E402
 from tests.edit_clips import write_clip_with_audio  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ADDON = "blender_addon"
 REPO = Path(__file__).resolve().parent.parent
 FPS = 25
 #: 120 bpm, one bar per step: a step is 2 s (50 frames).
@@ -55,15 +54,6 @@ def arc_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 s, 96x54: dark and still for 4 s, then bright and moving."""
     path = tmp_path_factory.mktemp("arc") / "arc.mp4"
     return write_clip(path, render_frames(dark_to_bright(96, 54), 8.0, FPS), FPS)
-
-
-@pytest.fixture(scope="module")
-def addon():
-    import addon_utils
-
-    addon_utils.enable(ADDON, default_set=True)
-    yield
-    addon_utils.disable(ADDON, default_set=True)
 
 
 def new_scene(tmp_path: Path | None, clip: Path, name: str = "clip"):

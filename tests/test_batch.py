@@ -6,92 +6,32 @@ the ones a user gets. The Dask cluster tests are in ``test_batch_dask.py``.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from core.batch.inputs import collect
 from core.errors import InputError
-from tests.clips import dark_to_bright, render_frames, write_clip
+from tests.batch_runs import (
+    assert_complete,
+    assert_library_scored_and_bad_file_failed,
+    group_gone,
+    interrupt_running,
+    job_holder,
+    make_clip,
+    make_library,
+    read_table,
+    run_batch,
+    running_job,
+    start_batch,
+    temp_files,
+    wait_for,
+)
 
 #: Worker pools and real processes: minutes, so out of `make test-fast`.
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
-SCORED_FILES = {"mp4", "mid", "wav", "emotions.txt", "emotions.csv", "cuts.csv", "emotions.png"}
-
-
-def make_clip(path: Path, seconds: float = 3.0, size: tuple[int, int] = (160, 90)) -> Path:
-    """A short H.264 clip (dark, then bright and moving)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_clip(
-        path,
-        render_frames(
-            dark_to_bright(
-                *size,
-            ),
-            seconds,
-            25.0,
-        ),
-        25.0,
-    )
-
-
-def make_library(root: Path, seconds: float = 3.0) -> Path:
-    """``root/a.mp4``, ``root/sub/b.mp4`` and ``root/broken.mp4`` (text, not a video)."""
-    make_clip(root / "a.mp4", seconds)
-    make_clip(root / "sub" / "b.mp4", seconds)
-    (root / "broken.mp4").write_text("this is not a video\n")
-    return root
-
-
-def batch_command(*argv: str | Path) -> list[str]:
-    return [sys.executable, "-m", "core", "batch", *map(str, argv)]
-
-
-def run_batch(*argv: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        batch_command(*argv), capture_output=True, text=True, timeout=timeout, cwd=REPO
-    )
-
-
-def read_table(out: Path) -> dict[str, dict[str, str]]:
-    """batch.csv rows by the input's file name."""
-    with (out / "batch.csv").open(newline="") as handle:
-        return {Path(row["path"]).name: row for row in csv.DictReader(handle)}
-
-
-def assert_complete(folder: Path, stem: str) -> None:
-    names = {p.name for p in folder.iterdir()}
-    assert {f"{stem}.{suffix}" for suffix in SCORED_FILES} | {"score.json"} <= names
-    assert not [n for n in names if ".mstmp-" in n or n.startswith(".moodscore")]
-
-
-def assert_library_scored_and_bad_file_failed(out: Path) -> dict[str, dict[str, str]]:
-    """The library of :func:`make_library` scored into ``out``: both clips complete, the broken
-    file failed alone with its sentence. Returns the batch table."""
-    table = read_table(out)
-    assert {name: row["status"] for name, row in table.items()} == {
-        "a.mp4": "scored",
-        "b.mp4": "scored",
-        "broken.mp4": "failed",
-    }
-    assert "is not a readable video" in table["broken.mp4"]["error"]
-    assert_complete(out / "a_moodscore", "a")
-    assert_complete(out / "sub" / "b_moodscore", "b")
-    return table
-
-
-def temp_files(out: Path) -> list[Path]:
-    return [p for p in out.rglob("*") if ".mstmp-" in p.name]
 
 
 @pytest.fixture(scope="module")
@@ -199,67 +139,6 @@ def test_local_pool_scores_a_library_and_a_bad_file_fails_alone(
     assert (out / "a_moodscore" / "a.mid").read_bytes() == midi
 
 
-def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def _running_job(out: Path) -> bool:
-    """A job holds its output folder's run lock while it works."""
-    return any(
-        p.name == ".moodscore.lock" and p.parent != out for p in out.rglob(".moodscore.lock")
-    )
-
-
-def _job_holder(out: Path) -> int | None:
-    """The pid a running job wrote into its folder lock (``None`` until one has)."""
-    for lock in out.rglob(".moodscore.lock"):
-        with contextlib.suppress(OSError, ValueError):
-            if lock.parent != out:
-                return int(lock.read_text().strip())
-    return None
-
-
-def interrupt_running(
-    process: subprocess.Popen[str], out: Path, send: Callable[[], None]
-) -> tuple[str, float]:
-    """Wait until a job of ``process`` works in ``out``, call ``send`` (a signal), and return
-    the batch's stderr and how many seconds it took to stop."""
-    try:
-        _wait_for(lambda: _running_job(out), 120, "a video to start")
-        started = time.monotonic()
-        send()
-        _, stderr = process.communicate(timeout=60)
-        return stderr, time.monotonic() - started
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _start(*argv: str | Path) -> subprocess.Popen[str]:
-    # A session of its own: the test can signal the batch's whole process group, as a
-    # terminal does on Ctrl-C.
-    return subprocess.Popen(
-        batch_command(*argv),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 @pytest.fixture(scope="module")
 def long_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three 24 s clips: long enough to be caught mid-way by a signal."""
@@ -271,9 +150,9 @@ def long_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_resume_after_sigkill(long_library: Path, tmp_path: Path) -> None:
     out = tmp_path / "scored"
-    process = _start(long_library, "--out", out, "--workers", "1", "--quiet")
+    process = start_batch(long_library, "--out", out, "--workers", "1", "--quiet")
     try:
-        _wait_for(
+        wait_for(
             lambda: (
                 (out / "batch.csv").exists()
                 and "scored" in [row["status"] for row in read_table(out).values()]
@@ -281,11 +160,11 @@ def test_resume_after_sigkill(long_library: Path, tmp_path: Path) -> None:
             240,
             "the first video to be scored",
         )
-        _wait_for(lambda: _running_job(out), 60, "the second video to start")
+        wait_for(lambda: running_job(out), 60, "the second video to start")
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # the batch and its worker, no cleanup at all
         process.wait(30)
-    _wait_for(lambda: _group_gone(process.pid), 30, "the killed processes to go")
+    wait_for(lambda: group_gone(process.pid), 30, "the killed processes to go")
     first = {name for name, row in read_table(out).items() if row["status"] == "scored"}
     assert len(first) == 1
 
@@ -303,7 +182,7 @@ def test_ctrl_c_cancels_running_videos_and_leaves_no_partial_output(
     long_library: Path, tmp_path: Path, target: str
 ) -> None:
     out = tmp_path / "scored"
-    process = _start(long_library, "--out", out, "--workers", "2", "--quiet")
+    process = start_batch(long_library, "--out", out, "--workers", "2", "--quiet")
     if target == "process group":  # what a terminal does on Ctrl-C
         stderr, stopped_in = interrupt_running(
             process, out, lambda: os.killpg(process.pid, signal.SIGINT)
@@ -316,7 +195,7 @@ def test_ctrl_c_cancels_running_videos_and_leaves_no_partial_output(
     assert "stopped by SIGINT; no partial output was left" in stderr
     assert "Traceback" not in stderr
     assert stopped_in < 20  # the running videos were cancelled, not finished
-    _wait_for(lambda: _group_gone(process.pid), 30, "the worker processes to exit")
+    wait_for(lambda: group_gone(process.pid), 30, "the worker processes to exit")
     table = read_table(out)
     assert any(row["status"] in ("pending", "cancelled") for row in table.values())
     for name, row in table.items():
@@ -349,11 +228,11 @@ def test_a_worker_killed_mid_video_is_retried_on_a_fresh_pool(
     long_library: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "scored"
-    process = _start(long_library, "--out", out, "--workers", "2", "--quiet")
+    process = start_batch(long_library, "--out", out, "--workers", "2", "--quiet")
     try:
         # The folder lock names the process holding it once the job has written its pid.
-        _wait_for(lambda: _job_holder(out) is not None, 120, "a video to start")
-        worker = _job_holder(out)
+        wait_for(lambda: job_holder(out) is not None, 120, "a video to start")
+        worker = job_holder(out)
         assert worker is not None and worker != process.pid
         os.kill(worker, signal.SIGKILL)  # as the out-of-memory killer would
         _, stderr = process.communicate(timeout=240)
@@ -370,9 +249,9 @@ def test_a_worker_killed_mid_video_is_retried_on_a_fresh_pool(
 
 def test_a_second_batch_into_the_same_folder_is_refused(long_library: Path, tmp_path: Path) -> None:
     out = tmp_path / "scored"
-    first = _start(long_library, "--out", out, "--workers", "1", "--quiet")
+    first = start_batch(long_library, "--out", out, "--workers", "1", "--quiet")
     try:
-        _wait_for(lambda: _running_job(out), 120, "the first batch to start")
+        wait_for(lambda: running_job(out), 120, "the first batch to start")
         second = run_batch(long_library, "--out", out, "--quiet")
         assert second.returncode == 2
         assert f"Another moodscore run (pid {first.pid}) is writing into {out}" in second.stderr

@@ -15,20 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_batch import (
+from tests.batch_runs import (
     REPO,
-    _group_gone,
-    _running_job,
-    _start,
-    _wait_for,
     assert_complete,
     assert_library_scored_and_bad_file_failed,
+    group_gone,
     interrupt_running,
     make_clip,
     make_library,
     read_table,
     run_batch,
+    running_job,
+    start_batch,
     temp_files,
+    wait_for,
 )
 
 #: A real Dask cluster per test: out of `make test-fast`.
@@ -82,7 +82,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     ]
     try:
-        _wait_for(info.exists, READY_TIMEOUT_S, "the Dask scheduler to start")
+        wait_for(info.exists, READY_TIMEOUT_S, "the Dask scheduler to start")
         for number in (1, 2):
             processes.append(
                 _spawn(
@@ -136,14 +136,14 @@ def test_ctrl_c_cancels_tasks_running_on_the_cluster(cluster: str, tmp_path: Pat
     for name in ("one", "two", "three"):
         make_clip(tmp_path / "footage" / f"{name}.mp4", 24.0, (320, 180))
     out = tmp_path / "scored"
-    process = _start(tmp_path / "footage", "--out", out, "--scheduler", cluster, "--quiet")
+    process = start_batch(tmp_path / "footage", "--out", out, "--scheduler", cluster, "--quiet")
     stderr, stopped_in = interrupt_running(process, out, lambda: process.send_signal(signal.SIGINT))
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stopped_in < 20
-    _wait_for(lambda: _group_gone(process.pid), 30, "the batch process to exit")
+    wait_for(lambda: group_gone(process.pid), 30, "the batch process to exit")
     # The workers stopped their tasks: within a few seconds no lock, no temp file, no output.
-    _wait_for(lambda: not _running_job(out), 20, "the cancelled tasks to clean up")
+    wait_for(lambda: not running_job(out), 20, "the cancelled tasks to clean up")
     table = read_table(out)
     assert any(row["status"] == "cancelled" for row in table.values()), table
     for name, row in table.items():

@@ -19,7 +19,6 @@ from blender_addon import compat  # noqa: E402
 from tests.edit_clips import SENTENCES, dialogue_track, write_clip_with_audio  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ADDON = "blender_addon"
 FPS = 25
 SECONDS = 12.0
 #: 100 bpm: a bar is 2.4 s (60 frames), so these cuts fall on bars 2, 3 and 4.
@@ -33,15 +32,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("aids")
     track, _ = dialogue_track(SECONDS, [(SPEECH_AT, SENTENCES[2])], folder)
     return write_clip_with_audio(folder / "talk.mp4", SECONDS, fps=FPS, audio=track, cuts_s=CUTS_S)
-
-
-@pytest.fixture(scope="module")
-def addon():
-    import addon_utils
-
-    addon_utils.enable(ADDON, default_set=True)
-    yield
-    addon_utils.disable(ADDON, default_set=True)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from core.emotion import analyze
 from core.emotion.cloud import KEY_ENV, CloudError, CloudFaces, parse_response
 from core.emotion.config import CloudConfig
 from core.emotion.export import plot_timeline, write_csv
-from tests.test_emotion_faces import photo_clip
+from tests.photos import photo_clip
 
 KEY = "AIzaTEST-secret-key-0123456789"
 JOYFUL = {

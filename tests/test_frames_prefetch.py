@@ -78,7 +78,7 @@ def test_a_decode_error_reaches_the_caller(tmp_path: Path) -> None:
 def test_face_readings_are_identical_with_and_without_the_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_emotion_faces import face_config, photo_clip
+    from tests.photos import face_config, photo_clip
 
     clip = photo_clip(tmp_path / "faces.mp4", [("hopper", 180, 20, 320)], seconds=3.0)
     overlapped = analyze(clip, face_config(["colour", "face", "motion"]))
