@@ -31,8 +31,8 @@ from _common import python_child, run_measured
 
 from core.config import Config
 from core.generators import GENERATORS, get_composer
-from core.generators.mapping import PRESETS
 from core.music.config import RenderConfig
+from core.music.instruments import PRESETS
 from core.music.render import render_wav
 from core.music.soundfont import find_soundfont
 from core.music.synth import SYNTH_SETTINGS, synthesize

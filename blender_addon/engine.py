@@ -78,7 +78,7 @@ def engine_python() -> Path:
     executable = Path(sys.executable).absolute() if sys.executable else None
     prefixes = [Path(sys.prefix).absolute(), Path(sys.base_prefix).absolute()]
     inside = executable is not None and any(executable.is_relative_to(p) for p in prefixes)
-    if inside and executable.is_file():
+    if inside and executable is not None and executable.is_file():
         return executable
     for prefix in prefixes:
         for name in (f"bin/python{version}", "bin/python3", "python.exe", "bin/python.exe"):
@@ -214,9 +214,11 @@ class EngineProcess:
 
     def send(self, line: str) -> bool:
         """Write one line to the engine's stdin; return whether it arrived."""
+        stdin = self.process.stdin
+        assert stdin is not None  # started with stdin=PIPE
         try:
-            self.process.stdin.write(line + "\n")
-            self.process.stdin.flush()
+            stdin.write(line + "\n")
+            stdin.flush()
         except (OSError, ValueError):  # a closed pipe: the engine has exited
             return False
         return True
@@ -228,7 +230,8 @@ class EngineProcess:
     def stop(self) -> None:
         """End the process now and remove its folder (an idle engine has staged nothing)."""
         with contextlib.suppress(OSError):
-            self.process.stdin.close()
+            if self.process.stdin is not None:
+                self.process.stdin.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:

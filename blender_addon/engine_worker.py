@@ -85,6 +85,7 @@ def load_module(name: str, path: Path, package_dir: Path | None = None) -> Modul
     """Import the file ``path`` as module ``name`` (a package searching ``package_dir``)."""
     locations = [str(package_dir)] if package_dir is not None else None
     spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=locations)
+    assert spec is not None and spec.loader is not None  # a file location always has both
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

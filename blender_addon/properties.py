@@ -23,8 +23,8 @@ from . import compat
 from .core.config import Config
 from .core.emotion.config import ALL_SOURCES
 from .core.generators import GENERATORS
-from .core.generators.mapping import PRESETS
 from .core.limits import MAX_SEED
+from .core.music.instruments import PRESETS
 from .core.timeline import MAX_BPM, MIN_BPM
 
 #: Panel labels and tooltips (what each does to the music) of the engine's generators; the
@@ -130,7 +130,7 @@ def _source_items() -> list[tuple[str, str, str]]:
 
 
 def _preset_items() -> list[tuple[str, str, str]]:
-    """Enum items for the engine's instrument presets (``core.generators.mapping.PRESETS``)."""
+    """Enum items for the engine's instrument presets (``core.music.instruments.PRESETS``)."""
     fallback = "Instruments of core's '{}' preset for the tune, figures, chords, bass and drums"
     return [
         (name, name.title(), PRESET_TOOLTIPS.get(name, fallback.format(name))) for name in PRESETS

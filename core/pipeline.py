@@ -320,7 +320,7 @@ def preflight(config: Config, targets: dict[str, Path]) -> Path | None:
     Path or None
         The SoundFont the run renders with (``None`` when it writes no audio).
     """
-    from .generators.mapping import programs_for
+    from .music.instruments import programs_for
 
     generator = resolve_name(config.music.generator)
     programs_for(config.music.preset, config.music.programs)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .errors import InputError
 
@@ -49,16 +51,16 @@ class EmotionTimeline:
     cuts_s: tuple[float, ...] = ()
 
     @property
-    def arousal(self) -> np.ndarray:
+    def arousal(self) -> NDArray[Any]:
         """Arousal per step, shape ``(n_steps,)``."""
         return np.array([s.arousal for s in self.steps], dtype=np.float64)
 
     @property
-    def valence(self) -> np.ndarray:
+    def valence(self) -> NDArray[Any]:
         """Valence per step, shape ``(n_steps,)``."""
         return np.array([s.valence for s in self.steps], dtype=np.float64)
 
-    def with_values(self, arousal: np.ndarray, valence: np.ndarray) -> EmotionTimeline:
+    def with_values(self, arousal: NDArray[Any], valence: NDArray[Any]) -> EmotionTimeline:
         """Return a copy with new per-step arousal and valence (e.g. edited curves)."""
         if len(arousal) != len(self.steps) or len(valence) != len(self.steps):
             raise ValueError("arousal and valence need one value per step")
@@ -91,8 +93,8 @@ class EmotionTimeline:
     @classmethod
     def from_values(
         cls,
-        arousal: np.ndarray | list[float],
-        valence: np.ndarray | list[float],
+        arousal: NDArray[Any] | list[float],
+        valence: NDArray[Any] | list[float],
         grid: TimeGrid | None = None,
         duration_s: float | None = None,
         cuts_s: tuple[float, ...] = (),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..cli_options import add_common, add_sources, resolve_config
 from ..edit.cli import add_edit_arguments
@@ -21,7 +22,9 @@ A rerun skips videos whose outputs are complete (--force rescores them). Exit st
 every video is scored, 1 when any failed (see OUT/batch.csv), 2 for bad usage, 130 on Ctrl-C."""
 
 
-def add_batch_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_batch_parser(
+    subparsers: argparse._SubParsersAction[Any],
+) -> argparse.ArgumentParser:
     """Register ``batch`` with the scoring options it shares with ``moodscore score``."""
     batch = subparsers.add_parser(
         "batch",

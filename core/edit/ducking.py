@@ -14,8 +14,10 @@ import threading
 import wave
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import Cancelled, InputError
 from ..files import atomic_path
@@ -32,8 +34,8 @@ def duck_intervals(segments: Sequence[Segment], fade_s: float) -> list[Segment]:
 
 
 def attenuation_db(
-    times: np.ndarray, intervals: Sequence[Segment], amount_db: float, fade_s: float
-) -> np.ndarray:
+    times: NDArray[Any], intervals: Sequence[Segment], amount_db: float, fade_s: float
+) -> NDArray[Any]:
     """How many dB the music is lowered at each of ``times`` (0 away from speech).
 
     Parameters

@@ -19,9 +19,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import Cancelled, InputError
 from ..files import write_text_atomic
@@ -110,7 +111,7 @@ def _probabilities_of_file(
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-) -> np.ndarray | None:
+) -> NDArray[Any] | None:
     """:func:`speech_probabilities` of ``video``'s first audio track; ``None`` without one."""
     chunks = mono_chunks(video, start_s=start_s, end_s=end_s)
     if chunks is None:
@@ -121,7 +122,7 @@ def _probabilities_of_file(
 
 def _probabilities_in_child(
     video: str | Path, start_s: float, end_s: float | None, cancel: threading.Event | None
-) -> np.ndarray | None:
+) -> NDArray[Any] | None:
     """:func:`_probabilities_of_file` in a fresh process, where TensorFlow is not loaded."""
     # Imported here only: importing multiprocessing inside Blender 3.4's process makes Blender
     # crash on exit (its exit handler runs after Blender has torn Python down).
@@ -144,7 +145,7 @@ def mono_chunks(
     start_s: float = 0.0,
     end_s: float | None = None,
     rate: int = VAD_RATE,
-) -> Iterator[np.ndarray] | None:
+) -> Iterator[NDArray[Any]] | None:
     """Float32 mono chunks of the first audio stream between ``start_s`` and ``end_s``.
 
     Samples before the stream's first timestamp (or a late-starting track) are silence, so
@@ -162,7 +163,7 @@ def mono_chunks(
 
 def _decode(
     container: InputContainer, start_s: float, end_s: float | None, rate: int
-) -> Iterator[np.ndarray]:
+) -> Iterator[NDArray[Any]]:
     import av
 
     with container:
@@ -195,12 +196,12 @@ def _decode(
 
 
 def speech_probabilities(
-    chunks: Iterator[np.ndarray],
+    chunks: Iterator[NDArray[Any]],
     *,
     total_s: float | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-) -> np.ndarray:
+) -> NDArray[Any]:
     """The model's speech probability for each 32 ms window of a 16 kHz mono stream."""
     vad = _load_model()
     window = int(vad.window_size_samples)
@@ -225,7 +226,7 @@ def speech_probabilities(
 
 
 def segments_from_probabilities(
-    probabilities: np.ndarray, threshold: float, window_s: float = 512 / VAD_RATE
+    probabilities: NDArray[Any], threshold: float, window_s: float = 512 / VAD_RATE
 ) -> list[Segment]:
     """Speech segments (start_s, end_s) from per-window probabilities, with hysteresis."""
     release = max(0.0, threshold - HYSTERESIS)

@@ -19,9 +19,10 @@ import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..files import atomic_path
 from ..music.config import RenderConfig
@@ -149,7 +150,7 @@ def limiter_gain(mix: IO[bytes], mastered: Path, gain: float, total: int, curve:
     return acted
 
 
-def _blocks(spool: IO[bytes], total: int) -> Iterator[tuple[int, np.ndarray]]:
+def _blocks(spool: IO[bytes], total: int) -> Iterator[tuple[int, NDArray[Any]]]:
     spool.seek(0)
     for start in range(0, total, BLOCK_FRAMES):
         count = min(BLOCK_FRAMES, total - start)

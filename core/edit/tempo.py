@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..timeline import TIMESTEPS_PER_BAR, TIMESTEPS_PER_BEAT, EmotionStep, EmotionTimeline, TimeGrid
@@ -91,7 +92,7 @@ def check_range(low: float, high: float) -> None:
         )
 
 
-def _offsets(bpm: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _offsets(bpm: NDArray[Any], cuts: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
     """Signed distance of each cut from its nearest beat, and that beat's index."""
     beat_s = 60.0 / bpm[:, None]
     index = np.rint(cuts[None, :] / beat_s)
@@ -99,8 +100,8 @@ def _offsets(bpm: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _scores(
-    bpm: np.ndarray, cuts: np.ndarray, tolerance_s: float, preferred: float, span: float
-) -> np.ndarray:
+    bpm: NDArray[Any], cuts: NDArray[Any], tolerance_s: float, preferred: float, span: float
+) -> NDArray[Any]:
     """Per candidate: each cut within the tolerance earns 0.75-1 (closer earns more), times
     1.5 on a downbeat; minus the pull towards ``preferred`` (``span``: the range's log width)."""
     offsets, index = _offsets(bpm, cuts)
@@ -111,7 +112,7 @@ def _scores(
     return (closeness * weight).sum(axis=1) - pull
 
 
-def _candidates(cuts: np.ndarray, low: float, high: float, tolerance_s: float) -> np.ndarray:
+def _candidates(cuts: NDArray[Any], low: float, high: float, tolerance_s: float) -> NDArray[Any]:
     """A geometric grid fine enough that the last cut moves under a quarter of the tolerance
     between neighbours (capped), plus the exact tempi that put an early cut on a beat."""
     last = float(cuts.max()) if len(cuts) else 1.0
@@ -175,7 +176,9 @@ def mean_arousal(timeline: EmotionTimeline) -> float:
     return float(np.average(timeline.arousal, weights=lengths))
 
 
-def _step_means(bounds: np.ndarray, new_bounds: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _step_means(
+    bounds: NDArray[Any], new_bounds: NDArray[Any], values: NDArray[Any]
+) -> NDArray[Any]:
     """Time-weighted means of a piecewise-constant curve over new intervals (NaN = no data)."""
     known = ~np.isnan(values)
     widths = np.diff(bounds)

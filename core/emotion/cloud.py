@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cv2
-import numpy as np
+from numpy.typing import NDArray
 
 from .config import CloudConfig
 from .faces import expression_point
@@ -67,7 +67,7 @@ def resolve_key(config: CloudConfig) -> str:
     return config.api_key or os.environ.get(KEY_ENV, "")
 
 
-def encode_request(rgb: np.ndarray) -> dict[str, Any]:
+def encode_request(rgb: NDArray[Any]) -> dict[str, Any]:
     """The documented ``images:annotate`` body for one RGB frame."""
     ok, jpeg = cv2.imencode(
         ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
@@ -163,7 +163,7 @@ class CloudFaces:
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 
-    def read(self, rgb: np.ndarray) -> list[CloudFace]:
+    def read(self, rgb: NDArray[Any]) -> list[CloudFace]:
         """Faces in one RGB frame.
 
         Raises

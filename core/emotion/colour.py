@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 import itertools
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 HUE_CYCLE = 180
 CENTRE = np.array([0.5, 0.5])
@@ -23,7 +25,7 @@ KMEANS_CRITERIA = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
 KMEANS_SEED = 1234
 
 
-def hue_distance(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+def hue_distance(a: NDArray[Any] | float, b: NDArray[Any] | float) -> NDArray[Any]:
     """Shortest distance between hues on the 0-180 cycle (e.g. 20 and 170 are 30 apart)."""
     diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)) % HUE_CYCLE
     return np.minimum(diff, HUE_CYCLE - diff)
@@ -36,7 +38,7 @@ def max_hue_spread(k: int) -> float:
     return float(sum(hue_distance(a, b) for a, b in itertools.combinations(hues, 2)))
 
 
-def dominant_colours(rgb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def dominant_colours(rgb: NDArray[Any], k: int) -> tuple[NDArray[Any], NDArray[Any]]:
     """The ``k`` dominant colours of a picture.
 
     Parameters
@@ -64,7 +66,7 @@ def dominant_colours(rgb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return centres.astype(np.float64), shares
 
 
-def colour_point(centres: np.ndarray, shares: np.ndarray, k: int) -> tuple[float, float]:
+def colour_point(centres: NDArray[Any], shares: NDArray[Any], k: int) -> tuple[float, float]:
     """The original system's (arousal, valence) of one frame from its dominant colours."""
     pairs = itertools.combinations(centres[:, 0], 2)
     spread = sum(float(hue_distance(a, b)) for a, b in pairs)
@@ -76,7 +78,7 @@ def colour_point(centres: np.ndarray, shares: np.ndarray, k: int) -> tuple[float
     return float(np.clip(point[0], 0.0, 1.0)), float(np.clip(point[1], 0.0, 1.0))
 
 
-def colour_emotion(rgb: np.ndarray, k: int = 8) -> tuple[float, float]:
+def colour_emotion(rgb: NDArray[Any], k: int = 8) -> tuple[float, float]:
     """(arousal, valence) of one RGB frame by the original system's colour method."""
     centres, shares = dominant_colours(rgb, k)
     return colour_point(centres, shares, k)

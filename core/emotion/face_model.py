@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "face_emotion.npz"
 INPUT_SIZE = 64
@@ -28,7 +29,9 @@ def _same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _pad(x: np.ndarray, window: int, stride: int, padding: str, value: float = 0.0) -> np.ndarray:
+def _pad(
+    x: NDArray[Any], window: int, stride: int, padding: str, value: float = 0.0
+) -> NDArray[Any]:
     if padding != "same":
         return x
     top, bottom = _same_padding(x.shape[1], window, stride)
@@ -38,7 +41,7 @@ def _pad(x: np.ndarray, window: int, stride: int, padding: str, value: float = 0
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
-def _shifted(x: np.ndarray, size: int, stride: int) -> Iterator[tuple[int, int, np.ndarray]]:
+def _shifted(x: NDArray[Any], size: int, stride: int) -> Iterator[tuple[int, int, NDArray[Any]]]:
     """Every ``(i, j, view)`` of a ``size`` x ``size`` window: the inputs under tap (i, j)."""
     height = (x.shape[1] - size) // stride + 1
     width = (x.shape[2] - size) // stride + 1
@@ -47,7 +50,7 @@ def _shifted(x: np.ndarray, size: int, stride: int) -> Iterator[tuple[int, int, 
             yield i, j, x[:, i : i + stride * height : stride, j : j + stride * width : stride]
 
 
-def _conv(x: np.ndarray, kernel: np.ndarray, stride: int, padding: str) -> np.ndarray:
+def _conv(x: NDArray[Any], kernel: NDArray[Any], stride: int, padding: str) -> NDArray[Any]:
     """Dense 2-D convolution, NHWC input, HWIO kernel, as one matmul per kernel tap.
 
     Summing shifted views times the tap's (Cin, Cout) matrix avoids building the large
@@ -60,7 +63,7 @@ def _conv(x: np.ndarray, kernel: np.ndarray, stride: int, padding: str) -> np.nd
     return out
 
 
-def _depthwise(x: np.ndarray, kernel: np.ndarray, padding: str) -> np.ndarray:
+def _depthwise(x: NDArray[Any], kernel: NDArray[Any], padding: str) -> NDArray[Any]:
     """Depthwise (stride 1) convolution: shifted copies scaled per channel, summed."""
     out = None
     for i, j, view in _shifted(_pad(x, kernel.shape[0], 1, padding), kernel.shape[0], 1):
@@ -69,7 +72,7 @@ def _depthwise(x: np.ndarray, kernel: np.ndarray, padding: str) -> np.ndarray:
     return out
 
 
-def _max_pool(x: np.ndarray, size: int, stride: int, padding: str) -> np.ndarray:
+def _max_pool(x: NDArray[Any], size: int, stride: int, padding: str) -> NDArray[Any]:
     out = None
     for _, _, view in _shifted(_pad(x, size, stride, padding, value=-np.inf), size, stride):
         out = view.copy() if out is None else np.maximum(out, view, out=out)
@@ -86,7 +89,7 @@ class FaceEmotionModel:
         self.graph: list[dict[str, Any]] = meta["graph"]
         self.classes: tuple[str, ...] = tuple(meta["classes"])
 
-    def predict(self, faces: np.ndarray) -> np.ndarray:
+    def predict(self, faces: NDArray[Any]) -> NDArray[Any]:
         """Class probabilities for a batch of faces.
 
         Parameters
@@ -105,7 +108,7 @@ class FaceEmotionModel:
             values[op["name"]] = self._run(op, [values[name] for name in op["inputs"]])
         return values[self.graph[-1]["name"]].astype(np.float64)
 
-    def _run(self, op: dict[str, Any], inputs: list[np.ndarray]) -> np.ndarray:
+    def _run(self, op: dict[str, Any], inputs: list[NDArray[Any]]) -> NDArray[Any]:
         kind, name = op["op"], op["name"]
         if kind in ("conv", "sepconv"):
             x = inputs[0]

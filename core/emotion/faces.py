@@ -12,9 +12,11 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..video.frames import expand_limited_range
@@ -123,7 +125,7 @@ class FaceReader:
         self.model = shared_model()
 
     def detect(
-        self, grey: np.ndarray, *, limited_range: bool = False
+        self, grey: NDArray[Any], *, limited_range: bool = False
     ) -> list[tuple[int, int, int, int]]:
         """Face boxes ``(x, y, w, h)`` in ``grey``'s pixels."""
         height, width = grey.shape
@@ -143,7 +145,7 @@ class FaceReader:
         )
         return [tuple(round(v / scale) for v in box) for box in boxes]
 
-    def read(self, grey: np.ndarray, *, limited_range: bool = False) -> list[Face]:
+    def read(self, grey: NDArray[Any], *, limited_range: bool = False) -> list[Face]:
         """Detect and classify every face in a grey frame.
 
         Parameters
@@ -166,7 +168,7 @@ class FaceReader:
         ]
 
 
-def crop_face(grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def crop_face(grey: NDArray[Any], box: tuple[int, int, int, int]) -> NDArray[Any]:
     """The classifier's input for one face: the box plus a margin, scaled to 64 x 64."""
     x, y, w, h = box
     mx, my = round(w * CROP_MARGIN), round(h * CROP_MARGIN)

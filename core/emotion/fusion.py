@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .config import AnalysisConfig
 
@@ -58,7 +60,7 @@ def fuse_step(
     return float(np.clip(arousal, 0, 1)), float(np.clip(valence, 0, 1))
 
 
-def _zero_phase_ema(values: np.ndarray, strength: float) -> np.ndarray:
+def _zero_phase_ema(values: NDArray[Any], strength: float) -> NDArray[Any]:
     """Exponential smoothing forwards then backwards, so the curve is not delayed."""
     out = values.astype(np.float64).copy()
     for indices in (range(1, len(out)), range(len(out) - 2, -1, -1)):
@@ -69,8 +71,8 @@ def _zero_phase_ema(values: np.ndarray, strength: float) -> np.ndarray:
 
 
 def smooth_within_shots(
-    values: np.ndarray, shot_starts: Sequence[int], strength: float
-) -> np.ndarray:
+    values: NDArray[Any], shot_starts: Sequence[int], strength: float
+) -> NDArray[Any]:
     """Smooth per-step ``values`` inside each shot; a step in ``shot_starts`` begins a new one.
 
     Parameters

@@ -12,14 +12,16 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 LUMA_BINS, CHROMA_BINS = 16, 8
 REFERENCE_FPS = 30.0
 
 
-def soft_histogram(values: np.ndarray, bins: int) -> np.ndarray:
+def soft_histogram(values: NDArray[Any], bins: int) -> NDArray[Any]:
     """Histogram of uint8 ``values`` with each sample split between its two nearest bins."""
     position = values.astype(np.float32).ravel() * (bins / 256.0) - 0.5
     lower = np.floor(position)
@@ -31,7 +33,7 @@ def soft_histogram(values: np.ndarray, bins: int) -> np.ndarray:
     return histogram / values.size
 
 
-def frame_signature(thumb: np.ndarray) -> np.ndarray:
+def frame_signature(thumb: NDArray[Any]) -> NDArray[Any]:
     """Concatenated soft histograms of Y, U and V of an ``(h, w, 3)`` YUV thumbnail."""
     return np.concatenate(
         [
@@ -42,7 +44,7 @@ def frame_signature(thumb: np.ndarray) -> np.ndarray:
     )
 
 
-def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
+def signature_distance(a: NDArray[Any], b: NDArray[Any]) -> float:
     """Histogram change between two frames in [0, 1]: luma weighs half, each chroma a quarter."""
     luma = np.abs(a[:LUMA_BINS] - b[:LUMA_BINS]).sum()
     chroma = np.abs(a[LUMA_BINS:] - b[LUMA_BINS:]).sum()
@@ -71,12 +73,12 @@ class ShotTracker:
     def __init__(self, settings: CutSettings | None = None) -> None:
         self.settings = settings or CutSettings()
         self._recent: deque[float] = deque(maxlen=self.settings.window)
-        self._signature: np.ndarray | None = None
-        self._luma: np.ndarray | None = None
+        self._signature: NDArray[Any] | None = None
+        self._luma: NDArray[Any] | None = None
         self._time_s: float | None = None
         self._shot_start_s = -math.inf
 
-    def update(self, thumb: np.ndarray, time_s: float) -> tuple[bool, float | None]:
+    def update(self, thumb: NDArray[Any], time_s: float) -> tuple[bool, float | None]:
         """Process the next frame.
 
         Returns

@@ -33,8 +33,10 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import Cancelled, InputError, MoodscoreError
 from .score import Score
@@ -207,7 +209,7 @@ class _FluidSynth:
             bank = DRUM_BANK if track.channel == DRUM_CHANNEL else 0
             self.synth.program_select(track.channel, self.sfid, bank, track.program)
 
-    def render_into(self, buffer: np.ndarray, offset: int, frames: int) -> None:
+    def render_into(self, buffer: NDArray[Any], offset: int, frames: int) -> None:
         """Render ``frames`` stereo frames into interleaved float32 ``buffer`` at ``offset``."""
         if self._write_float is None:
             samples = self.synth.get_samples(frames).astype(np.float32) / 32768.0
@@ -237,7 +239,7 @@ def _fluidsynth_blocks(
     sample_rate: int,
     total_frames: int,
     cancel: threading.Event | None,
-) -> Iterator[np.ndarray]:
+) -> Iterator[NDArray[Any]]:
     events = _events(score, sample_rate, total_frames)
     synth = _FluidSynth(soundfont, sample_rate)
     try:
@@ -298,7 +300,7 @@ def _window(
     return replace(score, tracks=tracks, length_ticks=length), length
 
 
-def _window_audio(wav_bytes: bytes, rate: int) -> np.ndarray:
+def _window_audio(wav_bytes: bytes, rate: int) -> NDArray[Any]:
     """A 16-bit stereo WAV (midirenderer's output) as frames at ``rate``: int16 at the
     synthesizer's own rate (read in place), float32 when resampled."""
     with wave.open(io.BytesIO(wav_bytes), "rb") as wav:
@@ -339,7 +341,7 @@ class _OverlapAdd:
         self.cursor = 0  # buffer index of the next frame to hand out
         self.used = 0  # buffer frames that hold sound (zeros beyond)
 
-    def add(self, start: int, audio: np.ndarray) -> None:
+    def add(self, start: int, audio: NDArray[Any]) -> None:
         """Add ``audio`` (float frames, or int16 at full scale 32768) from frame ``start`` on."""
         if self.cursor:
             kept = max(0, self.used - self.cursor)
@@ -356,7 +358,7 @@ class _OverlapAdd:
             target += audio
         self.used = max(self.used, end)
 
-    def take(self, count: int) -> np.ndarray:
+    def take(self, count: int) -> NDArray[Any]:
         """The next ``count`` frames (zeros where nothing sounded)."""
         self._reserve(self.cursor + count)
         block = self.buffer[self.cursor : self.cursor + count].copy()
@@ -370,7 +372,7 @@ class _OverlapAdd:
             self.buffer = grown
 
 
-def _resample(frames: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
+def _resample(frames: NDArray[Any], source_rate: int, rate: int) -> NDArray[Any]:
     """Frames at another rate through FFmpeg's resampler (PyAV), as long as the time they span."""
     import av
 
@@ -392,7 +394,7 @@ def _rustysynth_blocks(
     sample_rate: int,
     total_frames: int,
     cancel: threading.Event | None,
-) -> Iterator[np.ndarray]:
+) -> Iterator[NDArray[Any]]:
     from .midi import midi_bytes
 
     midirenderer = _import_midirenderer()
@@ -438,7 +440,7 @@ def synthesize(
     cancel: threading.Event | None = None,
     *,
     synth: str = "auto",
-) -> Iterator[np.ndarray]:
+) -> Iterator[NDArray[Any]]:
     """The piece as float32 stereo blocks ``(frames, 2)`` of :data:`BLOCK_FRAMES` (the last
     shorter), exactly ``total_frames`` long: notes past the end are cut, silence pads a
     shorter score. A block may be overwritten by the next: use it before asking for more.

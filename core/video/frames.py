@@ -19,6 +19,7 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import Cancelled, InputError
 
@@ -72,7 +73,7 @@ class Frame:
     def height(self) -> int:
         return self._frame.height
 
-    def plane(self, which: int) -> np.ndarray:
+    def plane(self, which: int) -> NDArray[Any]:
         """A zero-copy ``(rows, cols)`` uint8 view of plane 0 (Y), 1 (U) or 2 (V)."""
         plane = self._frame.planes[which]
         sub_x, sub_y = (1, 1) if which == 0 else self._sub
@@ -80,7 +81,7 @@ class Frame:
         buffer = np.frombuffer(plane, np.uint8)
         return buffer[: rows * plane.line_size].reshape(rows, plane.line_size)[:, :cols]
 
-    def thumb(self, stride: int) -> np.ndarray:
+    def thumb(self, stride: int) -> NDArray[Any]:
         """Every ``stride``-th Y, U and V sample as an ``(h, w, 3)`` uint8 array.
 
         Point sampling costs microseconds even at 4K, which is what lets cut detection and
@@ -98,7 +99,7 @@ class Frame:
         out[..., 2] = self.plane(2)[np.ix_(rows, cols)]
         return out
 
-    def rgb(self, width: int) -> np.ndarray:
+    def rgb(self, width: int) -> NDArray[Any]:
         """The picture as ``(h, w, 3)`` uint8 RGB scaled to ``width`` (keeps aspect)."""
         width = min(width, self.width)
         height = max(2, round(self.height * width / self.width))
@@ -107,7 +108,7 @@ class Frame:
         )
 
 
-def expand_limited_range(luma: np.ndarray) -> np.ndarray:
+def expand_limited_range(luma: NDArray[Any]) -> NDArray[Any]:
     """Map video-range luma (16-235) onto 0-255, as photos and face models expect."""
     flat = luma if luma.ndim == 2 else luma.reshape(-1, luma.shape[-1])
     stretched = cv2.convertScaleAbs(flat, alpha=255.0 / 219.0, beta=-16.0 * 255.0 / 219.0)

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 _MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
 
 
-def _aac_packets(wav: Path, stream: av.audio.stream.AudioStream) -> Iterator[av.Packet]:
+def _aac_packets(wav: Path, stream: av.audio.stream.AudioStream) -> Iterator[av.Packet[Any]]:
     with av.open(str(wav)) as source:
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=stream.rate)
         for frame in source.decode(audio=0):
@@ -31,7 +32,7 @@ def _aac_packets(wav: Path, stream: av.audio.stream.AudioStream) -> Iterator[av.
     yield from stream.encode(None)
 
 
-def _seconds(packet: av.Packet) -> float:
+def _seconds(packet: av.Packet[Any]) -> float:
     stamp = packet.dts if packet.dts is not None else packet.pts
     return float(stamp * packet.time_base) if stamp is not None else 0.0
 
@@ -103,7 +104,7 @@ def _original_audio_stream(
 
 
 def _mux_original(
-    sink: av.container.OutputContainer, stream: av.audio.stream.AudioStream, packet: av.Packet
+    sink: av.container.OutputContainer, stream: av.audio.stream.AudioStream, packet: av.Packet[Any]
 ) -> None:
     if not stream.codec_context.is_encoder:
         packet.stream = stream

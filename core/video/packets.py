@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -32,7 +33,7 @@ class VideoSpan:
     #: One tick of the stream's time base, in seconds: the rounding a copy may add.
     tick_s: float = 0.0
 
-    def add(self, packet: av.Packet) -> None:
+    def add(self, packet: av.Packet[Any]) -> None:
         """Count ``packet`` (a non-empty packet of the video stream)."""
         self.packets += 1
         self.tick_s = max(self.tick_s, float(packet.time_base))
@@ -52,8 +53,8 @@ class VideoSpan:
 
 
 def with_decode_times(
-    packets: Iterable[av.Packet], video: av.video.stream.VideoStream
-) -> Iterator[av.Packet]:
+    packets: Iterable[av.Packet[Any]], video: av.video.stream.VideoStream
+) -> Iterator[av.Packet[Any]]:
     """``packets`` with every missing ``dts`` filled in; flush (empty) packets dropped.
 
     A run of video packets without a decode time is held back until the next packet that has
@@ -64,8 +65,8 @@ def with_decode_times(
     streams that arrive during a held run are held with it, so the order between streams
     is kept.
     """
-    held: list[av.Packet] = []
-    gaps: list[av.Packet] = []
+    held: list[av.Packet[Any]] = []
+    gaps: list[av.Packet[Any]] = []
     previous: int | None = None
     for packet in packets:
         if packet.size == 0:
@@ -95,11 +96,11 @@ def with_decode_times(
     yield from held
 
 
-def _step(packet: av.Packet) -> int:
+def _step(packet: av.Packet[Any]) -> int:
     return packet.duration if packet.duration and packet.duration > 0 else 1
 
 
-def _count_back(gaps: list[av.Packet], previous: int | None, following: int) -> None:
+def _count_back(gaps: list[av.Packet[Any]], previous: int | None, following: int) -> None:
     stamps = []
     stamp = following
     for packet in reversed(gaps):
@@ -114,7 +115,7 @@ def _count_back(gaps: list[av.Packet], previous: int | None, following: int) -> 
         packet.dts = value
 
 
-def _count_forward(gaps: list[av.Packet], previous: int | None) -> None:
+def _count_forward(gaps: list[av.Packet[Any]], previous: int | None) -> None:
     if previous is None:
         _from_presentation_order(gaps)
         return
@@ -124,7 +125,7 @@ def _count_forward(gaps: list[av.Packet], previous: int | None) -> None:
         packet.dts = stamp if packet.pts is None else min(stamp, packet.pts)
 
 
-def _from_presentation_order(gaps: list[av.Packet]) -> None:
+def _from_presentation_order(gaps: list[av.Packet[Any]]) -> None:
     """Decode times for a stream that has none at all (a few frames, all in one run).
 
     Frames are decoded at the pace they are shown: the k-th decode time is the k-th smallest
