@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,3 +33,41 @@ def addon() -> Iterator[Any]:
     addon_utils.enable(ADDON, default_set=True)
     yield bpy.context.preferences.addons[ADDON].preferences
     addon_utils.disable(ADDON, default_set=True)
+
+
+@pytest.fixture(scope="module")
+def clip25(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 s at 25 fps, 160x90: dark and still for 4 s, then bright, colourful and moving."""
+    path = tmp_path_factory.mktemp("clips") / "clip25.mp4"
+    return write_clip(path, render_frames(dark_to_bright(160, 90), 8.0, 25.0), 25.0)
+
+
+@pytest.fixture
+def edit(addon, tmp_path: Path, clip25: Path):
+    """A fresh scene saved as ``tmp_path/edit.blend`` with the clip beside it."""
+    import bpy
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 25, 1.0
+    scene.moodscore.generator = "chords"
+    shutil.copy(clip25, tmp_path / "clip.mp4")
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "edit.blend"))
+    scene.sequence_editor_create()
+    return scene
+
+
+@pytest.fixture
+def online_access():
+    """Set Blender's own online-access preference; restored afterwards."""
+    import bpy
+
+    system = bpy.context.preferences.system
+    before = system.use_online_access
+
+    def set_to(allowed: bool) -> None:
+        system.use_online_access = allowed
+        assert bpy.app.online_access is allowed
+
+    yield set_to
+    system.use_online_access = before

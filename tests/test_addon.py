@@ -7,15 +7,12 @@ cancels) or the system (kills the engine) meanwhile.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
 import threading
 import time
-import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -28,61 +25,19 @@ bpy = pytest.importorskip("bpy")
 
 from blender_addon import compat, engine  # noqa: E402
 from blender_addon.properties import AROUSAL_PROP, VALENCE_PROP  # noqa: E402
-from tests.clips import dark_to_bright, render_frames, write_clip  # noqa: E402
+from tests.blender_scenes import (  # noqa: E402
+    add_colour_strip,
+    add_movie,
+    files_under,
+    process_gone,
+    score_strip_of,
+    timing,
+    watching,
+    wav_seconds,
+)
 
 pytestmark = pytest.mark.slow
 ADDON = "blender_addon"
-
-
-@pytest.fixture(scope="module")
-def clip25(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """8 s at 25 fps, 160x90: dark and still for 4 s, then bright, colourful and moving."""
-    path = tmp_path_factory.mktemp("clips") / "clip25.mp4"
-    return write_clip(path, render_frames(dark_to_bright(160, 90), 8.0, 25.0), 25.0)
-
-
-@pytest.fixture
-def edit(addon, tmp_path: Path, clip25: Path):
-    """A fresh scene saved as ``tmp_path/edit.blend`` with the clip beside it."""
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.fps, scene.render.fps_base = 25, 1.0
-    scene.moodscore.generator = "chords"
-    shutil.copy(clip25, tmp_path / "clip.mp4")
-    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "edit.blend"))
-    scene.sequence_editor_create()
-    return scene
-
-
-def add_movie(scene, name: str, channel: int, frame_start: int, path: str = "//clip.mp4"):
-    return compat.strips_in(scene.sequence_editor).new_movie(name, path, channel, frame_start)
-
-
-timing = compat.strip_timing  # by Blender 5.2's names, so the tests warn on no version
-
-
-def score_strip_of(scene, name: str):
-    return compat.find_strip(scene, f"{name} · score")
-
-
-def files_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
-
-
-def wav_seconds(path: Path) -> float:
-    with wave.open(str(path)) as reader:
-        return reader.getnframes() / reader.getframerate()
-
-
-def add_colour_strip(scene, name: str, *, channel: int, start: int, frames: int):
-    """A colour strip; Blender 5.0 takes its length where 4.x took an end frame."""
-    strips = compat.strips_in(scene.sequence_editor)
-    try:
-        return strips.new_effect(name, "COLOR", channel, frame_start=start, length=frames)
-    except TypeError:
-        return strips.new_effect(
-            name, "COLOR", channel, frame_start=start, frame_end=start + frames
-        )
 
 
 def test_trimmed_strip_before_frame_one_in_a_24fps_scene(edit, tmp_path: Path) -> None:
@@ -147,64 +102,6 @@ def test_second_strip_of_same_name_never_overwrites(edit, tmp_path: Path) -> Non
         assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
     assert [p.stat().st_mtime_ns for p in first] == stamps
     assert score_strip_of(other, "clip").sound.filepath == "//moodscore/clip-2/v1/clip.wav"
-
-
-class JobWatcher(threading.Thread):
-    """Watches the active job from another thread: its engine, its progress, its folders.
-
-    ``act`` runs once, as soon as the engine has reported progress (e.g. cancel or kill).
-    """
-
-    def __init__(self, act: Callable[[engine.ScoringJob], None] | None = None) -> None:
-        super().__init__(daemon=True)
-        self.act = act
-        self.acted = False
-        self.pid: int | None = None
-        self.workdir: Path | None = None
-        self.staging: list[Path] = []
-        self.progress: list[tuple[str, float]] = []
-        self.priority: int | None = None
-        self.policy: int | None = None
-
-    def run(self) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            job = engine.active_job()
-            if job is None or job.done:
-                if self.pid is not None:
-                    return
-            elif job.pid is not None:
-                self.pid, self.workdir = job.pid, job.workdir
-                self.staging = [request.staging_dir for request in job.requests]
-                sample = (job.stage, job.fraction)
-                if not self.progress or self.progress[-1] != sample:
-                    self.progress.append(sample)
-                if job.fraction > 0.0 and self.priority is None:
-                    with contextlib.suppress(OSError):  # it may just have ended
-                        self.priority = os.getpriority(os.PRIO_PROCESS, job.pid)
-                        self.policy = os.sched_getscheduler(job.pid)
-                if self.act is not None and not self.acted and job.fraction > 0.0:
-                    self.act(job)
-                    self.acted = True
-            time.sleep(0.002)
-
-
-@contextlib.contextmanager
-def watching(act: Callable[[engine.ScoringJob], None] | None = None) -> Iterator[JobWatcher]:
-    watcher = JobWatcher(act)
-    watcher.start()
-    try:
-        yield watcher
-    finally:
-        watcher.join(timeout=130)
-
-
-def process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_scores_in_an_engine_process_that_reports_progress(edit, tmp_path: Path) -> None:
@@ -407,20 +304,6 @@ def vision_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[VisionReco
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def online_access():
-    """Set Blender's own online-access preference; restored afterwards."""
-    system = bpy.context.preferences.system
-    before = system.use_online_access
-
-    def set_to(allowed: bool) -> None:
-        system.use_online_access = allowed
-        assert bpy.app.online_access is allowed
-
-    yield set_to
-    system.use_online_access = before
 
 
 def test_online_access_off_greys_out_cloud_and_contacts_nobody(

@@ -26,12 +26,14 @@ bpy = pytest.importorskip("bpy")
 from blender_addon import compat, engine, engine_worker  # noqa: E402
 from blender_addon.engine_protocol import Event  # noqa: E402
 from blender_addon.messages import for_addon  # noqa: E402
-from tests import test_addon as base  # noqa: E402
+from tests.blender_scenes import (  # noqa: E402
+    add_colour_strip,
+    add_movie,
+    score_strip_of,
+    watching,
+)
 
 # The scene fixtures and helpers of the add-on's main tests (pytest finds fixtures by name here).
-addon, edit, clip25, online_access = base.addon, base.edit, base.clip25, base.online_access
-add_colour_strip, add_movie = base.add_colour_strip, base.add_movie
-score_strip_of = base.score_strip_of
 
 pytestmark = pytest.mark.slow
 
@@ -358,7 +360,7 @@ def test_a_warm_engine_takes_the_next_score_and_goes_on_unregister(edit) -> None
     assert engine.prewarm() and engine.has_warm()
     warm = engine._warm  # the idle engine the panel would have started
     assert not engine.prewarm()  # one at a time
-    with base.watching() as watcher:
+    with watching() as watcher:
         assert bpy.ops.moodscore.score_strip(strip="clip") == {"FINISHED"}
     assert watcher.pid == warm.process.pid  # the score did not start an engine of its own
     assert not engine.has_warm()
