@@ -71,10 +71,15 @@ def _voicing_candidates(
     *,
     root_position: bool = False,
     pedal: bool = False,
+    open_position: bool = False,
+    bass: tuple[int, int, int] | None = None,
 ) -> list[tuple[int, ...]]:
     """Voicings of ``chord`` in ``[low, high]`` with ``voices`` voices: the classes of
     :func:`_voice_classes` present (the third never doubled), no gap wider than an octave
-    between neighbouring voices and none closer than the low-interval limits allow."""
+    between neighbouring voices and none closer than the low-interval limits allow; in
+    ``open_position`` a fifth or more at the bottom and at least a tenth across. With
+    ``bass`` (pitch class, lowest and highest pitch of the bass), the lowest voice leaves the
+    bass room for that pitch class below it, spaced by the same limits."""
     needed = _voice_classes(chord, voices, pedal)
     pitches = [p for p in range(low, high + 1) if p % 12 in needed]
     # A tutti of five voices or more doubles a minor chord's third: one minor third among six
@@ -91,8 +96,26 @@ def _voicing_candidates(
             continue
         if root_position and voices > 1 and classes[0] != chord.root:
             continue
+        if bass is not None and not _room_below(voicing[0], bass):
+            continue
+        if (
+            open_position
+            and voices >= 3
+            and (voicing[1] - voicing[0] < 7 or voicing[-1] - voicing[0] < 15)
+        ):
+            continue
         candidates.append(voicing)
     return candidates
+
+
+def _room_below(lowest: int, bass: tuple[int, int, int]) -> bool:
+    """Whether the bass can sound its pitch class below ``lowest`` (a pad's lowest voice)
+    within its range and spaced by the low-interval limits."""
+    pitch_class, low, high = bass
+    return any(
+        p % 12 == pitch_class and well_spaced(p, lowest)
+        for p in range(low, min(high, lowest - 1) + 1)
+    )
 
 
 def pad_voices(seg: Segment) -> int:
@@ -121,10 +144,42 @@ def _parallel_perfect(before: tuple[int, ...], after: tuple[int, ...]) -> bool:
     return False
 
 
+def _voicings_for(
+    segment: Segment,
+    low: int,
+    high: int,
+    open_position: bool,
+    bass_range: tuple[int, int],
+) -> tuple[list[tuple[int, ...]], int]:
+    """The candidate voicings of ``segment``'s pad and their number of voices, by preference:
+    the band's voices leaving the bass room below, in root position for the final tonic and
+    in open position when asked; then fewer voices; the bass's room is given up last."""
+    pedal = segment.band.bass_16ths == 0 and _holds_pedal(segment)
+    bass = (segment.tonic if _holds_pedal(segment) else segment.chord.root, *bass_range)
+    for room in (bass, None):
+        for voices in range(pad_voices(segment), 0, -1):
+            # A pad of more than four voices spreads upward: the climax's widest register.
+            top = high + WIDER_PAD_STEP * max(0, voices - 4)
+            for options in (
+                {"root_position": segment.final, "open_position": open_position},
+                {"open_position": open_position},
+                {},
+            ):
+                found = _voicing_candidates(
+                    segment.chord, low, top, voices, pedal=pedal, bass=room, **options
+                )
+                if found:
+                    return found, voices
+    return [], 0
+
+
 def voice_lead(
     segments: Sequence[Segment],
     rng: np.random.Generator,
     pitch_range: tuple[int, int] = HARMONY_RANGE,
+    *,
+    open_position: bool = False,
+    bass_range: tuple[int, int] = BASS_RANGE,
 ) -> list[tuple[int, ...]]:
     """A voicing per segment, each as close as possible to the previous one.
 
@@ -132,7 +187,8 @@ def voice_lead(
     between any two voices and for a triad without a doubled root, and a pull toward the
     middle of the range so the layer never drifts to an edge; a small random jitter (from the
     seed) picks among near-equal voicings.
-    The final tonic stands in root position.
+    The final tonic stands in root position. ``open_position`` spreads every pad of three
+    voices or more (see :func:`_voicing_candidates`), where it fits.
     """
     low, high = pitch_range
     phrases = max(seg.phrase.index for seg in segments) + 1 if segments else 0
@@ -142,16 +198,7 @@ def voice_lead(
     voicings: list[tuple[int, ...]] = []
     previous: tuple[int, ...] | None = None
     for segment in segments:
-        candidates: list[tuple[int, ...]] = []
-        for voices in range(pad_voices(segment), 0, -1):  # thinner if the range is too tight
-            # A pad of more than four voices spreads upward: the climax's widest register.
-            top = high + WIDER_PAD_STEP * max(0, voices - 4)
-            pedal = segment.band.bass_16ths == 0 and _holds_pedal(segment)
-            candidates = _voicing_candidates(
-                segment.chord, low, top, voices, root_position=segment.final, pedal=pedal
-            ) or _voicing_candidates(segment.chord, low, top, voices, pedal=pedal)
-            if candidates:
-                break
+        candidates, voices = _voicings_for(segment, low, high, open_position, bass_range)
         jitter = rng.uniform(0.0, VOICING_JITTER, size=len(candidates))
         doubled_root = min(2, voices - 2)
         costs = [
@@ -171,13 +218,30 @@ def voice_lead(
     return voicings
 
 
-def pad(segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]]) -> list[Note]:
+def comping_strikes(seg: Segment, pattern: Sequence[int]) -> list[int]:
+    """Ticks in ``seg`` where a comping ``pattern`` (16ths from the bar line) strikes; the
+    segment's start too at a cut of the video (the film's cut is hit) or when the pattern
+    leaves the segment empty."""
+    bar_start = seg.start - seg.start % BAR
+    inside = [bar_start + o * SIXTEENTH for o in pattern]
+    strikes = [t for t in inside if seg.start <= t < seg.end]
+    if seg.at_cut or not strikes:
+        strikes = sorted({seg.start, *strikes})
+    return strikes
+
+
+def pad(
+    segments: Sequence[Segment],
+    voicings: Sequence[tuple[int, ...]],
+    comping: Sequence[Sequence[int]] | None = None,
+) -> list[Note]:
     """The chord pad: each voicing held for its segment, or re-struck at the arousal band's
     pulse.
 
     A held tone common to two chords inside one bar is tied through the change rather than
     struck again, as voice-leading asks; on each bar line the chord is struck anew, so a
-    decaying instrument such as the piano keeps sounding.
+    decaying instrument such as the piano keeps sounding. ``comping`` (one pattern of 16ths
+    per segment) replaces the even pulse with a rhythm of the arranger's.
     """
     notes: list[Note] = []
     held: dict[int, tuple[int, int]] = {}  # pitch -> (start, velocity) of the sounding note
@@ -186,11 +250,18 @@ def pad(segments: Sequence[Segment], voicings: Sequence[tuple[int, ...]]) -> lis
         start, velocity = held.pop(pitch)
         notes.append(Note(start, end - start, pitch, velocity))
 
-    for seg, voicing in zip(segments, voicings, strict=True):
+    for index_seg, (seg, voicing) in enumerate(zip(segments, voicings, strict=True)):
         pulse = seg.band.pad_pulse_16ths * SIXTEENTH
         strikes = [seg.start]
-        if pulse and not seg.final:
+        if comping is not None and not seg.final:
+            strikes = comping_strikes(seg, comping[index_seg])
+        elif pulse and not seg.final:
             strikes += [t for t in range(seg.start - seg.start % pulse + pulse, seg.end, pulse)]
+        if strikes[0] > seg.start:
+            # A comping pad rests from the chord change to its first stab: the old chord
+            # stops where the new one begins below and above it.
+            for pitch in list(held):
+                release(pitch, max(held[pitch][0] + SIXTEENTH, seg.start))
         for index, strike in enumerate(strikes):
             restrike = strike % BAR == 0 or index > 0
             for pitch in list(held):
@@ -231,15 +302,18 @@ def bass_line(
     voicings: Sequence[tuple[int, ...]],
     rng: np.random.Generator,
     pitch_range: tuple[int, int] = BASS_RANGE,
+    ostinati: Sequence[tuple[tuple[int, int], ...]] | None = None,
 ) -> list[Note]:
     """Roots with fifths and octaves at the arousal band's bass value (or a tonic pedal, see
     :class:`.mapping.ValenceBand`); in the calmest band only a pedal mode's drone and the
     closing cadence, where the dominant and the tonic always sound in the bass. Every bass
     note stays below the pad, so no pitch is doubled across parts, and inside
-    ``pitch_range`` (the register and the bass instrument's range)."""
+    ``pitch_range`` (the register and the bass instrument's range). ``ostinati`` (one per
+    segment: (16th from the bar line, tone index) pairs) replaces the even figures with an
+    arranger's rhythmic pattern."""
     notes: list[Note] = []
     previous = float(sum(pitch_range) / 2)
-    for seg, voicing in zip(segments, voicings, strict=True):
+    for index_seg, (seg, voicing) in enumerate(zip(segments, voicings, strict=True)):
         figure = BASS_FIGURES[int(rng.integers(len(BASS_FIGURES)))]
         closing = seg.phrase.final and seg.cadence_role
         value = seg.band.bass_16ths * SIXTEENTH
@@ -266,6 +340,10 @@ def bass_line(
         upper = root + 12
         octave = upper if upper < ceiling and well_spaced(upper, ceiling) else root
         tones = (root, fifth, octave)
+        if ostinati is not None:
+            notes.extend(_ostinato(seg, tones, ostinati[index_seg]))
+            previous = root
+            continue
         for index, start in enumerate(range(seg.start, seg.end, value)):
             pitch = tones[figure[index % len(figure)]]
             notes.append(
@@ -273,3 +351,21 @@ def bass_line(
             )
         previous = root
     return notes
+
+
+def _ostinato(
+    seg: Segment, tones: tuple[int, int, int], pattern: tuple[tuple[int, int], ...]
+) -> list[Note]:
+    """The bass of ``seg`` on an ostinato ``pattern`` of (16th from the bar line, index into
+    ``tones``) pairs; the segment's start always sounds the root."""
+    bar_start = seg.start - seg.start % BAR
+    hits = [(seg.start, 0)] + [
+        (bar_start + o * SIXTEENTH, tone)
+        for o, tone in pattern
+        if seg.start < bar_start + o * SIXTEENTH < seg.end
+    ]
+    ends = [tick for tick, _ in hits[1:]] + [seg.end]
+    return [
+        Note(tick, end - tick, tones[tone], seg.velocity("bass", tick))
+        for (tick, tone), end in zip(hits, ends, strict=True)
+    ]

@@ -1,10 +1,12 @@
-"""Chords generator (the seed's 2): broken-chord figuration over a chord pad and a bass.
+"""Chords generator (the seed's 2): broken-chord figuration over a comping pad and a bass.
 
 Valence picks the mode and so the chord qualities (major triads when bright, minor and
 diminished when dark); arousal picks the harmonic rhythm, the figuration's rate, the layers,
 loudness and register (see :mod:`.mapping`). The figuration breaks each chord in close
 position just above the pad; its pattern is the motif: a phrase opens with the period's
-pattern, varies it in the middle bars and rises into the cadence, whose last tone rings.
+pattern, varies it in the middle bars and rises into the cadence, whose last tone rings. Its
+accompaniment is its own (:data:`ARRANGEMENT`): another harmonic rhythm, an open-position pad
+comping in syncopated rhythms and a bass on ostinati, drawn per phrase by arousal and seed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..music.score import Note, Score
-from .frame import compose_over_harmony
+from .frame import Arrangement, compose_over_harmony
 from .harmony import Segment
 from .mapping import MELODY_REACH, busier, register_centre
 from .metre import BAR, BEAT, SIXTEENTH
@@ -36,6 +38,39 @@ ARPEGGIO_PATTERNS: dict[str, tuple[int, ...]] = {
     "leaping": (0, 3, 1, 2),
 }
 CADENCE_PATTERN = "rising"
+
+# fmt: off
+#: Chords' own accompaniment, per arousal band (calmest first): its harmony moves twice a bar
+#: in the middle bands, where Scales' holds, and once a bar at the top, where a driving
+#: ostinato carries the energy (an action cue's pedal harmony); each phrase walks the next of
+#: its band's progressions after the one Scales draws for the seed; an open-position pad a
+#: little higher, comping off the beat in syncopated rhythms (3+3+2 at the top), resting on
+#: the downbeats the bass and figuration strike; a lower bass on ostinati (already a sub-bass, so
+#: the climax doubles the figuration, not the bass).
+ARRANGEMENT = Arrangement(
+    pace=(1, 2, 2, 1, 1),
+    progression_shift=1,
+    pad_register=(48, 72),
+    bass_register=(24, 40),
+    bass_octaves=False,
+    open_position=True,
+    comping=(
+        ((4,), (2, 10)),
+        ((2, 8), (4, 10), (2, 6, 12)),
+        ((2, 6, 10, 14), (3, 8, 11)),
+        ((2, 3, 6, 10, 14), (3, 6, 11, 14)),
+        ((3, 6, 8, 11, 14), (2, 3, 6, 10, 11, 14)),
+    ),
+    ostinati=(
+        ((),),
+        (((10, 0),), ((8, 1),)),
+        (((6, 0), (8, 1), (14, 2)), ((4, 2), (8, 0), (12, 1))),
+        (((3, 0), (6, 2), (8, 0), (11, 0), (14, 1)), ((4, 0), (6, 2), (10, 0), (12, 1))),
+        (tuple((o, t) for o, t in zip(range(2, 16, 2), (0, 2, 0, 0, 0, 2, 1), strict=True)),
+         ((3, 0), (6, 0), (8, 2), (11, 0), (14, 1))),
+    ),
+)
+# fmt: on
 #: Positions the broken chord may start from (0 = root position above the pad, 1 = first
 #: inversion, ...): drawn per bar, so a returning chord is broken in a new shape.
 INVERSIONS = 3
@@ -46,7 +81,7 @@ def compose(timeline: EmotionTimeline, config: Config, seed: int) -> Score:
 
     ``seed`` varies the tonic, progressions, voicings and arpeggio patterns.
     """
-    return compose_over_harmony(timeline, config, seed, "figure", arpeggios)
+    return compose_over_harmony(timeline, config, seed, "figure", arpeggios, ARRANGEMENT)
 
 
 def _close_position(seg: Segment, floor: int, inversion: int) -> list[int]:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from ..music.instruments import ROLE_CHANNELS, TRACK_NAMES, program_range, programs_for
 from ..music.score import Note, Score, Track, tidy_notes
-from .accompaniment import BASS_RANGE, HARMONY_RANGE, bass_line, pad, voice_lead
+from .accompaniment import BASS_RANGE, HARMONY_RANGE, bass_line, pad, voice_lead, well_spaced
 from .harmony import Segment, plan_harmony
-from .metre import BAR, BEAT
+from .mapping import AROUSAL_TABLE, busier
+from .metre import BAR, BEAT, HALF_BAR
 from .percussion import percussion
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 #: A generator's lead part: notes from the plan's segments, the pad voicings, the accompaniment
 #: so far (to keep the lead on top without parallels or doublings) and the seeded rng.
+T = TypeVar("T")
 #: The last argument is the lead instrument's range.
 LeadPart = Callable[
     [
@@ -43,6 +46,71 @@ APEX_BEATS = 2
 #: Velocity of the lower octave of a doubled lead, below the lead's own: it thickens the line
 #: without taking the top from it.
 DOUBLING_VELOCITY_DROP = 8
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """How a generator lays its accompaniment out on the shared plan: a listener tells the
+    generators apart by it as much as by the lead.
+
+    Parameters
+    ----------
+    pace
+        Chord changes per bar for each arousal band (None: the band's own).
+    progression_shift
+        Which of its valence band's progressions a phrase walks, relative to the seed's draw
+        (see :func:`.harmony.plan_harmony`).
+    pad_register, bass_register
+        Registers of the pad and the bass (MIDI, inclusive), before the instruments' ranges
+        cut them.
+    bass_octaves
+        Double the bass at the octave where the band doubles the lead (see
+        :func:`bass_in_octaves`).
+    open_position
+        Spread the pad (a fifth or more at the bottom, a tenth or more across).
+    comping
+        Pad rhythms per arousal band (16ths from the bar line; one drawn per phrase), or None
+        for the band's even pulse.
+    ostinati
+        Bass patterns per arousal band ((16th, tone) pairs, tone 0 root, 1 fifth, 2 octave;
+        one drawn per phrase), or None for the even root-fifth figures.
+    """
+
+    pace: tuple[int, ...] | None = None
+    progression_shift: int = 0
+    pad_register: tuple[int, int] = HARMONY_RANGE
+    bass_register: tuple[int, int] = BASS_RANGE
+    open_position: bool = False
+    bass_octaves: bool = False
+    comping: tuple[tuple[tuple[int, ...], ...], ...] | None = None
+    ostinati: tuple[tuple[tuple[tuple[int, int], ...], ...], ...] | None = None
+
+
+#: The tune-led texture: close pad on the band's pulse, a root-fifth bass in the cello's register
+#: (light, so the tune carries).
+TUNE_LED = Arrangement(bass_register=(36, 55))
+
+
+def _per_phrase(
+    segments: Sequence[Segment], table: Sequence[Sequence[T]], rng: np.random.Generator
+) -> list[T]:
+    """For each segment, one of its arousal band's patterns in ``table``, drawn once per phrase
+    and band (a phrase keeps its groove; the next may take another): the sparsest patterns in
+    the lower half of the band, the densest in the upper half (so density follows arousal
+    inside a band too), the seed choosing among patterns of equal length."""
+    chosen: dict[tuple[int, int, bool], T] = {}
+    result = []
+    for seg in segments:
+        band = AROUSAL_TABLE.index(seg.band)
+        upper = busier(seg.arousal)
+        key = (seg.phrase.index, band, upper)
+        if key not in chosen:
+            lengths = sorted({len(option) for option in table[band]})
+            wanted = lengths[-1] if upper else lengths[0]
+            options = [option for option in table[band] if len(option) == wanted]
+            chosen[key] = options[int(rng.integers(len(options)))]
+        result.append(chosen[key])
+    return result
 
 
 def _within(register: tuple[int, int], program: int) -> tuple[int, int]:
@@ -77,9 +145,9 @@ def with_apex(
     notes: list[Note], segments: Sequence[Segment], accompaniment: Sequence[Note], high: int
 ) -> list[Note]:
     """``notes`` (the lead) with the climax's apex: from the climax bar's downbeat a chord tone
-    above every other note of the lead, held :data:`APEX_BEATS` beats (the notes it covers
-    give way). The apex is a chord tone that makes no perfect interval with the bass under
-    it, so it cannot move in parallel fifths or octaves with it; at most ``high``."""
+    above every other note of the lead (or level with the highest, when the range ends there),
+    held :data:`APEX_BEATS` beats (the notes it covers give way), never in parallel fifths or
+    octaves with the bass; at most ``high``."""
     bar = climax_bar(segments)
     if bar is None or not notes:
         return notes
@@ -89,13 +157,26 @@ def with_apex(
     if seg is None or seg.final or end > segments[-1].end:
         return notes
     under = [n.pitch for n in accompaniment if n.start <= start < n.end]
+    before = [n.pitch for n in accompaniment if n.start < start <= n.end]
     bass = min(under) if under else None
+    bass_before = min(before) if before else None
+    top_before = max((n.pitch for n in notes if n.start < start <= n.end), default=None)
+
+    def no_parallel(pitch: int) -> bool:
+        # Parallels need both outer voices to move into the same perfect interval.
+        if bass is None or bass_before is None or top_before is None:
+            return True
+        if bass == bass_before or pitch == top_before:
+            return True
+        interval, previous = (pitch - bass) % 12, (top_before - bass_before) % 12
+        return interval not in (0, 7) or interval != previous
+
     top = max(n.pitch for n in notes)
-    options = [
-        p
-        for p in range(top + 1, high + 1)
-        if p % 12 in seg.chord.pitch_classes and (bass is None or (p - bass) % 12 not in (0, 7))
-    ]
+    tones = [p for p in range(top, high + 1) if p % 12 in seg.chord.pitch_classes]
+    fitting = [p for p in tones if no_parallel(p)]
+    # Above every other note if a tone allows it, else level with the highest (the longest
+    # of them, so still the held peak).
+    options = [p for p in fitting if p > top] or [p for p in fitting if p == top]
     if not options:
         return notes
     velocity = max(n.velocity for n in notes if n.start < end and n.end > start - BAR)
@@ -110,16 +191,33 @@ def with_apex(
     return sorted(kept)
 
 
+def registers(
+    arrangement: Arrangement, programs: dict[str, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The pad's and the bass's registers for ``arrangement`` on the preset's ``programs``:
+    each cut to its instrument's range, and the pad starting at least an octave above the
+    bass's lowest note (keeping its width), so every bass tone has a place below it (a
+    cello's C string under the pad, not a note under the cello)."""
+    bass_range = _within(arrangement.bass_register, programs["bass"])
+    pad_low, pad_high = _within(arrangement.pad_register, programs["harmony"])
+    floor = bass_range[0] + 12
+    if pad_low < floor:
+        pad_low, pad_high = floor, pad_high + floor - pad_low
+    return (pad_low, pad_high), bass_range
+
+
 def doubled_below(
     notes: Sequence[Note],
     segments: Sequence[Segment],
     pitch_range: tuple[int, int],
     accompaniment: Sequence[Note] = (),
 ) -> list[Note]:
-    """``notes`` with an octave below added wherever the arousal band asks for the lead in
-    octaves: on the chord tones only (doubled passing tones would weigh the mode's scale over
-    its chords, and a phrygian bar would read as its relative major), inside the instrument's
-    range, and never on a pitch the accompaniment already sounds."""
+    """``notes`` thickened wherever the arousal band asks for the lead in octaves (the
+    climax's tutti): each chord tone of the lead gets its octave below and the chord tone
+    just under it (the tune harmonised in thirds or fourths, as horns double a climax).
+    Chord tones only: doubled passing tones would weigh the mode's scale over its chords (a
+    phrygian bar would read as its relative major). Never outside the instrument's range,
+    never on a pitch the accompaniment already sounds."""
     starts = [seg.start for seg in segments]
     sounding: dict[int, list[Note]] = {}  # the accompaniment by pitch, to look up unisons
     for other in accompaniment:
@@ -127,40 +225,96 @@ def doubled_below(
     doubled = list(notes)
     for note in notes:
         seg = segments[bisect.bisect_right(starts, note.start) - 1]
-        lower = note.pitch - 12
-        if seg.band.lead_octaves < 2 or lower < pitch_range[0]:
+        classes = seg.chord.pitch_classes
+        if seg.band.lead_octaves < 2 or note.pitch % 12 not in classes:
             continue
-        if note.pitch % 12 not in seg.chord.pitch_classes:
+        under = next(
+            (p for p in range(note.pitch - 1, note.pitch - 6, -1) if p % 12 in classes), None
+        )
+        for pitch in (note.pitch - 12, under):
+            if pitch is None or pitch < pitch_range[0]:
+                continue
+            if any(n.start < note.end and note.start < n.end for n in sounding.get(pitch, ())):
+                continue
+            velocity = max(1, note.velocity - DOUBLING_VELOCITY_DROP)
+            doubled.append(Note(note.start, note.duration, pitch, velocity))
+    return doubled
+
+
+def bass_in_octaves(
+    notes: Sequence[Note],
+    segments: Sequence[Segment],
+    pitch_range: tuple[int, int],
+    pad_notes: Sequence[Note],
+) -> list[Note]:
+    """The bass with its octave added where the arousal band doubles the lead (the climax's
+    fullest orchestration), as double basses sustain under moving cellos: on the bar's two
+    strong beats, held to the next one (or the segment's end); below when the instrument
+    reaches it, else above when that stays under the pad, spaced by the low-interval limits."""
+    starts = [seg.start for seg in segments]
+    doubled = list(notes)
+    for note in notes:
+        seg = segments[bisect.bisect_right(starts, note.start) - 1]
+        if seg.band.lead_octaves < 2 or note.start % HALF_BAR:
             continue
-        if any(
-            n.pitch == lower and n.start < note.end and note.start < n.end for n in accompaniment
-        ):
+        end = min(seg.end, note.start + HALF_BAR)
+        lower, upper = note.pitch - 12, note.pitch + 12
+        if lower >= pitch_range[0]:
+            doubled.append(Note(note.start, end - note.start, lower, note.velocity))
             continue
-        velocity = max(1, note.velocity - DOUBLING_VELOCITY_DROP)
-        doubled.append(Note(note.start, note.duration, lower, velocity))
+        floor = min(
+            (n.pitch for n in pad_notes if n.start < end and note.start < n.end), default=128
+        )
+        if upper <= pitch_range[1] and upper < floor and well_spaced(upper, floor):
+            doubled.append(Note(note.start, end - note.start, upper, note.velocity))
     return doubled
 
 
 def compose_over_harmony(
-    timeline: EmotionTimeline, config: Config, seed: int, lead_role: str, lead: LeadPart
+    timeline: EmotionTimeline,
+    config: Config,
+    seed: int,
+    lead_role: str,
+    lead: LeadPart,
+    arrangement: Arrangement = TUNE_LED,
 ) -> Score:
     """A lead part over a voice-led pad, a bass and percussion: the deterministic generators'
     frame.
 
-    The random draws happen in a fixed order (plan, voicings, bass, lead, drums), so the same
-    seed gives the same bytes.
+    The random draws happen in a fixed order (plan, voicings, comping, bass, lead, drums), so
+    the same seed gives the same bytes.
     """
     programs = programs_for(config.music.preset, config.music.programs)
     rng = np.random.default_rng(seed)
-    plan = plan_harmony(timeline, rng, fade_ticks=timeline.grid.length_ticks(config.render.fade_s))
-    bass_range = _within(BASS_RANGE, programs["bass"])
-    # The pad starts an octave above the bass's lowest note, so every bass tone has a place
-    # below it (a cello's C string under the pad, not a note under the cello).
-    pad_low, pad_high = _within(HARMONY_RANGE, programs["harmony"])
-    pad_range = (max(pad_low, bass_range[0] + 12), max(pad_high, bass_range[0] + 12 + 23))
-    voicings = voice_lead(plan.segments, rng, pad_range)
-    parts = {"harmony": pad(plan.segments, voicings)}
-    parts["bass"] = bass_line(plan.segments, voicings, rng, bass_range)
+    fade = timeline.grid.length_ticks(config.render.fade_s)
+    plan = plan_harmony(
+        timeline,
+        rng,
+        fade_ticks=fade,
+        pace=arrangement.pace,
+        progression_shift=arrangement.progression_shift,
+    )
+    pad_range, bass_range = registers(arrangement, programs)
+    voicings = voice_lead(
+        plan.segments,
+        rng,
+        pad_range,
+        open_position=arrangement.open_position,
+        bass_range=bass_range,
+    )
+    comping = None
+    if arrangement.comping is not None:
+        comping = _per_phrase(plan.segments, arrangement.comping, rng)
+    parts = {"harmony": pad(plan.segments, voicings, comping)}
+    ostinati = None
+    if arrangement.ostinati is not None:
+        ostinati = _per_phrase(plan.segments, arrangement.ostinati, rng)
+    bass = bass_line(plan.segments, voicings, rng, bass_range, ostinati)
+    if arrangement.bass_octaves:
+        bass = bass_in_octaves(
+            bass, plan.segments, program_range(programs["bass"]), parts["harmony"]
+        )
+    parts["bass"] = bass
     lead_range = program_range(programs[lead_role])
     under = parts["harmony"] + parts["bass"]
     line = lead(plan.segments, voicings, under, rng, lead_range)

@@ -35,6 +35,7 @@ from ..music.dynamics import (
 from ..timeline import EmotionTimeline
 from .form import AUTHENTIC, Phrase, plan_phrases
 from .mapping import (
+    AROUSAL_TABLE,
     DOMINANT_SCALES,
     HIT_JUMP,
     MODES,
@@ -191,6 +192,8 @@ class _Bar:
     colour: ValenceBand
     pace: ArousalBand
     tonic: int
+    #: Chord changes per bar (1 or 2): the arousal band's, or the generator's own pacing.
+    chords_per_bar: int = 1
     #: Arousal still rises ahead (see :func:`rising_bars`): no tonic arrives on a phrase's
     #: downbeat after a dominant, which would be heard as a close.
     rising: bool = False
@@ -244,13 +247,13 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
             return [[(0, lead_in), (HALF_BAR, "h")], [(0, "T"), (HALF_BAR, "h")]]
         return [[(0, lead_in), (late, "h")], [(0, "T"), (late, "h")], [(0, lead_in)]]
     if bar == last - 1 and phrase.cadence == AUTHENTIC:
-        if info.colour.bright and info.pace.chords_per_bar == 1 and bar > first:
+        if info.colour.bright and info.chords_per_bar == 1 and bar > first:
             return [[(0, "D")], [(0, opening), (HALF_BAR, "D")]]
         if info.colour.bright:
             return [[(0, opening), (HALF_BAR, "D")], [(0, "P"), (HALF_BAR, "D")]]
         lead_in = "P" if bar > first else opening  # iv-V-i: the predominant keeps it minor
         return [[(0, lead_in), (late, "D")], [(0, opening), (late, "D")], [(0, opening)]]
-    if info.pace.chords_per_bar == 2:
+    if info.chords_per_bar == 2:
         return [[(0, opening), (HALF_BAR, "x")], [(0, opening)]]
     return [[(0, opening)]]
 
@@ -373,26 +376,44 @@ def _bar_chords(
 
 
 def plan_harmony(
-    timeline: EmotionTimeline, rng: np.random.Generator, fade_ticks: int = 0
+    timeline: EmotionTimeline,
+    rng: np.random.Generator,
+    fade_ticks: int = 0,
+    pace: Sequence[int] | None = None,
+    progression_shift: int = 0,
 ) -> HarmonicPlan:
     """Cut the piece into chord segments that follow the phrases, the valence and the cuts.
 
     The tonic and each phrase's progression are drawn from ``rng``; the final tonic arrives a
-    bar before a fade of ``fade_ticks`` (see :func:`final_bar_index`).
+    bar before a fade of ``fade_ticks`` (see :func:`final_bar_index`). ``pace`` gives the
+    chord changes per bar for each arousal band (default: the band's own);
+    ``progression_shift`` moves every drawn progression to the band's next one, so a
+    generator with its own shift walks other chords for the same seed.
     """
     length = piece_length_ticks(timeline)
     final_bar = final_bar_index(length, fade_ticks)
     home = int(rng.integers(12))
     bars = _bars(timeline, final_bar + 1, home)
     rising = rising_bars([bar.arousal for bar in bars])
-    bars = [replace(info, rising=index in rising) for index, info in enumerate(bars)]
+    bars = [
+        replace(
+            info,
+            rising=index in rising,
+            chords_per_bar=(
+                info.pace.chords_per_bar if pace is None else pace[AROUSAL_TABLE.index(info.pace)]
+            ),
+        )
+        for index, info in enumerate(bars)
+    ]
     phrases = plan_phrases(final_bar, rising)
     # The last phrase comes home: it closes on the tonic the piece began in, in the mode of
     # its own emotion (a dark ending of a bright piece turns to the parallel minor).
     for bar in phrases[-1].bars:
         bars[bar] = replace(bars[bar], tonic=home)
     progressions = {
-        (phrase.index, band.mode): band.progressions[int(rng.integers(len(band.progressions)))]
+        (phrase.index, band.mode): band.progressions[
+            (int(rng.integers(len(band.progressions))) + progression_shift) % len(band.progressions)
+        ]
         for phrase in phrases
         for band in sorted({bars[b].colour for b in phrase.bars}, key=lambda b: b.min_valence)
     }
@@ -408,6 +429,17 @@ def plan_harmony(
     cuts = _snap_cuts(timeline, length)
     cut_ticks = {tick for tick, _ in cuts}
     hit_ticks = {tick for tick, hit in cuts if hit}
+    # A cut on a slot's start whose chord repeats the one before changes chord there, so every
+    # cut is heard: the free chord of the two (a progression's) is redrawn.
+    for index in range(1, len(slots)):
+        slot, before = slots[index], slots[index - 1]
+        if slot.start not in cut_ticks or slot.chord != before.chord:
+            continue
+        free = index if slot.function == "x" else index - 1 if before.function == "x" else None
+        if free is not None:
+            around = (slots[free - 1].chord if free else None, slots[free + 1].chord)
+            chord = walk.chord("x", bars[slots[free].bar], slots[free].phrase, around)
+            slots[free] = replace(slots[free], chord=chord)
     # A cut inside a slot splits it. The slot's chord keeps the part after the cut when it
     # leads somewhere (a cadence's dominant or predominant); a fresh chord of the progression
     # fills the other part. The final tonic takes an added colour tone after a cut (and back).

@@ -167,7 +167,7 @@ AROUSAL_TABLE: tuple[ArousalBand, ...] = (
                          (1, 1, 1, 1, 2, 2, 1, 1, 2, 4), (2, 2, 1, 1, 2, 2, 2, 1, 1, 2)),
                 cadence_rhythms=((1, 1, 2, 2, 2, 8), (2, 1, 1, 2, 2, 8)),
                 figure_16ths=1, bass_16ths=2, pad_pulse_16ths=4, drums="drive",
-                chords_per_bar=2, gap_ticks=40, pad_voices=6, lead_octaves=2),
+                chords_per_bar=2, gap_ticks=40, pad_voices=5, lead_octaves=2),
 )
 # fmt: on
 
