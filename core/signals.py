@@ -64,11 +64,12 @@ class Stopped(KeyboardInterrupt):
 def stopped_by(exc: BaseException) -> KeyboardInterrupt | None:
     """The stop (a :class:`KeyboardInterrupt`) behind ``exc``, following its causes, if any."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
     return None
 
 

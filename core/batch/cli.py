@@ -26,7 +26,7 @@ def add_batch_parser(
     subparsers: argparse._SubParsersAction[Any],
 ) -> argparse.ArgumentParser:
     """Register ``batch`` with the scoring options it shares with ``moodscore score``."""
-    batch = subparsers.add_parser(
+    batch: argparse.ArgumentParser = subparsers.add_parser(
         "batch",
         help="score many videos: files, folders or path lists, on all cores or a Dask cluster",
         description="Score every video the inputs name into OUT/<relative path>_moodscore/.",

@@ -25,12 +25,12 @@ CONDUCTOR_NAME = "Moodscore"
 
 
 def _tempo_of(bpm: float) -> int:
-    return mido.bpm2tempo(bpm)
+    return int(mido.bpm2tempo(bpm))  # an int already; mido is untyped
 
 
 def _bpm_of(tempo: int) -> float:
     """The bpm a tempo (µs per beat) stands for, preferring a round value that maps back to it."""
-    exact = mido.tempo2bpm(tempo)
+    exact = float(mido.tempo2bpm(tempo))  # a float already; mido is untyped
     rounded = round(exact, 2)
     return rounded if mido.bpm2tempo(rounded) == tempo else exact
 
