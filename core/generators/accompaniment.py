@@ -33,6 +33,9 @@ PHRASE_REGISTER_SHIFT = 5.0
 #: Piston's low-interval limits (no second below C3, no third below about B-flat 2; fourths and
 #: tritones not below F2), so the low register never turns to mud.
 LOW_INTERVAL_LIMITS: dict[int, int] = {1: 48, 2: 48, 3: 46, 4: 46, 5: 41, 6: 41}
+#: Velocity of a pad of N voices scales by N**-VOICE_SHARE_EXPONENT (0.25 keeps its loudness
+#: about constant at 40·log10(v) dB per velocity decade); a little less keeps some growth.
+VOICE_SHARE_EXPONENT = 0.2
 #: Semitones the pad's range grows upward per voice beyond four.
 WIDER_PAD_STEP = 3
 #: Silence before the pad's next pulse (ticks): enough to re-articulate, too little to show
@@ -268,7 +271,10 @@ def pad(
                 if restrike or pitch not in voicing:
                     gap = PULSE_GAP if index > 0 else 0
                     release(pitch, max(held[pitch][0] + SIXTEENTH, strike - gap))
-            velocity = seg.velocity("harmony", strike) - (6 if strike % BEAT else 0)
+            # The pad's loudness is shared among its voices (N voices sound ~10·log10 N dB over
+            # one): a growing texture thickens the sound without burying the tune.
+            share = len(voicing) ** -VOICE_SHARE_EXPONENT
+            velocity = round(seg.velocity("harmony", strike) * share) - (6 if strike % BEAT else 0)
             for pitch in voicing:
                 held.setdefault(pitch, (strike, velocity))
     end = segments[-1].end if segments else 0

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from ..music.instruments import ROLE_CHANNELS, TRACK_NAMES, program_range, programs_for
+from ..music.instruments import (
+    ROLE_CHANNELS,
+    TRACK_NAMES,
+    balanced_velocity,
+    program_range,
+    programs_for,
+)
 from ..music.score import Note, Score, Track, tidy_notes
 from .accompaniment import BASS_RANGE, HARMONY_RANGE, bass_line, pad, voice_lead, well_spaced
 from .harmony import Segment, plan_harmony
@@ -326,6 +332,14 @@ def compose_over_harmony(
     )
 
 
+def _balanced(notes: list[Note], role: str, program: int) -> list[Note]:
+    """A pitched part's velocities evened for its program's loudness (see
+    :func:`~core.music.instruments.balanced_velocity`); drums keep theirs."""
+    if role == "percussion":
+        return notes
+    return [replace(n, velocity=balanced_velocity(n.velocity, program)) for n in notes]
+
+
 def assemble_score(
     bpm: float, length_ticks: int, parts: dict[str, list[Note]], programs: dict[str, int]
 ) -> Score:
@@ -336,7 +350,7 @@ def assemble_score(
             name=TRACK_NAMES[role],
             program=programs[role],
             channel=ROLE_CHANNELS[role],
-            notes=tidy_notes(parts[role], length_ticks),
+            notes=tidy_notes(_balanced(parts[role], role, programs[role]), length_ticks),
         )
         for role in order
     ]

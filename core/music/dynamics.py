@@ -14,13 +14,16 @@ from .score import TICKS_PER_BEAT
 
 #: Velocity at arousal 0 and 1 (linear in between).
 VELOCITY_RANGE: tuple[int, int] = (42, 112)
-#: Velocity offsets per role, so the tune sits on top of the accompaniment.
-ROLE_VELOCITY_OFFSET: dict[str, int] = {
-    "melody": 0,
-    "figure": -10,
-    "harmony": -22,
-    "bass": -8,
-    "percussion": -14,
+#: Velocity of each role as a share of the tune's, so the tune sits on top of the accompaniment
+#: (at a velocity's loudness of about 40·log10(v) dB, 0.6 is 9 dB under the tune; the pad also
+#: divides its velocity among its voices, see ``accompaniment.pad``). Measured from rendered
+#: stems: the tune 3-6 LU above the pad and bass together (``benchmarks/bench_music.py``).
+ROLE_VELOCITY_SCALE: dict[str, float] = {
+    "melody": 1.0,
+    "figure": 0.85,
+    "harmony": 0.55,
+    "bass": 0.6,
+    "percussion": 0.85,
 }
 #: Extra velocity on the first beat of a 4/4 bar; beat 3 gets half of it.
 DOWNBEAT_ACCENT = 8
@@ -41,7 +44,7 @@ def clamp_velocity(velocity: float) -> int:
 
 
 def velocity_for(arousal: float, role: str = "melody") -> int:
-    """MIDI velocity (1-127) for ``arousal`` in [0, 1], offset for ``role``.
+    """MIDI velocity (1-127) for ``arousal`` in [0, 1], scaled for ``role``.
 
     Examples
     --------
@@ -50,7 +53,7 @@ def velocity_for(arousal: float, role: str = "melody") -> int:
     """
     low, high = VELOCITY_RANGE
     clamped = min(1.0, max(0.0, float(arousal)))
-    return clamp_velocity(low + (high - low) * clamped + ROLE_VELOCITY_OFFSET.get(role, 0))
+    return clamp_velocity((low + (high - low) * clamped) * ROLE_VELOCITY_SCALE.get(role, 1.0))
 
 
 def metric_accent(tick: int) -> int:

@@ -63,9 +63,31 @@ PROGRAM_RANGES: dict[int, tuple[int, int]] = {
     73: (60, 96),  # flute, C4-C7
 }
 FULL_RANGE = (21, 108)
+#: Integrated loudness (LUFS) of each program playing the same 16 notes at velocity 80,
+#: the mean of FluidR3_GM and the bundled TimGM6mb (rendered and measured for issue 18; the
+#: two differ by up to 7 dB per program, so this evens out only what they agree on).
+PROGRAM_LOUDNESS_LUFS: dict[int, float] = {
+    0: -35.5, 4: -29.1, 11: -32.0, 16: -32.6, 33: -30.8, 40: -29.0, 42: -31.2, 45: -34.0,
+    48: -30.5, 53: -30.5, 71: -28.3, 73: -29.3,
+}  # fmt: skip
+#: The loudness the other programs are evened to: the piano's.
+REFERENCE_LOUDNESS_LUFS = PROGRAM_LOUDNESS_LUFS[0]
+#: dB of loudness per factor of 10 in velocity (a SoundFont's default velocity curve).
+VELOCITY_DB_PER_DECADE = 40.0
 #: Kits of bank 128 that are orchestral: timpani, concert bass drum and cymbals instead of a
 #: drum set (General MIDI's Orchestra Kit).
 ORCHESTRA_KIT = 48
+
+
+def balanced_velocity(velocity: int, program: int) -> int:
+    """``velocity`` for ``program`` evened to the piano's loudness
+    (:data:`PROGRAM_LOUDNESS_LUFS`): a flute sounds 6 dB over a piano at the same velocity, so
+    it plays softer; programs not measured keep their velocity."""
+    loudness = PROGRAM_LOUDNESS_LUFS.get(program)
+    if loudness is None:
+        return velocity
+    factor = 10.0 ** ((REFERENCE_LOUDNESS_LUFS - loudness) / VELOCITY_DB_PER_DECADE)
+    return int(min(127, max(1, round(velocity * factor))))
 
 
 def program_range(program: int) -> tuple[int, int]:
