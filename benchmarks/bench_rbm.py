@@ -247,6 +247,11 @@ def composer_table(
             "sounding 16ths with a semitone clash, mean / worst piece",
             [f"{np.nanmean(clash):.0%} / {np.nanmax(clash):.0%}"],
         )
+        sixteenths = np.array([p["sixteenths"] for p in pieces], float)
+        add(
+            "RBM's notes one 16th long, mean / worst piece",
+            [f"{np.nanmean(sixteenths):.0%} / {np.nanmax(sixteenths):.0%}"],
+        )
         parallels = [p["parallels"] for p in pieces]
         per_100 = [100 * a / b for a, b in parallels if b]
         add(
@@ -471,7 +476,9 @@ def main() -> None:
             value == "true" if value in ("true", "false") else value
         )
     if args.plain:
-        SAMPLING.update(candidates=1, cadences=False, register_span=77, arrangement=False)
+        SAMPLING.update(
+            candidates=1, cadences=False, register_span=0, mode_push=0.0, arrangement=False
+        )
     if args.candidates is not None:
         SAMPLING["candidates"] = args.candidates
     if args.register_span is not None:

@@ -161,15 +161,27 @@ def mode_lags(piece: judge.Piece, valence: np.ndarray) -> list[int]:
     return lags
 
 
-def own_pitch_range(midi: mido.MidiFile) -> int:
+def own_notes(piece: judge.Piece, midi: mido.MidiFile) -> list[judge.JudgedNote]:
+    """The RBM's own notes: those of the parts on the melody and harmony channels."""
+    parts: dict[tuple[int, int], int] = {}
+    for index, track in enumerate(midi.tracks):
+        for m in track:
+            if m.type == "note_on" and m.velocity > 0:
+                parts.setdefault((index, m.channel), len(parts))
+    own = {part for (_, channel), part in parts.items() if channel in OWN_CHANNELS}
+    return [n for n in piece.pitched if n.part in own]
+
+
+def own_pitch_range(piece: judge.Piece, midi: mido.MidiFile) -> int:
     """Semitones spanned by the RBM's own notes (not the bass, not the drums)."""
-    pitches = [
-        m.note
-        for track in midi.tracks
-        for m in track
-        if m.type == "note_on" and m.velocity > 0 and m.channel in OWN_CHANNELS
-    ]
+    pitches = [n.pitch for n in own_notes(piece, midi)]
     return max(pitches) - min(pitches) if pitches else 0
+
+
+def own_sixteenth_share(piece: judge.Piece, midi: mido.MidiFile) -> float:
+    """Share of the RBM's own notes that last one 16th."""
+    lengths = [end - start for start, end in map(piece.span, own_notes(piece, midi))]
+    return float(np.mean(np.array(lengths) == 1)) if lengths else math.nan
 
 
 def chorale_change_range(limit: int = 80) -> tuple[float, float]:
@@ -201,7 +213,8 @@ def composer_measures(
         "lags": mode_lags(piece, valence),
         "tonic_end": judge.ends_on_tonic(piece),
         "key": (judge.piece_key(piece) or (None,))[0],
-        "own_range": own_pitch_range(midi),
+        "own_range": own_pitch_range(piece, midi),
+        "sixteenths": own_sixteenth_share(piece, midi),
         "clash": judge.semitone_clash_share(piece),
         "parallels": judge.outer_voice_parallels(piece),
     }

@@ -120,6 +120,10 @@ def test_flaws_name_repeats_and_bare_windows() -> None:
     assert window_flaws(triad, None, 48) == 0
     assert window_flaws(triad, triad, 48) == 4  # a repeat
     assert window_flaws(fifth, None, 48) == 2 + 2  # two classes, bare on every beat
+    assert window_flaws(triad, None, 48, major=True) == 0
+    assert window_flaws(triad, None, 48, major=False) == 1  # C major where minor is asked
+    c_minor = chord_roll(layout, (48, 60, 63, 67))
+    assert window_flaws(c_minor, None, 48, major=False) == 0
 
 
 def test_stuck_chains_are_redrawn_and_counted() -> None:
@@ -136,8 +140,9 @@ def test_stuck_chains_are_redrawn_and_counted() -> None:
 def test_phrase_plan_targets_cadences_and_the_final_tonic() -> None:
     valence = np.full(8 * 16, 0.8)
     targets = cadence_chords(8 * 16, valence)
-    # Bars 0-3 end on V (half cadence); bars 4-7 close: V in bar 6's second half, I in bar 7.
-    assert (3 * 16 + 8, 4 * 16, (7, 11, 2)) in targets
+    # Bars 0-3 end on V (half cadence, last beat); bars 4-7 close: V in bar 6's second half,
+    # I through bar 7.
+    assert targets[0] == (4 * 16 - 4, 4 * 16, (7, 11, 2))
     assert targets[-2] == (6 * 16 + 8, 7 * 16, (7, 11, 2))
     assert targets[-1] == (7 * 16, 8 * 16, (0, 4, 7))
     assert cadence_chords(8 * 16, np.full(128, 0.2))[-1][2] == (0, 3, 7)
@@ -172,8 +177,11 @@ def test_bass_follows_the_rbm_harmony_below_it() -> None:
     arousal = np.full(64, 0.5)
     bass = bass_part(roll, 24, arousal, final_step=48, tonic=0)
     assert bass and all(n.pitch < 60 for n in bass)
-    by_bar = {n.start // (16 * TICKS_PER_TIMESTEP): n.pitch % 12 for n in bass}
-    assert by_bar == {0: 0, 1: 5, 2: 7, 3: 0}
+    downbeats = {n.start // (16 * TICKS_PER_TIMESTEP): n.pitch % 12 for n in bass[::-1]}
+    assert downbeats == {0: 0, 1: 5, 2: 7, 3: 0}  # each bar's root on its downbeat
+    # The bar's figure (root, fifth, ...) stays inside each bar's triad.
+    triads = [{p % 12 for p in chord} for chord in bars]
+    assert all(n.pitch % 12 in triads[n.start // (16 * TICKS_PER_TIMESTEP)] for n in bass)
     assert bass[-1].end == 64 * TICKS_PER_TIMESTEP  # the tonic held to the end
     assert chord_root(np.bincount([9, 0, 4], minlength=12).astype(float)) == 9  # A minor
 

@@ -4,9 +4,9 @@
   *melody* instrument, every other note to its *harmony* instrument (the RBM's own voices,
   split as an arranger would give the top line to a solo instrument).
 - **Bass**: every half bar, the triad that best covers the pitch classes the RBM sounds there
-  (duration-weighted) gives a root; the bass plays it below the RBM's lowest note, struck at a
-  rate set by arousal (half notes when calm, quarters, then 8ths with the octave). Where the
-  RBM rests, the bass rests. The last bar holds the tonic.
+  (duration-weighted) gives a root; the bass plays root, fifth and octave of it below the
+  RBM's lowest note, at a rate set by arousal (half notes when calm, quarters, then 8ths).
+  Where the RBM rests, the bass rests. The last bar holds the tonic.
 - **Percussion**: the shared drum machinery of the deterministic generators
   (:func:`core.generators.texture.percussion` over :func:`core.generators.harmony.plan_harmony`'s
   phrases and arousal bands): grooves by arousal, fills at phrase ends, crashes at hits.
@@ -33,6 +33,10 @@ HARMONY_SPAN = 8  # 16ths per bass harmony: half a bar
 BASS_RANGE = (28, 52)
 #: Modules of ``core.generators`` that hold (or held) the shared machinery used here.
 SHARED_MODULES = ("frame", "percussion", "harmony", "texture")
+#: Bass tones through a bar, as indices into (root, fifth, octave), like the deterministic
+#: generators' bass figures.
+BASS_FIGURE = (0, 1, 2, 1)
+BAR_STEPS = 16
 #: (highest arousal, 16ths per bass note) from calm to excited.
 BASS_RATES = ((0.35, 8), (0.7, 4), (1.01, 2))
 
@@ -90,11 +94,15 @@ def bass_part(
         root = chord_root(profile)
         lowest = int(pitches[np.flatnonzero(span.any(axis=0))[0]])
         pitch = _below(root, lowest, previous)
+        fifth = pitch + 7 if pitch + 7 < lowest else pitch - 5
+        octave = pitch + 12 if pitch + 12 < lowest else pitch
+        tones = (pitch, fifth, octave)
         rate = bass_rate(float(arousal[first]))
-        for index, start in enumerate(range(first, end, rate)):
-            # Fast bass rocks between the root and its octave (when it stays under the RBM).
-            up = rate <= 2 and index % 2 and pitch + 12 < lowest
-            notes.append(_note(start, min(rate, end - start), pitch + 12 * up, arousal[start]))
+        for start in range(first, end, rate):
+            # The figure runs through the bar: a calm bar's second half on the fifth when its
+            # harmony stays, a moving bass through root, fifth, octave, fifth.
+            tone = tones[BASS_FIGURE[(start % BAR_STEPS) // rate % len(BASS_FIGURE)]]
+            notes.append(_note(start, min(rate, end - start), tone, arousal[start]))
         previous = pitch
     if final_step < steps and sounding[final_step:].any():
         lowest = int(pitches[np.flatnonzero(sounding[final_step:].any(axis=0))[0]])

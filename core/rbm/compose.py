@@ -45,7 +45,7 @@ from ..music.instruments import preset_programs, programs_for
 from ..music.score import TICKS_PER_TIMESTEP, Note, Score, Track
 from .arrange import bass_part, drums, shared, split_voices
 from .model import RbmModel, load_model, noise_notes, resolve_model, run_chain
-from .roll import PLAY, Layout, bar_context, roll_to_notes
+from .roll import PLAY, Layout, bar_context, pitch_shares, roll_to_notes, sounds_major
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -164,12 +164,15 @@ def constraint_bias(
     return bias.reshape(total_steps, layout.note_units)
 
 
-def window_flaws(window: np.ndarray, previous: np.ndarray | None, lowest_pitch: int) -> float:
-    """How stuck or bare one sampled window ``(steps, pitches, 2)`` is (0 = no flaw).
+def window_flaws(
+    window: np.ndarray, previous: np.ndarray | None, lowest_pitch: int, major: bool | None = None
+) -> float:
+    """How stuck, bare or off-mode one sampled window ``(steps, pitches, 2)`` is (0 = none).
 
     Adds 4 when it repeats the previous window note for note, 2 when it sounds fewer than
-    three pitch classes, and the share of its beats that sound three or more pitches without
-    a full triad (bare fifths and octaves), doubled.
+    three pitch classes, twice the share of its beats that sound two or more pitches without
+    a full triad (bare fifths and octaves; the derived bass would make them three-note beats),
+    and 1 when a per-bar key analysis hears the other mode than ``major`` asks for.
     """
     flaws = 0.0
     if previous is not None and np.array_equal(window, previous) and window.any():
@@ -181,13 +184,16 @@ def window_flaws(window: np.ndarray, previous: np.ndarray | None, lowest_pitch: 
     full = judged = 0
     for step in range(0, len(play), BEAT_STEPS):
         rows = np.flatnonzero(play[step])
-        if len(rows) < 3:
+        if len(rows) < 2:
             continue
         judged += 1
         present = frozenset(classes[rows])
         full += any(triad <= present for triad in TRIADS)
     if judged:
         flaws += 2.0 * (1 - full / judged)
+    if major is not None:
+        heard = sounds_major(pitch_shares(window), lowest_pitch)
+        flaws += heard is not None and heard != major
     return flaws
 
 
@@ -240,11 +246,12 @@ def sample_roll(
     for index, start in enumerate(range(0, total, size)):
         chunk = _padded(emotions[start : start + size], size)
         window_bias = None if bias is None else _padded(bias[start : start + size], size)
+        major = bool(chunk[:, 1].mean() > 0.5)
         context = bar_context(
             [w.reshape(shape) for w in windows[::-1][: layout.history_bars]],
             index >= last_window,
             layout,
-            bool(chunk[:, 1].mean() > 0.5),
+            major,
         )
         previous = windows[-1].reshape(shape) if windows else None
         best: tuple[float, np.ndarray, np.ndarray] | None = None
@@ -257,7 +264,7 @@ def sample_roll(
                 model, initial, chunk, steps, rng, context=context, note_bias=window_bias
             )
             notes = (probabilities > 0.5).astype(np.uint8) if mean_field else sample
-            flaws = window_flaws(notes.reshape(shape), previous, layout.lowest_pitch)
+            flaws = window_flaws(notes.reshape(shape), previous, layout.lowest_pitch, major)
             if best is None or flaws < best[0]:
                 best = (flaws, notes, sample)
             if attempt == 0 and stats is not None:

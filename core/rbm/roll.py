@@ -291,6 +291,21 @@ def pitch_shares(roll: np.ndarray) -> np.ndarray:
     return roll[..., PLAY].astype(np.float32).mean(axis=0)
 
 
+def sounds_major(shares: np.ndarray, lowest_pitch: int) -> bool | None:
+    """Whether per-pitch ``shares`` fit a major key best among all 24 Krumhansl-Kessler keys
+    (as a per-bar listener hears it); ``None`` without a shape to judge."""
+    classes = (lowest_pitch + np.arange(len(shares))) % 12
+    profile = np.bincount(classes, weights=shares, minlength=12)
+    if not profile.any() or np.all(profile == profile[0]):
+        return None
+    best = max(
+        (np.corrcoef(profile, np.roll(kk, tonic))[0, 1], major)
+        for major, kk in ((True, _KK_MAJOR), (False, _KK_MINOR))
+        for tonic in range(12)
+    )
+    return bool(best[1])
+
+
 def in_mode(shares: np.ndarray, lowest_pitch: int, major: bool) -> np.ndarray:
     """Per-pitch shares around tonic C moved into C major (``major``) or C minor.
 
