@@ -313,6 +313,129 @@ def identity_table() -> str:
     return markdown_table(header, rows)
 
 
+# --- audio: percussion and balance as a listener hears them ----------------------------------
+
+#: What each General MIDI key names, per kit: the standard kit (bank 128, program 0 and its
+#: relatives) and the Orchestra Kit (program 48), whose keys 41-53 are timpani tuned F2-F3.
+STANDARD_KEYS = {
+    35: "kick", 36: "kick", 37: "snare", 38: "snare", 40: "snare", 42: "cymbal", 44: "cymbal",
+    46: "cymbal", 49: "cymbal", 51: "cymbal", 57: "cymbal", 41: "tom", 43: "tom", 45: "tom",
+    47: "tom", 48: "tom", 50: "tom",
+}  # fmt: skip
+ORCHESTRA_KEYS = {35: "kick", 36: "kick", 38: "snare", 40: "snare", 55: "cymbal", 57: "cymbal",
+                  59: "cymbal", **{key: "timpani" for key in range(41, 54)}}  # fmt: skip
+ORCHESTRA_KIT = 48
+AUDIO_RATE = 22050
+
+
+def _render(score, seconds: float | None = None) -> np.ndarray:
+    """``score`` rendered as a user would hear it (the SoundFont Moodscore finds), mono."""
+    from core.music.soundfont import find_soundfont
+    from core.music.synth import synthesize
+
+    frames = int((seconds or score.duration_s) * AUDIO_RATE)
+    blocks = synthesize(score, find_soundfont(), AUDIO_RATE, frames)
+    return np.concatenate([block.mean(axis=1) for block in blocks])
+
+
+def drum_sound(key: int, program: int) -> tuple[str, float, float]:
+    """How one kit key sounds: (class, spectral peak Hz, spectral centroid Hz), the class
+    named by the spectrum alone (kick, tom, snare, cymbal; timpani when it rings at its
+    key's own pitch)."""
+    from core.music.score import Note, Score, Track
+
+    score = Score(120.0, [Track("Percussion", program, 9, [Note(0, 480, key, 100)])], 960)
+    audio = _render(score, 1.0)
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    freqs = np.fft.rfftfreq(len(audio), 1.0 / AUDIO_RATE)
+    peak = float(freqs[1 + int(np.argmax(spectrum[1:]))])
+    centroid = float((spectrum * freqs).sum() / max(spectrum.sum(), 1e-12))
+    fundamental = 440.0 * 2 ** ((key - 69) / 12)
+    # A timpano's strongest partial is its fundamental, its fifth above (1.5) or octave (2).
+    tuned = any(abs(1200 * math.log2(peak / (fundamental * r))) < 60 for r in (1.0, 1.5, 2.0))
+    # Thresholds from FluidR3_GM's and TimGM6mb's kits: cymbals and hats are bright and peak
+    # high (a snare is bright but peaks low), kicks peak under 65 Hz, toms above.
+    if centroid > 4600 or (centroid > 3000 and peak > 1000):
+        kind = "cymbal"
+    elif tuned and centroid < 2000 and peak > 80:
+        kind = "timpani"
+    elif peak < 65 and centroid < 1700:
+        kind = "kick"
+    elif centroid >= 1500:
+        kind = "snare"
+    else:
+        kind = "tom"
+    return kind, peak, centroid
+
+
+def kit_table(seed: int = 1) -> str:
+    """Per preset: the drum keys its cues play (thriller arc), each rendered alone and named
+    by its spectrum, against the kit's own chart (the Orchestra Kit's keys 41-53 are timpani)
+    and against the General MIDI drum-set name a part written for a drum set means."""
+    rows = []
+    for preset, programs in PRESETS.items():
+        program = programs["percussion"]
+        chart = ORCHESTRA_KEYS if program == ORCHESTRA_KIT else STANDARD_KEYS
+        keys: set[int] = set()
+        for generator in ("scales", "chords"):
+            piece = compose_cue(generator, arc_timeline("thriller"), seed, preset)
+            keys |= {n.pitch for n in piece.notes if n.drum}
+        heard = {key: drum_sound(key, program)[0] for key in sorted(keys)}
+        by_chart = [key for key in keys if chart.get(key) == heard[key]]
+        by_gm = [key for key in keys if STANDARD_KEYS.get(key) == heard[key]]
+        rows.append(
+            [
+                preset,
+                str(program),
+                " ".join(f"{key}:{heard[key]}" for key in sorted(keys)),
+                f"{len(by_chart)}/{len(keys)}",
+                f"{len(by_gm)}/{len(keys)}",
+            ]
+        )
+    header = ["preset", "kit", "keys played: heard as", "as the kit's chart names",
+              "as the GM drum-set name"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def stem_balance(generator: str, preset: str, seed: int = 1) -> tuple[float, float]:
+    """Loudness (LU) of the tune's stem over the accompaniment's (pad and bass together) on
+    the thriller arc: over the whole cue and over its climax bars (BS.1770 by pyloudnorm)."""
+    import pyloudnorm
+
+    from core.music.score import Score
+
+    timeline = arc_timeline("thriller")
+    config = Config()
+    config.music.preset = preset
+    score = get_composer(generator)(timeline, config, seed)
+    lead = {"Melody", "Figuration"}
+
+    def stem(names: set[str]) -> np.ndarray:
+        tracks = [t for t in score.tracks if t.name in names]
+        return _render(Score(score.bpm, tracks, score.length_ticks))
+
+    tune, accompaniment = stem(lead), stem({"Harmony", "Bass"})
+    meter = pyloudnorm.Meter(AUDIO_RATE)
+    arousal = [step.arousal for step in timeline.steps]
+    peak_bars = [b for b, a in enumerate(arousal) if a >= max(arousal) - CLIMAX_MARGIN]
+    bar_frames = int(AUDIO_RATE * timeline.grid.step_s)
+    climax = slice(peak_bars[0] * bar_frames, (peak_bars[-1] + 1) * bar_frames)
+    whole = meter.integrated_loudness(tune) - meter.integrated_loudness(accompaniment)
+    top = meter.integrated_loudness(tune[climax]) - meter.integrated_loudness(accompaniment[climax])
+    return whole, top
+
+
+def balance_table() -> str:
+    """Tune over accompaniment (LU) per generator and preset, thriller arc, seed 1."""
+    rows = []
+    for generator in ("scales", "chords"):
+        for preset in ("piano", "strings", "orchestral", "electric"):
+            whole, top = stem_balance(generator, preset)
+            rows.append([generator, preset, f"{whole:+.1f}", f"{top:+.1f}"])
+    header = ["generator", "preset", "tune − accompaniment, whole cue (LU)", "at the climax (LU)"]
+    return markdown_table(header, rows)
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 
@@ -387,6 +510,9 @@ def main() -> None:
     parser.add_argument("--corpus-size", type=int, default=60, help="pieces per corpus")
     parser.add_argument("--generators", default=",".join(GENERATORS))
     parser.add_argument("--skip-cues", action="store_true", help="leave out the cue tables")
+    parser.add_argument(
+        "--skip-audio", action="store_true", help="leave out the rendered kit and balance tables"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
@@ -415,6 +541,12 @@ def main() -> None:
         print(cue_table())
         print("\nNote identity, (onset 16th, pitch), share of the smaller part.\n")
         print(identity_table())
+    if not args.skip_audio:
+        print("\nPercussion per preset: each key the cues play, rendered alone and named by its")
+        print("spectrum (timpani: a partial within 60 cents of the key's pitch).\n")
+        print(kit_table())
+        print("\nBalance from rendered stems (thriller, seed 1).\n")
+        print(balance_table())
     log.info("bench_music took %.0f s", time.perf_counter() - started)
 
 
