@@ -229,21 +229,32 @@ def doubled_below(
     for other in accompaniment:
         sounding.setdefault(other.pitch, []).append(other)
     doubled = list(notes)
-    for note in notes:
+    ordered = sorted(notes)
+    for index, note in enumerate(ordered):
         seg = segments[bisect.bisect_right(starts, note.start) - 1]
         classes = seg.chord.pitch_classes
         if seg.band.lead_octaves < 2 or note.pitch % 12 not in classes:
             continue
-        under = next(
-            (p for p in range(note.pitch - 1, note.pitch - 6, -1) if p % 12 in classes), None
-        )
-        for pitch in (note.pitch - 12, under):
-            if pitch is None or pitch < pitch_range[0]:
+        # The doubling holds through the tune's passing notes, to its next chord tone or the
+        # chord's end: the horns sustain while the tune runs.
+        end = seg.end
+        for following in ordered[index + 1 :]:
+            if following.start >= end or following.pitch % 12 in classes:
+                end = min(end, max(note.end, following.start))
+                break
+        # Two voices under the tune: its octave and the chord tone below it. A major chord's
+        # third is never among them: held long, it weighs the bar toward the relative minor.
+        major = (seg.chord.third - seg.chord.root) % 12 == 4
+        colours = [c for c in classes if not (major and c == seg.chord.third)]
+        below = [p for p in range(note.pitch - 3, note.pitch - 13, -1) if p % 12 in colours]
+        lower = [note.pitch - 12] if (note.pitch - 12) % 12 in colours else []
+        for pitch in list(dict.fromkeys([*lower, *below]))[:2]:
+            if pitch < pitch_range[0]:
                 continue
-            if any(n.start < note.end and note.start < n.end for n in sounding.get(pitch, ())):
+            if any(n.start < end and note.start < n.end for n in sounding.get(pitch, ())):
                 continue
             velocity = max(1, note.velocity - DOUBLING_VELOCITY_DROP)
-            doubled.append(Note(note.start, note.duration, pitch, velocity))
+            doubled.append(Note(note.start, end - note.start, pitch, velocity))
     return doubled
 
 
