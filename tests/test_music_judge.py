@@ -168,3 +168,38 @@ def test_texture_measures():
     assert 0.0 < judge.pitch_class_entropy(piece) < math.log2(12)
     one_class = judge.notes_from_tuples([(0, 4, C, 0), (0, 4, 72, 1)])
     assert judge.pitch_class_entropy(one_class) == 0.0
+
+
+def test_low_interval_spacing():
+    # F2 under A2 (a third below B-flat 2) is muddy; C3 under E3 and F2 under C3 are not.
+    muddy = judge.notes_from_tuples([(0, 4, 41, 0), (0, 4, 45, 1)])
+    clear = judge.notes_from_tuples([(0, 4, 48, 0), (0, 4, 52, 1), (4, 4, 41, 0), (4, 4, 48, 1)])
+    assert judge.spacing_violation_share(muddy) == 1.0
+    assert judge.spacing_violation_share(clear) == 0.0
+
+
+def test_authentic_cadences_are_found_only_where_dominant_resolves_home():
+    # C: I IV V7 | I — the V7-I over the bar line closes; I-IV inside the bar does not.
+    progression = [(48, E, G, C + 12), (53, F, A, C + 12), (55, F, B, D + 12), (55, F, B, D + 12)]
+    rows = [(beat, 1, pitch, voice) for beat, chord in enumerate(progression)
+            for voice, pitch in enumerate(chord)]  # fmt: skip
+    rows += [(4, 4, pitch, voice) for voice, pitch in enumerate((48, E, G, C + 12))]
+    assert judge.authentic_cadence_bars(judge.notes_from_tuples(rows)) == [1]
+    deceptive = rows[:-4] + [(4, 4, p, v) for v, p in enumerate((45, E, A, C + 12))]
+    assert judge.authentic_cadence_bars(judge.notes_from_tuples(deceptive)) == []
+    # Bar 3 has risen but rises no further: the build is over there.
+    assert judge.rising_bars([0.2, 0.3, 0.4, 0.5, 0.5, 0.5]) == [1, 2]
+
+
+def test_identity_polyphony_and_apex():
+    tune = [(b, 1, p, 0) for b, p in enumerate((C, E, G, 72, G, E))]
+    piece = judge.notes_from_tuples([*tune, (0, 8, 48, 1), (4, 4, 43, 1)])
+    transposed = judge.notes_from_tuples([(s, d, p + 5, v) for s, d, p, v in tune])
+    assert judge.transposed_identity(piece, transposed) == 1.0
+    assert judge.note_identity({(0, 60)}, {(0, 62)}) == 0.0
+    assert judge.polyphony_per_bar(piece) == [
+        2.0,
+        2.5,
+    ]  # half of bar 2 has the tune over both basses
+    assert judge.apex(piece) == (72, 0, 1.0)
+    assert judge.chord_vocabulary_entropy(judge.notes_from_tuples([(0, 4, C, 0)])) == 0.0
