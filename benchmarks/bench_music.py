@@ -181,8 +181,12 @@ def random_arc(seed: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
     return arousal, valence, cuts
 
 
-def following(generator: str, arcs: int) -> tuple[list[float], list[float]]:
-    """Mode agreement and onset–arousal Spearman of each random arc."""
+def following(
+    generator: str, arcs: int, extra: dict[str, list[float]] | None = None
+) -> tuple[list[float], list[float]]:
+    """Mode agreement and onset–arousal Spearman of each random arc (and, into ``extra``,
+    the composer's measures that make sense on a cut-up arc: low-interval spacing, authentic
+    cadences inside rising bars, out-of-range notes)."""
     grid = TimeGrid()
     agreements, correlations = [], []
     for seed in range(arcs):
@@ -196,6 +200,14 @@ def following(generator: str, arcs: int) -> tuple[list[float], list[float]]:
         density = judge.onsets_per_bar(piece)[:bars]
         agreements.append(agreement)
         correlations.append(judge.spearman(density, arousal[step_of_bar]))
+        if extra is not None:
+            rising = set(judge.rising_bars(list(arousal[step_of_bar])))
+            closes = rising & set(judge.authentic_cadence_bars(piece))
+            extra.setdefault("spacing", []).append(judge.spacing_violation_share(piece))
+            extra.setdefault("rising_authentic", []).append(float(len(closes)))
+            extra.setdefault("out_of_range", []).append(
+                float(sum(judge.out_of_range_notes(piece).values()))
+            )
     return agreements, correlations
 
 
@@ -486,10 +498,11 @@ def craft_table(generators: list[str], corpus: dict) -> str:
 def following_table(generators: list[str], arcs: int) -> str:
     rows = []
     for generator in generators:
+        extra: dict[str, list[float]] = {}
         try:
-            agreements, correlations = following(generator, arcs)
+            agreements, correlations = following(generator, arcs, extra)
         except Exception as exc:  # reported in the table
-            rows.append([generator, _failed(generator, exc), "–", "–", "–"])
+            rows.append([generator, _failed(generator, exc), "–", "–", "–", "–", "–", "–"])
             continue
         rows.append(
             [
@@ -498,9 +511,21 @@ def following_table(generators: list[str], arcs: int) -> str:
                 f"{np.nanmin(agreements):.3f}",
                 f"{np.nanmean(correlations):.2f}",
                 f"{np.nanmin(correlations):.2f}",
+                f"{np.nanmax(extra['spacing']):.1%}",
+                f"{sum(extra['rising_authentic']):.0f}",
+                f"{sum(extra['out_of_range']):.0f}",
             ]
         )
-    header = ["generator", "mode agreement mean", "worst", "onsets~arousal Spearman mean", "worst"]
+    header = [
+        "generator",
+        "mode agreement mean",
+        "worst",
+        "onsets~arousal Spearman mean",
+        "worst",
+        "spacing violations (worst arc)",
+        "authentic cadences in rising bars (all arcs)",
+        "out-of-range notes (all arcs)",
+    ]
     return markdown_table(header, rows)
 
 

@@ -633,13 +633,12 @@ def authentic_cadence_bars(piece: Piece) -> list[int]:
 
 def rising_bars(arousal: Sequence[float], reach: int = 2, rise: float = 0.05) -> list[int]:
     """Bars inside a rising section: arousal has risen into them and keeps rising by at least
-    ``rise`` over the next ``reach`` bars (tension still building, no place to close)."""
-    last = len(arousal) - 1
+    ``rise`` over the next ``reach`` bars (tension still building, no place to close). The
+    last ``reach`` bars are the piece's ending, where the music must close, never inside."""
     return [
         bar
-        for bar in range(1, len(arousal))
-        if arousal[bar] > arousal[bar - 1] - 1e-9
-        and arousal[min(last, bar + reach)] - arousal[bar] >= rise
+        for bar in range(1, len(arousal) - reach)
+        if arousal[bar] > arousal[bar - 1] - 1e-9 and arousal[bar + reach] - arousal[bar] >= rise
     ]
 
 

@@ -361,7 +361,11 @@ def _bar_chords(
             following = formula[index + 1][1] if index + 1 < len(formula) else ""
             fixed = following in ("D", "P", "h", "T")
             after = _chord_for(following, info, (0,), 0) if fixed else None
-            chord = walk.chord(function, info, phrase, (before, after))
+            avoid: tuple[Chord | None, ...] = (before, after)
+            if info.rising and before is not None and before.root == (info.tonic + 7) % 12:
+                # No V - I inside a rising section, not even in passing: the walk goes on.
+                avoid += (triad(info.tonic, info.colour.mode, 0),)
+            chord = walk.chord(function, info, phrase, avoid)
             slots.append(_Slot(bar * BAR + offset, function, bar, phrase, chord))
             before = chord
         spans = [b.start - a.start for a, b in itertools.pairwise(slots)]
