@@ -331,3 +331,17 @@ def test_an_old_config_with_peak_dbfs_is_told_what_replaced_it(tmp_path: Path, c
     assert len(err.splitlines()) == 1
     assert "'render.peak_dbfs' is no longer used" in err and "true_peak_dbtp" in err
     assert not out.exists()
+
+
+def test_a_calm_cue_sits_under_an_intense_one_when_the_level_follows_the_story(
+    score: Score, tmp_path: Path
+) -> None:
+    config = RenderConfig(loudness_lufs=-16.0, story_range_lu=10.0)
+    calm = render_wav(score, tmp_path / "calm.wav", config, SECONDS, intensity=0.2)
+    intense = render_wav(score, tmp_path / "intense.wav", config, SECONDS, intensity=1.0)
+    assert loudness(read_wav(tmp_path / "calm.wav")) == pytest.approx(-24.0, abs=0.3)
+    assert loudness(read_wav(tmp_path / "intense.wav")) == pytest.approx(-16.0, abs=0.3)
+    assert max(calm.true_peak_dbtp, intense.true_peak_dbtp) <= -1.0
+    # Without a story range --loudness is every cue's level, as before.
+    plain = render_wav(score, tmp_path / "plain.wav", RenderConfig(), SECONDS, intensity=0.2)
+    assert plain.loudness_lufs == pytest.approx(RenderConfig().loudness_lufs, abs=0.3)

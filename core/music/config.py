@@ -41,6 +41,14 @@ class RenderConfig:
         -16.0, -50.0, -10.0, why="LUFS: -23 EBU R128 broadcast, -16 default, -14 streaming"
     )
     true_peak_dbtp: float = ranged(-1.0, -20.0, 0.0, why="dBTP: 0 is full scale")
+    #: Level that follows the story: with a range, ``loudness_lufs`` names the level of a cue
+    #: whose most intense passage is at full arousal, and a cue peaking at arousal ``a`` is
+    #: mastered ``story_range_lu * (1 - a)`` lower (a calm cue sits under an action cue, as in
+    #: a film's mix). 0 masters every cue to ``loudness_lufs``. Used when the caller passes the
+    #: cue's intensity to ``render_wav``.
+    story_range_lu: float = ranged(
+        0.0, 0.0, 24.0, why="LU under loudness_lufs for a calm cue; 0 keeps every cue at it"
+    )
     fade_s: float = ranged(1.5, 0.0, 10.0, why="seconds of fade-out at the end")
     #: Master with this gain (dB) instead of to ``loudness_lufs``, e.g. the gain of the version a
     #: re-score replaces, so music whose emotion did not change keeps its level. The true-peak

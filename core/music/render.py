@@ -216,6 +216,22 @@ def _write_mastered(
     )
 
 
+def story_loudness(config: RenderConfig, intensity: float | None) -> float:
+    """The loudness target (LUFS) of a cue whose most intense passage has ``intensity`` (0-1):
+    ``config.loudness_lufs`` at full intensity, ``config.story_range_lu`` lower at none, in
+    proportion between; ``config.loudness_lufs`` when no intensity is given.
+
+    Examples
+    --------
+    >>> story_loudness(RenderConfig(loudness_lufs=-16.0, story_range_lu=10.0), 0.2)
+    -24.0
+    """
+    if intensity is None or not config.story_range_lu:
+        return float(config.loudness_lufs)
+    clamped = min(1.0, max(0.0, float(intensity)))
+    return float(config.loudness_lufs) - float(config.story_range_lu) * (1.0 - clamped)
+
+
 def render_wav(
     score: Score,
     path: str | os.PathLike[str],
@@ -225,6 +241,7 @@ def render_wav(
     soundfont: Path | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    intensity: float | None = None,
 ) -> RenderResult:
     """Render ``score`` to a mastered 16-bit stereo WAV exactly ``duration_s`` long.
 
@@ -244,6 +261,10 @@ def render_wav(
         Called with the fraction done, 0 to 1.
     cancel
         When set, rendering stops with :class:`~core.errors.Cancelled` and no file is left.
+    intensity
+        The cue's most intense passage, 0-1 (its highest arousal): with
+        ``config.story_range_lu`` the loudness target is lowered for a calmer cue (see
+        :func:`story_loudness`).
 
     Returns
     -------
@@ -257,6 +278,10 @@ def render_wav(
     RenderError
         If the result is silent.
     """
+    target = story_loudness(config, intensity)
+    if target != config.loudness_lufs:
+        log.info("Cue intensity %.2f: mastering to %.1f LUFS", intensity, target)
+        config = dataclasses.replace(config, loudness_lufs=target)
     sample_rate = int(config.sample_rate)
     total_frames = round(duration_s * sample_rate)
     if total_frames <= 0:
