@@ -251,10 +251,15 @@ def doubled_below(
         for pitch in list(dict.fromkeys([*lower, *below]))[:2]:
             if pitch < pitch_range[0]:
                 continue
-            if any(n.start < end and note.start < n.end for n in sounding.get(pitch, ())):
+            # Held only while the tune stays above it: a doubling must never become the top.
+            stop = next(
+                (f.start for f in ordered[index + 1 :] if f.start < end and f.pitch <= pitch), end
+            )
+            stop = max(note.end, stop) if stop > note.start else note.end
+            if any(n.start < stop and note.start < n.end for n in sounding.get(pitch, ())):
                 continue
             velocity = max(1, note.velocity - DOUBLING_VELOCITY_DROP)
-            doubled.append(Note(note.start, end - note.start, pitch, velocity))
+            doubled.append(Note(note.start, stop - note.start, pitch, velocity))
     return doubled
 
 

@@ -167,8 +167,13 @@ class LeadLine:
             lambda p: may_clash or not acc.clashes(p, first, end),
         )
         pitch = candidates[0]
+        # Before giving up a rule, the lead may leap an octave to keep all of them (a taller
+        # accompaniment, as at a climax, can leave no candidate both on top and parallel-free).
+        high = self.pitch_range[1]
+        leaps = [p + 12 for p in candidates if p + 12 <= high]
         for strictness in range(len(rules), -1, -1):
-            fitting = [p for p in candidates if all(rule(p) for rule in rules[:strictness])]
+            pool = [*candidates, *leaps] if strictness == len(rules) else candidates
+            fitting = [p for p in pool if all(rule(p) for rule in rules[:strictness])]
             if fitting:
                 pitch = fitting[0]
                 break
