@@ -15,9 +15,10 @@ import pytest
 
 from core.config import Config
 from core.generators import get_composer
-from core.music.instruments import PRESETS, TIMPANI_KEYS
+from core.generators.frame import assemble_score
+from core.music.instruments import PRESETS, TIMPANI_KEYS, programs_for
 from core.music.midi import to_midi_file
-from core.music.score import Score
+from core.music.score import Note, Score
 from core.timeline import EmotionTimeline, TimeGrid
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "music_judge.py"
@@ -121,3 +122,14 @@ def test_orchestral_percussion_is_timpani_bass_drum_and_cymbal(preset: str) -> N
 def test_a_pop_preset_keeps_the_drum_set() -> None:
     drums = next(t for t in compose("scales", preset="electric").tracks if t.channel == 9).notes
     assert {42, 38, 36} <= {n.pitch for n in drums}
+
+
+def test_a_drum_set_part_on_the_orchestra_kit_keeps_only_what_an_orchestra_has() -> None:
+    # A part written for a drum set (as the RBM's is) loses its hi-hats and crashes on the
+    # concert cymbal when the preset's kit is the Orchestra Kit, whose hat keys are timpani.
+    drums = [Note(0, 120, key, 90) for key in (36, 38, 42, 46, 49)]
+    programs = programs_for("orchestral")
+    score = assemble_score(120.0, BAR, {"percussion": drums}, programs)
+    assert sorted(n.pitch for n in score.tracks[0].notes) == [36, 38, 57]
+    pop = assemble_score(120.0, BAR, {"percussion": drums}, programs_for("electric"))
+    assert sorted(n.pitch for n in pop.tracks[0].notes) == [36, 38, 42, 46, 49]
