@@ -4,6 +4,17 @@ training throughput.
 Every musical measure is taken by the independent judge (``benchmarks/music_judge.py``) from the
 MIDI file Moodscore writes; nothing here reuses the generators' own analysis.
 
+- **What a composer reads** (issue 19, first table; ``benchmarks/rbm_composer.py``): on the
+  changing arcs, per piece and for the worst piece, mode agreement, onsets-arousal Spearman,
+  the new mode within a bar of a valence jump and the mode lag, full triads on beats with 3+
+  notes, sound changes per bar against the Bach chorales' 5-95% range, V-I at the phrase
+  plan's authentic cadences, the longest run of identical bars, the fewest pitch classes in 8
+  bars, the tonic ending, the RBM's own pitch range and one-16th notes, clashes, outer-voice
+  parallels, how often the sampler re-drew a bar; and the keys of one arc over 12 seeds.
+  ``--composer-only`` stops after it; ``--plain`` measures the sampler of the previous round
+  (one draw, no phrase plan, register window, key push or arrangement); ``--set FIELD=VALUE``
+  overrides any ``config.rbm`` field.
+
 - **Changing arcs** (the main table): 32-bar timelines whose emotion jumps every 1-4 bars
   (arousal uniform in 0.05-0.95, valence 0.15-0.45 away from 0.5), ``--arcs`` arcs x ``--seeds``
   seeds per generator: the share of bars whose Krumhansl-Kessler mode matches valence (target
@@ -22,7 +33,7 @@ MIDI file Moodscore writes; nothing here reuses the generators' own analysis.
   numpy matmul of the same shape measured in the same run (target >= 50%); speed-up over a
   batch-1 loop like the seed's (target >= 20x).
 
-Usage: ``python benchmarks/bench_rbm.py [--model PATH] [--arcs 12] [--seeds 2]``
+Usage: ``python benchmarks/bench_rbm.py [--model PATH] [--arcs 16] [--seeds 3] [--composer-only]``
 """
 
 from __future__ import annotations
