@@ -1,6 +1,8 @@
-"""RBM-Feedback (generator 3): each 64-step window's Gibbs chain starts from the previous output.
+"""RBM-Feedback (generator 3): each bar's Gibbs chain continues from the previous bar's.
 
-See :mod:`core.rbm.compose` for the shared method and post-processing.
+The model remembers the bar written before (a CRBM); the sampler re-draws stuck bars, steers
+the phrase plan's cadences and arranges the notes. See :mod:`core.rbm.compose` for the shared
+method and :mod:`core.rbm.arrange` for what is added around the model's notes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""RBM-Sampling (generator 4): every 64-step window's Gibbs chain starts afresh from noise.
+"""RBM-Sampling (generator 4): every bar's Gibbs chain starts afresh from noise.
 
-See :mod:`core.rbm.compose` for the shared method and post-processing.
+The model still remembers the bar written before (a CRBM); the sampler re-draws stuck bars,
+steers the phrase plan's cadences and arranges the notes. See :mod:`core.rbm.compose` for the
+shared method and :mod:`core.rbm.arrange` for what is added around the model's notes.
 """
 
 from __future__ import annotations

@@ -160,8 +160,9 @@ def shared(name: str) -> Callable[..., Any]:
     raise ImportError(f"core.generators has no {name}")
 
 
-def drums(timeline: EmotionTimeline, seed: int) -> list[Note]:
+def drums(timeline: EmotionTimeline, seed: int, program: int) -> list[Note]:
     """The deterministic generators' percussion for ``timeline`` (grooves by arousal band,
-    fills closing phrases, crashes at hits), drawn from its own seeded streams."""
+    fills closing phrases, crashes at hits) on the kit of ``program``, drawn from its own
+    seeded streams."""
     plan = shared("plan_harmony")(timeline, np.random.default_rng([seed, 1]))
-    return shared("percussion")(plan, np.random.default_rng([seed, 2]))
+    return shared("percussion")(plan, np.random.default_rng([seed, 2]), program)

@@ -390,9 +390,9 @@ def compose_rbm(
     parts = {"melody": melody, "harmony": harmony}
     final_step = final_bar(len(roll)) * BAR_STEPS
     parts["bass"] = bass_part(roll, lowest + shift, emotions[:, 0], final_step, shift % 12)
-    if timeline.steps and length_ticks > 0:
-        parts["percussion"] = drums(timeline, seed)
     programs = programs_for(config.music.preset, config.music.programs)
+    if timeline.steps and length_ticks > 0:
+        parts["percussion"] = drums(timeline, seed, programs["percussion"])
     return shared("assemble_score")(
         bpm, length_ticks, {r: n for r, n in parts.items() if n}, programs
     )
