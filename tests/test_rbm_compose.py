@@ -14,7 +14,7 @@ from core.config import Config
 from core.generators import get_composer
 from core.music.midi import midi_bytes
 from core.music.score import TICKS_PER_TIMESTEP
-from core.rbm.arrange import bass_part, chord_root, split_voices
+from core.rbm.arrange import _bass_faults, bass_part, chord_root, split_voices
 from core.rbm.compose import (
     SamplerStats,
     cadence_chords,
@@ -184,6 +184,17 @@ def test_bass_follows_the_rbm_harmony_below_it() -> None:
     assert all(n.pitch % 12 in triads[n.start // (16 * TICKS_PER_TIMESTEP)] for n in bass)
     assert bass[-1].end == 64 * TICKS_PER_TIMESTEP  # the tonic held to the end
     assert chord_root(np.bincount([9, 0, 4], minlength=12).astype(float)) == 9  # A minor
+
+
+def test_bass_gives_way_to_a_rub_or_parallels() -> None:
+    layout = Layout(24, 78, 16)
+    # C major with a long F# on top: the figure's fifth (G) would rub against it.
+    roll = notes_to_roll([(0, 16, 60), (0, 16, 64), (0, 16, 67), (0, 16, 78)], layout, 16)
+    bass = bass_part(roll, 24, np.full(16, 0.5), final_step=16, tonic=0)
+    assert bass and all((78 - n.pitch) % 12 not in (1, 11) for n in bass)
+    # Root to root under a top voice moving the same way an octave apart: parallel octaves.
+    assert _bass_faults(55, np.array([79]), 79, (48, 72)) == 1
+    assert _bass_faults(50, np.array([79]), 79, (48, 72)) == 0  # the fifth of G instead
 
 
 def test_voices_split_the_top_line_from_the_rest() -> None:

@@ -81,6 +81,7 @@ def bass_part(
     pitches = lowest_pitch + np.arange(roll.shape[1])
     sounding = roll[..., PLAY].astype(bool)
     notes: list[Note] = []
+    tops: list[int | None] = []  # the model's top pitch at each bass onset
     previous = float(sum(BASS_RANGE) / 2)
     for first in range(0, steps, HARMONY_SPAN):
         end = min(steps, first + HARMONY_SPAN)
@@ -100,15 +101,43 @@ def bass_part(
         rate = bass_rate(float(arousal[first]))
         for start in range(first, end, rate):
             # The figure runs through the bar: a calm bar's second half on the fifth when its
-            # harmony stays, a moving bass through root, fifth, octave, fifth.
-            tone = tones[BASS_FIGURE[(start % BAR_STEPS) // rate % len(BASS_FIGURE)]]
-            notes.append(_note(start, min(rate, end - start), tone, arousal[start]))
+            # harmony stays, a moving bass through root, fifth, octave, fifth. A figure tone
+            # that would rub a semitone against the model or move in parallel fifths or
+            # octaves with its top voice gives way to another tone of the chord.
+            length = min(rate, end - start)
+            preferred = tones[BASS_FIGURE[(start % BAR_STEPS) // rate % len(BASS_FIGURE)]]
+            above = pitches[sounding[start : start + length].any(axis=0)]
+            top = (
+                int(pitches[np.flatnonzero(sounding[start])[-1]]) if sounding[start].any() else None
+            )
+            before = (notes[-1].pitch, tops[-1]) if notes and tops[-1] is not None else None
+            tone = min(
+                dict.fromkeys((preferred, *tones)),
+                key=lambda t: _bass_faults(t, above, top, before),
+            )
+            notes.append(_note(start, length, tone, arousal[start]))
+            tops.append(top)
         previous = pitch
     if final_step < steps and sounding[final_step:].any():
         lowest = int(pitches[np.flatnonzero(sounding[final_step:].any(axis=0))[0]])
         pitch = _below(tonic, lowest, previous)
         notes.append(_note(final_step, steps - final_step, pitch, arousal[final_step]))
     return notes
+
+
+def _bass_faults(
+    tone: int, above: np.ndarray, top: int | None, before: tuple[int, int] | None
+) -> int:
+    """Semitone rubs of ``tone`` against the pitches ``above`` it, plus 1 for parallel fifths
+    or octaves with the ``top`` voice coming from ``before`` (bass, top)."""
+    faults = int(np.count_nonzero(np.isin((above - tone) % 12, (1, 11))))
+    if before is not None and top is not None:
+        bass_was, top_was = before
+        moved = tone != bass_was and top != top_was
+        same_way = (tone > bass_was) == (top > top_was)
+        perfect = (top - tone) % 12 in (0, 7) and (top - tone) % 12 == (top_was - bass_was) % 12
+        faults += moved and same_way and perfect
+    return faults
 
 
 def _below(pitch_class: int, ceiling: int, near: float) -> int:
