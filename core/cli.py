@@ -24,8 +24,11 @@ from .edit.cli import add_edit_arguments
 from .errors import Cancelled, InputError, MoodscoreError
 from .files import NAME_MAX, check_out_option, describe_os_error
 from .limits import MAX_QUOTED_CHARS
-from .signals import Stopped, stop_on_signals, stopped_by
+from .signals import Stopped, stop_on_signals, stop_received, stopped_by
 from .timeline import TimeGrid
+
+#: The commands that run the scoring pipeline (and so need its stage modules).
+PIPELINE_COMMANDS = frozenset({"score", "emotions", "compose", "batch"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -316,6 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="moodscore: %(message)s",
         stream=sys.stderr,
     )
+    if args.command in PIPELINE_COMMANDS:
+        # Imported while a stop signal still ends the process at once with one line: a signal
+        # inside a native module's import cannot always be told from that import failing.
+        from .pipeline import import_stages
+
+        import_stages()
     with stop_on_signals():
         try:
             if getattr(args, "out", None) is not None:
@@ -333,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             # Python 3.11 wraps an exception raised while a class is created (a signal during a
             # lazy import, e.g. scipy's) in a RuntimeError whose cause is the stop.
-            stop = stopped_by(exc)
+            stop = stopped_by(exc) or stop_received()
             if stop is None:
                 raise
             return _report_stop(stop)

@@ -5,6 +5,7 @@ The CLI and the Blender add-on both call :func:`score_video`; neither re-impleme
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -78,6 +79,26 @@ class _Run:
     def check_cancel(self) -> None:
         """Stop with :class:`Cancelled` when the caller asked to."""
         _check_cancel(self.cancel)
+
+
+#: The modules a scoring run imports as it reaches each stage (OpenCV, PyAV, the synthesizers).
+#: ``core.config`` and the add-on stay light by not importing them; the command line imports
+#: them before a run starts (:func:`import_stages`), where a stop signal still just exits.
+STAGE_MODULES = (
+    "emotion.analysis",
+    "emotion.export",
+    "video.probe",
+    "video.mux",
+    "music.midi",
+    "music.render",
+    "music.synth",
+)
+
+
+def import_stages() -> None:
+    """Import every stage module of a run now, rather than when the run reaches it."""
+    for name in STAGE_MODULES:
+        importlib.import_module(f"{__package__}.{name}")
 
 
 def _stage_reporter(progress: Progress | None, stage: str) -> Callable[[float], None]:

@@ -73,6 +73,15 @@ def stopped_by(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+def stop_received() -> Stopped | None:
+    """The stop a signal raised in this run, even where a library turned it into another error.
+
+    A signal that lands inside an import can surface as that import's own failure (OpenCV's
+    loader reports ``numpy._core.multiarray failed to import``), without the stop as its cause.
+    """
+    return Stopped(_State.stopping) if _State.stopping is not None else None
+
+
 class _State:
     stopping: int | None = None
     pending: int | None = None
