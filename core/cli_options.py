@@ -25,6 +25,7 @@ OVERRIDES = {
     "soundfont": "render.soundfont",
     "synth": "render.synth",
     "loudness": "render.loudness_lufs",
+    "story_range": "render.story_range_lu",
     "sources": "analysis.sources",
     "keep_original_audio": "video.keep_original_audio",
     "model": "rbm.model",
@@ -71,6 +72,13 @@ def add_common(parser: argparse.ArgumentParser, *, music: bool) -> None:
         metavar="LUFS",
         type=float,
         help="integrated loudness of the WAV (default -16; -23 EBU R128 broadcast, -14 streaming)",
+    )
+    parser.add_argument(
+        "--story-range",
+        metavar="LU",
+        type=float,
+        help="master calmer cues up to LU lower than --loudness, which then names the level of "
+        "a cue at full intensity (default 0: every cue at --loudness)",
     )
     parser.add_argument("--model", metavar="NPZ", help="RBM model (.npz) for the rbm generators")
 

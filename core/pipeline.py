@@ -310,6 +310,7 @@ def _compose_and_write(run: _Run, timeline: EmotionTimeline) -> EmotionTimeline:
             soundfont=run.soundfont,
             progress=run.stage("render"),
             cancel=run.cancel,
+            intensity=float(timeline.arousal.max()),
         )
         run.timings["render_s"] = time.perf_counter() - tick
         run.audio.update(rendered.as_dict())

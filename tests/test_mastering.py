@@ -319,6 +319,21 @@ def test_loudness_option_reaches_the_wav_and_score_json(tmp_path: Path, capsys) 
     assert not (tmp_path / "no").exists()
 
 
+def test_story_range_masters_a_calm_cue_lower_than_an_intense_one(tmp_path: Path) -> None:
+    """With --story-range, --loudness is the level of full intensity; calmer cues sit lower."""
+    levels = {}
+    for name, peak_arousal in (("calm", 0.2), ("intense", 1.0)):
+        emotions = tmp_path / f"{name}.txt"
+        emotions.write_text(f"0.1, 0.5\n{peak_arousal}, 0.5\n0.1, 0.5\n")
+        out = tmp_path / name
+        argv = ["compose", str(emotions), "--out", str(out), "--story-range", "10", "--quiet"]
+        assert main(argv) == 0
+        levels[name] = loudness(read_wav(out / f"{name}.wav"))
+        assert json.loads((out / "score.json").read_text())["audio"]["true_peak_dbtp"] <= -1.0
+    assert levels["intense"] == pytest.approx(-16.0, abs=0.5)
+    assert levels["calm"] == pytest.approx(-16.0 - 10.0 * (1.0 - 0.2), abs=0.5)
+
+
 def test_an_old_config_with_peak_dbfs_is_told_what_replaced_it(tmp_path: Path, capsys) -> None:
     emotions = tmp_path / "arc.txt"
     emotions.write_text("0.5, 0.6\n")
