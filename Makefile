@@ -79,7 +79,7 @@ test: $(STAMP) $(BPY5_STAMP) $(BPY52_STAMP)
 # FAST_SKIP: modules with heavy tests not marked slow yet (TensorFlow training, pieces minutes
 # long, RBM arrangements) or that import TensorFlow while collecting; their owners were editing
 # them when test-fast came: once those tests are marked slow, drop the modules here.
-FAST_SKIP := --ignore=tests/test_rbm_train.py --ignore=tests/test_composition.py \
+FAST_SKIP := --ignore=tests/test_rbm_train.py \
 	--ignore=tests/test_rbm_compose.py --ignore=tests/test_reliability_training.py
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -n auto -m 'not slow and not blender' $(FAST_SKIP)
