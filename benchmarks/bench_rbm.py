@@ -63,7 +63,7 @@ from core.music.midi import to_midi_file
 from core.rbm.compose import SamplerStats, compose_rbm
 from core.rbm.model import SHIPPED_MODEL, RbmModel, load_model
 from core.rbm.roll import assemble_visible, roll_to_notes
-from core.rbm.training.data import Piece, build_windows, load_corpus
+from core.rbm.training.data import Piece, build_training_set, load_corpus
 from core.rbm.training.evaluate import compare_with_baseline
 from core.timeline import EmotionTimeline, TimeGrid
 
@@ -592,10 +592,11 @@ def main() -> None:
     )
 
     if held_pieces:
-        notes, emotions = build_windows(
+        notes, emotions, memory = build_training_set(
             held_pieces, model.layout, 16, key_normalized=bool(source.get("normalize_key"))
         )
-        rbm, base = compare_with_baseline(model, assemble_visible(notes, emotions, model.layout))
+        visible = assemble_visible(notes, emotions, model.layout)
+        rbm, base = compare_with_baseline(model, visible, context=memory)
         print("### Held-out masked-frame reconstruction\n")
         print(
             markdown_table(

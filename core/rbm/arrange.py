@@ -5,8 +5,10 @@
   split as an arranger would give the top line to a solo instrument).
 - **Bass**: every half bar, the triad that best covers the pitch classes the RBM sounds there
   (duration-weighted) gives a root; the bass plays root, fifth and octave of it below the
-  RBM's lowest note, at a rate set by arousal (half notes when calm, quarters, then 8ths).
-  Where the RBM rests, the bass rests. The last bar holds the tonic.
+  RBM's lowest note, at a rate set by arousal (half notes when calm, quarters, then 8ths); a
+  figure tone that would rub a semitone against the RBM's notes or move in parallel fifths or
+  octaves with its top voice gives way to another tone of the chord. Where the RBM rests, the
+  bass rests. The last bar holds the tonic.
 - **Percussion**: the shared drum machinery of the deterministic generators
   (:func:`core.generators.texture.percussion` over :func:`core.generators.harmony.plan_harmony`'s
   phrases and arousal bands): grooves by arousal, fills at phrase ends, crashes at hits.
