@@ -29,6 +29,7 @@ from core.timeline import EmotionTimeline
 from tests.test_rbm import TINY, write_synthetic_folder
 
 pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.slow  # every test trains (or loads a corpus): minutes, with TensorFlow
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = REPO / "scripts" / "train.py"
