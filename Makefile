@@ -76,11 +76,9 @@ test: $(STAMP) $(BPY5_STAMP) $(BPY52_STAMP)
 
 # The inner loop: everything neither slow nor needing Debian's blender, on 4.5 LTS, one pytest
 # worker per core (pytest-xdist): under 60 s on the 2-core machine when it is not shared.
-# FAST_SKIP: modules with heavy tests not marked slow yet (TensorFlow training, pieces minutes
-# long, RBM arrangements) or that import TensorFlow while collecting; their owners were editing
-# them when test-fast came: once those tests are marked slow, drop the modules here.
-FAST_SKIP := --ignore=tests/test_rbm_train.py \
-	--ignore=tests/test_rbm_compose.py --ignore=tests/test_reliability_training.py
+# FAST_SKIP: modules that import TensorFlow while collecting (their tests are marked slow, but
+# the import alone costs seconds per worker).
+FAST_SKIP := --ignore=tests/test_rbm_train.py --ignore=tests/test_reliability_training.py
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -n auto -m 'not slow and not blender' $(FAST_SKIP)
 
