@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..errors import InputError
 
@@ -46,4 +46,4 @@ def get_composer(name_or_number: str | int) -> Composer:
     """The ``compose`` function of a generator."""
     name = resolve_name(name_or_number)
     module = importlib.import_module(f"{__name__}.{GENERATORS[name]}")
-    return module.compose
+    return cast(Composer, module.compose)  # importlib's module is Any

@@ -4,7 +4,7 @@ and percussion assembled into a Score."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..timeline import EmotionTimeline
 
+T = TypeVar("T", bound=Sized)
 #: A generator's lead part: notes from the plan's segments, the pad voicings, the accompaniment
 #: so far (to keep the lead on top without parallels or doublings) and the seeded rng.
-T = TypeVar("T")
 #: The last argument is the lead instrument's range.
 LeadPart = Callable[
     [

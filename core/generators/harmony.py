@@ -323,7 +323,7 @@ class _Slot:
     function: str
     bar: int
     phrase: Phrase
-    chord: Chord | None = None
+    chord: Chord
 
 
 class _ProgressionWalk:
@@ -451,7 +451,7 @@ def plan_harmony(
         index = max(i for i, slot in enumerate(slots) if slot.start < tick)
         slot = slots[index]
         info = bars[slot.bar]
-        before = slots[index - 1].chord if index else None
+        chord_before = slots[index - 1].chord if index else None
         after = slots[index + 1].chord if index + 1 < len(slots) else None
         if slot.function in ("T", "c") and slot.phrase.final and slot.bar == final_bar:
             # The final tonic stays: it alternates with its coloured form at each cut.
@@ -459,7 +459,7 @@ def plan_harmony(
             function, chord = ("c", coloured(tonic)) if slot.function == "T" else ("T", tonic)
             slots.insert(index + 1, _Slot(tick, function, slot.bar, slot.phrase, chord))
         elif slot.function in ("D", "h", "P"):
-            fresh = walk.chord("x", info, slot.phrase, (before, slot.chord))
+            fresh = walk.chord("x", info, slot.phrase, (chord_before, slot.chord))
             slots.insert(index, _Slot(slot.start, "x", slot.bar, slot.phrase, fresh))
             slots[index + 1] = replace(slot, start=tick)
         else:

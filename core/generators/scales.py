@@ -255,7 +255,8 @@ def motif_melody(
             if _suspends(line, seg, previous_seg, tick, duration, rng):
                 # A prepared suspension: the last note is tied over the chord change and
                 # resolves down by step on the next beat.
-                below = (line.last_pitch - 1, line.last_pitch - 2)
+                held = line.notes[-1].pitch  # a suspension holds a note already placed
+                below = (held - 1, held - 2)
                 resolve_to = next(p for p in below if p % 12 in seg.chord.pitch_classes)
                 if duration == BEAT:
                     previous_index, previous_seg = index, seg

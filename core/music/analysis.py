@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .score import Note, Score
 
@@ -37,7 +38,7 @@ class Key:
 
 def pitch_class_histogram(
     notes: Iterable[Note], start: int | None = None, end: int | None = None
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """Ticks each pitch class sounds within ``[start, end)`` (all of it when omitted)."""
     histogram = np.zeros(12)
     for note in notes:
@@ -48,7 +49,7 @@ def pitch_class_histogram(
     return histogram
 
 
-def key_correlations(histogram: np.ndarray) -> np.ndarray:
+def key_correlations(histogram: NDArray[np.float64]) -> NDArray[np.float64]:
     """Pearson correlation of ``histogram`` with the 24 keys: rows major/minor, columns tonic."""
     correlations = np.zeros((2, 12))
     if not np.any(histogram) or np.all(histogram == histogram[0]):
@@ -59,7 +60,7 @@ def key_correlations(histogram: np.ndarray) -> np.ndarray:
     return correlations
 
 
-def estimate_key(histogram: np.ndarray) -> Key:
+def estimate_key(histogram: NDArray[np.float64]) -> Key:
     """The best-correlated of the 24 major and minor keys."""
     correlations = key_correlations(histogram)
     row, tonic = np.unravel_index(int(np.argmax(correlations)), correlations.shape)

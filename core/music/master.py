@@ -30,9 +30,11 @@ import os
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
 
 try:
     from scipy import signal as _scipy_signal
@@ -59,15 +61,19 @@ TRUE_PEAK_BATCH = 128
 BLOCK_S, HOP_S = 0.4, 0.1
 ABSOLUTE_GATE_LUFS, RELATIVE_GATE_LU = -70.0, -10.0
 
+#: Samples or filter coefficients: audio blocks are float32, filter states float64.
+FloatArray: TypeAlias = NDArray[np.floating[Any]]
 
-def _interpolator() -> np.ndarray:
+
+def _interpolator() -> FloatArray:
     """Kernels of the three in-between phases, shape (PHASE_TAPS, 3), for sliding windows."""
     half = OVERSAMPLING * INTERPOLATION_REACH
     taps = np.arange(-half, half + 1)
     kernel = np.sinc(taps / OVERSAMPLING) * np.kaiser(len(taps), 8.0)
     # Window j of a frame run multiplies frames m-5 .. m+6 to give the value at m + phase/4.
     phases = [kernel[phase::OVERSAMPLING][:PHASE_TAPS][::-1] for phase in range(1, OVERSAMPLING)]
-    return np.stack(phases, axis=1).astype(np.float32)
+    kernels: FloatArray = np.stack(phases, axis=1).astype(np.float32)
+    return kernels
 
 
 _PHASES = _interpolator()
@@ -76,7 +82,8 @@ OVERSHOOT_BOUND = float(np.abs(_PHASES).sum(axis=0).max())
 
 
 def db_to_gain(db: float) -> float:
-    return 10.0 ** (db / 20.0)
+    gain: float = 10.0 ** (db / 20.0)
+    return gain
 
 
 def gain_to_db(gain: float) -> float:
@@ -90,19 +97,20 @@ class _StatefulSos:
     """A second-order-sections filter applied block after block along axis 0, with
     ``scipy.signal.sosfilt`` or, where scipy is missing, :func:`_sosfilt_numpy`."""
 
-    def __init__(self, sos: np.ndarray, channels: int) -> None:
+    def __init__(self, sos: FloatArray, channels: int) -> None:
         self.sos = sos
         self.state = np.zeros((len(sos), 2, channels))
-        self._spectra: dict[int, list[np.ndarray]] = {}  # per block length, for numpy
+        self._spectra: dict[int, list[NDArray[np.complex128]]] = {}  # per block length, for numpy
 
-    def __call__(self, block: np.ndarray) -> np.ndarray:
+    def __call__(self, block: FloatArray) -> FloatArray:
         if _scipy_signal is not None:
+            filtered: FloatArray
             filtered, self.state = _scipy_signal.sosfilt(self.sos, block, axis=0, zi=self.state)
             return filtered
         return _sosfilt_numpy(self.sos, block, self.state, self._spectra)
 
 
-def _all_pole_impulse(a1: float, a2: float, length: int) -> np.ndarray:
+def _all_pole_impulse(a1: float, a2: float, length: int) -> FloatArray:
     """Impulse response of ``1 / (1 + a1 z^-1 + a2 z^-2)``, by its recursion (computed once
     per block length; closed forms and matrix powers lose digits for poles this near 1)."""
     impulse = [1.0, -a1]
@@ -112,11 +120,11 @@ def _all_pole_impulse(a1: float, a2: float, length: int) -> np.ndarray:
 
 
 def _sosfilt_numpy(
-    sos: np.ndarray,
-    block: np.ndarray,
-    state: np.ndarray,
-    spectra: dict[int, list[np.ndarray]],
-) -> np.ndarray:
+    sos: FloatArray,
+    block: FloatArray,
+    state: FloatArray,
+    spectra: dict[int, list[NDArray[np.complex128]]],
+) -> FloatArray:
     """``scipy.signal.sosfilt`` along axis 0 with state (transposed direct form II), updating
     ``state`` in place.
 
@@ -148,14 +156,15 @@ def _sosfilt_numpy(
     return signal_in
 
 
-def butterworth_highpass(cutoff_hz: float, sample_rate: int) -> np.ndarray:
+def butterworth_highpass(cutoff_hz: float, sample_rate: int) -> FloatArray:
     """Second-order Butterworth high-pass as one second-order section (the bilinear transform
     with pre-warping, as ``scipy.signal.butter`` designs it)."""
     k = math.tan(math.pi * cutoff_hz / sample_rate)
     norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
     b = np.array([1.0, -2.0, 1.0]) * norm
     a = np.array([1.0, 2.0 * (k * k - 1.0) * norm, (1.0 - math.sqrt(2.0) * k + k * k) * norm])
-    return np.concatenate([b, a])[None]
+    sos: FloatArray = np.concatenate([b, a])[None]
+    return sos
 
 
 class DcBlocker(_StatefulSos):
@@ -164,7 +173,7 @@ class DcBlocker(_StatefulSos):
     def __init__(self, sample_rate: int, channels: int) -> None:
         super().__init__(butterworth_highpass(DC_CUTOFF_HZ, sample_rate), channels)
 
-    def __call__(self, block: np.ndarray) -> np.ndarray:
+    def __call__(self, block: FloatArray) -> FloatArray:
         return super().__call__(block).astype(np.float32, order="C")
 
 
@@ -172,7 +181,7 @@ class DcBlocker(_StatefulSos):
 K_WEIGHTING_STAGES = (("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0), ("high_pass", 0.0, 0.5, 38.0))
 
 
-def k_weighting(sample_rate: int) -> np.ndarray:
+def k_weighting(sample_rate: int) -> FloatArray:
     """BS.1770-4's K-weighting as second-order sections, taken from pyloudnorm's meter.
 
     Without pyloudnorm (Blender's Python has no scipy, which pyloudnorm imports) the same RBJ
@@ -190,7 +199,7 @@ def k_weighting(sample_rate: int) -> np.ndarray:
     return np.array(sections)
 
 
-def _rbj_section(kind: str, gain_db: float, q: float, corner_hz: float, rate: int) -> np.ndarray:
+def _rbj_section(kind: str, gain_db: float, q: float, corner_hz: float, rate: int) -> FloatArray:
     """An RBJ audio-EQ-cookbook high shelf or high pass, normalised to ``a0 = 1``."""
     amplitude = 10.0 ** (gain_db / 40.0)
     w0 = 2.0 * math.pi * corner_hz / rate
@@ -231,15 +240,15 @@ class LoudnessMeter:
         self.frames = 0
 
     @property
-    def state(self) -> np.ndarray:
+    def state(self) -> FloatArray:
         """The K-weighting filters' state (a copy)."""
         return self._weighting.state.copy()
 
     @state.setter
-    def state(self, value: np.ndarray) -> None:
+    def state(self, value: FloatArray) -> None:
         self._weighting.state = value.copy()
 
-    def add(self, block: np.ndarray) -> np.ndarray:
+    def add(self, block: FloatArray) -> FloatArray:
         """Measure the next ``(frames, channels)`` block; return its energy per hop touched."""
         weighted = self._weighting(block)
         power = np.square(weighted[:, 0])  # channel weights are 1 for L and R
@@ -259,7 +268,7 @@ class LoudnessMeter:
     def _hop_start(self, hop: int) -> int:
         return round(hop * HOP_S * self.sample_rate)
 
-    def add_energy(self, energy: np.ndarray, frames: int) -> None:
+    def add_energy(self, energy: FloatArray, frames: int) -> None:
         """Count ``frames`` more frames whose energy per hop (from :meth:`add`) is ``energy``."""
         self._hop_energy[-1] += float(energy[0])
         self._hop_energy.extend(float(e) for e in energy[1:])
@@ -293,16 +302,16 @@ class LoudnessMeter:
 # --- true peak -------------------------------------------------------------------------------
 
 
-def _magnitude(values: np.ndarray) -> np.ndarray:
+def _magnitude(values: FloatArray) -> FloatArray:
     """Largest |value| along the last axis (a few channels or phases): column by column,
     which is far faster than numpy's reduction over a short last axis."""
-    peak = np.abs(values[..., 0])
+    peak: FloatArray = np.abs(values[..., 0])
     for column in range(1, values.shape[-1]):
         np.maximum(peak, np.abs(values[..., column]), out=peak)
     return peak
 
 
-def interval_peaks(frames: np.ndarray) -> np.ndarray:
+def interval_peaks(frames: FloatArray) -> FloatArray:
     """Largest |value| over all channels within each frame interval ``[k, k+1)``, 4× oversampled.
 
     ``frames`` is ``(..., n, channels)``; the result covers ``k = 5 .. n-7`` (``n - 11`` values
@@ -320,23 +329,24 @@ def interval_peaks(frames: np.ndarray) -> np.ndarray:
     return peaks
 
 
-def chunk_peaks(block: np.ndarray) -> np.ndarray:
+def chunk_peaks(block: FloatArray) -> FloatArray:
     """Sample peak (all channels) of each :data:`CHUNK_FRAMES` chunk of a block."""
     magnitude = _magnitude(block)
     pad = -len(magnitude) % CHUNK_FRAMES
     if pad:
         magnitude = np.concatenate([magnitude, np.zeros(pad, magnitude.dtype)])
-    return magnitude.reshape(-1, CHUNK_FRAMES).max(axis=1)
+    peaks: FloatArray = magnitude.reshape(-1, CHUNK_FRAMES).max(axis=1)
+    return peaks
 
 
-def _neighbourhood_max(peaks: np.ndarray) -> np.ndarray:
+def _neighbourhood_max(peaks: FloatArray) -> FloatArray:
     """Each chunk's peak with its neighbours': the interpolator reaches into them."""
     padded = np.concatenate([[0.0], peaks, [0.0]])
     return np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
 
 
 def true_peak(
-    path: str | os.PathLike[str], peaks: np.ndarray | None = None, tolerance: float = 0.0
+    path: str | os.PathLike[str], peaks: FloatArray | None = None, tolerance: float = 0.0
 ) -> float:
     """True peak of a 16-bit WAV file (linear, full scale 1.0), 4× oversampled.
 
@@ -351,7 +361,7 @@ def true_peak(
         if wav.getsampwidth() != 2:
             raise ValueError(f"{path} is not 16-bit PCM")
 
-        def read(first: int, end: int) -> np.ndarray:
+        def read(first: int, end: int) -> FloatArray:
             lo, hi = max(0, first), min(total, end)
             wav.setpos(lo)
             pcm = np.frombuffer(wav.readframes(hi - lo), "<i2").reshape(-1, channels)
@@ -395,7 +405,7 @@ class TruePeakLimiter:
     sample_rate: int
     gain: float
     ceiling: float
-    peaks: np.ndarray
+    peaks: FloatArray
 
     def __post_init__(self) -> None:
         self.lookahead = max(2, round(LOOKAHEAD_S * self.sample_rate))
@@ -412,7 +422,7 @@ class TruePeakLimiter:
         hi = (end + self.reach) // CHUNK_FRAMES + 1
         return self._envelope > 0.0 or bool(np.any(self._bounds[lo:hi] > self.ceiling))
 
-    def process(self, read: Callable[[int, int], np.ndarray], first: int, end: int) -> np.ndarray:
+    def process(self, read: Callable[[int, int], FloatArray], first: int, end: int) -> FloatArray:
         """Frames ``[first, end)`` scaled by the gain and limited, as float32."""
         self.idle = not self._needs_limiting(first, end)
         if self.idle:
@@ -441,9 +451,10 @@ class TruePeakLimiter:
         self.limited_frames += limited
         self.idle = limited == 0
         body = segment[w + INTERPOLATION_REACH : w + INTERPOLATION_REACH + end - first]
-        return body * (10.0 ** (-reduction_db / 20.0)).astype(np.float32)[:, None]
+        scaled: FloatArray = body * (10.0 ** (-reduction_db / 20.0)).astype(np.float32)[:, None]
+        return scaled
 
-    def _interval_peaks_near_ceiling(self, segment: np.ndarray, first_interval: int) -> np.ndarray:
+    def _interval_peaks_near_ceiling(self, segment: FloatArray, first_interval: int) -> FloatArray:
         """:func:`interval_peaks` of ``segment`` (whose first interval starts at frame
         ``first_interval``), computed only in runs of chunks whose bound exceeds the ceiling;
         elsewhere 0, which the bound proves harmless."""
@@ -459,7 +470,7 @@ class TruePeakLimiter:
         return peaks
 
 
-def _forward_max(values: np.ndarray, width: int) -> np.ndarray:
+def _forward_max(values: FloatArray, width: int) -> FloatArray:
     """``max(values[j : j + width])`` for every j with a full window, in O(n) (van Herk /
     Gil-Werman: running maxima forward and backward within blocks of ``width``)."""
     count = len(values) - width + 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import math
 import os
@@ -24,7 +25,6 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from ..files import atomic_path
 from .config import RenderConfig
 from .master import (
     DcBlocker,
+    FloatArray,
     LoudnessMeter,
     TruePeakLimiter,
     chunk_peaks,
@@ -95,17 +96,17 @@ class _Mix:
     wherever the limiter leaves the block alone)."""
 
     loudness_lufs: float
-    peaks: np.ndarray
-    meter_states: list[np.ndarray]
-    hop_energies: list[np.ndarray]
+    peaks: FloatArray
+    meter_states: list[FloatArray]
+    hop_energies: list[FloatArray]
 
 
 def _spool_float_mix(
-    blocks: Iterator[np.ndarray],
+    blocks: Iterator[FloatArray],
     total_frames: int,
     sample_rate: int,
     fade_frames: int,
-    spool: IO[bytes],
+    spool: io.BufferedIOBase,
     progress: ProgressFn | None,
 ) -> _Mix:
     """Spool the synthesized blocks, DC-blocked and faded, as float32 stereo and measure them."""
@@ -129,7 +130,7 @@ def _spool_float_mix(
     return _Mix(meter.integrated(), np.concatenate(peaks), states, energies)
 
 
-def _fade_out(frames: int, fade_frames: int, block_start: int, block_frames: int) -> np.ndarray:
+def _fade_out(frames: int, fade_frames: int, block_start: int, block_frames: int) -> FloatArray:
     """Gain per frame of a block: 1, then a raised-cosine fade reaching 0 on the last frame."""
     index = np.arange(block_start, block_start + block_frames)
     remaining = (frames - 1 - index) / max(1, fade_frames - 1)
@@ -137,7 +138,7 @@ def _fade_out(frames: int, fade_frames: int, block_start: int, block_frames: int
     return gain.astype(np.float32)
 
 
-def _to_pcm16(block: np.ndarray) -> np.ndarray:
+def _to_pcm16(block: FloatArray) -> FloatArray:
     """Float frames (full scale 1.0) as little-endian 16-bit PCM, rounded and clipped."""
     scaled = np.multiply(block, np.float32(32767.0))
     np.rint(scaled, out=scaled)
@@ -145,22 +146,22 @@ def _to_pcm16(block: np.ndarray) -> np.ndarray:
     return scaled.astype("<i2")
 
 
-def _spool_reader(spool: IO[bytes], total_frames: int) -> Callable[[int, int], np.ndarray]:
+def _spool_reader(spool: io.BufferedIOBase, total_frames: int) -> Callable[[int, int], FloatArray]:
     """``read(first, end)``: frames ``[first, end)`` of the spool, zeros outside the piece."""
 
-    def read(first: int, end: int) -> np.ndarray:
+    def read(first: int, end: int) -> FloatArray:
         lo, hi = max(0, first), min(total_frames, end)
         frames = np.zeros((end - first, CHANNELS), np.float32)
         if hi > lo:
             spool.seek(lo * FRAME_BYTES)
-            spool.readinto(memoryview(frames[lo - first : hi - first]).cast("B"))
+            spool.readinto(frames[lo - first : hi - first].data.cast("B"))
         return frames
 
     return read
 
 
 def _write_mastered(
-    spool: IO[bytes],
+    spool: io.BufferedIOBase,
     mix: _Mix,
     path: Path,
     sample_rate: int,
@@ -315,7 +316,7 @@ def render_wav(
 
 
 def _master(
-    spool: IO[bytes],
+    spool: io.BufferedIOBase,
     mix: _Mix,
     path: Path,
     config: RenderConfig,
@@ -332,7 +333,7 @@ def _master(
     """
     ceiling_db = config.true_peak_dbtp - CEILING_MARGIN_DB
     fixed = config.fixed_gain_db is not None
-    if fixed:
+    if config.fixed_gain_db is not None:
         gain_db = float(config.fixed_gain_db)
     elif math.isfinite(mix.loudness_lufs):
         gain_db = config.loudness_lufs - mix.loudness_lufs

@@ -28,7 +28,7 @@ import sys
 import threading
 import wave
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -239,7 +239,7 @@ def _fluidsynth_blocks(
     sample_rate: int,
     total_frames: int,
     cancel: threading.Event | None,
-) -> Iterator[NDArray[Any]]:
+) -> Generator[NDArray[Any], None, None]:
     events = _events(score, sample_rate, total_frames)
     synth = _FluidSynth(soundfont, sample_rate)
     try:
@@ -394,7 +394,7 @@ def _rustysynth_blocks(
     sample_rate: int,
     total_frames: int,
     cancel: threading.Event | None,
-) -> Iterator[NDArray[Any]]:
+) -> Generator[NDArray[Any], None, None]:
     from .midi import midi_bytes
 
     midirenderer = _import_midirenderer()
@@ -440,7 +440,7 @@ def synthesize(
     cancel: threading.Event | None = None,
     *,
     synth: str = "auto",
-) -> Iterator[NDArray[Any]]:
+) -> Generator[NDArray[Any], None, None]:
     """The piece as float32 stereo blocks ``(frames, 2)`` of :data:`BLOCK_FRAMES` (the last
     shorter), exactly ``total_frames`` long: notes past the end are cut, silence pads a
     shorter score. A block may be overwritten by the next: use it before asking for more.
