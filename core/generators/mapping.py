@@ -15,9 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The add-on and the render benchmark still find the presets here.
-from ..music.instruments import PRESETS, ROLE_CHANNELS, preset_programs, programs_for  # noqa: F401
-
 #: Semitones above the tonic of each mode, brightest first.
 MODES: dict[str, tuple[int, ...]] = {
     "lydian": (0, 2, 4, 6, 7, 9, 11),
