@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: picks the instruments, and ``seed`` varies the piece: same seed, same bytes.
 Composer = Callable[["EmotionTimeline", "Config", int], "Score"]
 
-#: Generator names in the seed's numbering (1-4).
+#: Generator names in the original system's numbering (1-4).
 GENERATORS: dict[str, str] = {
     "scales": "scales",
     "chords": "chords",
@@ -33,7 +33,8 @@ _NUMBERS = {str(i): name for i, name in enumerate(GENERATORS, start=1)}
 
 
 def resolve_name(name_or_number: str | int) -> str:
-    """Canonical generator name for a name or the seed's number (``2`` -> ``"chords"``)."""
+    """Canonical generator name for a name or the original system's number
+    (``2`` -> ``"chords"``)."""
     key = str(name_or_number).strip().lower().replace("_", "-")
     key = _NUMBERS.get(key, key)
     if key not in GENERATORS:

@@ -1,4 +1,5 @@
-"""Chords generator (the seed's 2): broken-chord figuration over a comping pad and a bass.
+"""Chords generator (the original system's 2): broken-chord figuration over a comping pad
+and a bass.
 
 Valence picks the mode and so the chord qualities (major triads when bright, minor and
 diminished when dark); arousal picks the harmonic rhythm, the figuration's rate, the layers,

@@ -1,4 +1,4 @@
-"""Scales generator (the seed's 1): a tune built from motifs, in the mode of the moment.
+"""Scales generator (the original system's 1): a tune built from motifs, in the mode of the moment.
 
 The tune states a motif, develops it (sequence, inversion, rhythmic variation, ornament) and
 restates it across antecedent and consequent phrases that end in cadences (see :mod:`.motif`
