@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import music_judge as judge
 from _common import WORK, markdown_table
+from random_arcs import random_arc
 
 from core.config import Config
 from core.generators import GENERATORS, get_composer
@@ -163,24 +164,6 @@ def constant_craft(generator: str) -> dict[str, list[float]]:
     return values
 
 
-def random_arc(seed: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """Per-bar arousal and valence jumping every 1–6 bars, and a cut at every jump."""
-    grid = TimeGrid()
-    rng = np.random.default_rng(seed)
-    steps = grid.step_count(SECONDS)
-    arousal, valence, cuts = np.empty(steps), np.empty(steps), []
-    bar = 0
-    while bar < steps:
-        length = int(rng.integers(1, 7))
-        arousal[bar : bar + length] = rng.uniform(0.05, 0.95)
-        side = rng.choice((-1.0, 1.0))
-        valence[bar : bar + length] = 0.5 + side * rng.uniform(0.15, 0.45)
-        if bar:
-            cuts.append(bar * grid.step_s)
-        bar += length
-    return arousal, valence, cuts
-
-
 def following(
     generator: str, arcs: int, extra: dict[str, list[float]] | None = None
 ) -> tuple[list[float], list[float]]:
@@ -190,7 +173,7 @@ def following(
     grid = TimeGrid()
     agreements, correlations = [], []
     for seed in range(arcs):
-        arousal, valence, cuts = random_arc(seed)
+        arousal, valence, cuts = random_arc(seed, SECONDS)
         piece = compose(generator, arousal, valence, seed, cuts)
         bar_s = piece.bar_ticks * piece.seconds_per_tick
         bars = min(piece.bar_count, math.floor(SECONDS / bar_s + 1e-9))

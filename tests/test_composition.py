@@ -9,8 +9,6 @@ beat with an accent, and layers that enter with arousal.
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import itertools
 import math
 import subprocess
@@ -18,7 +16,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import mido
 import numpy as np
 import pytest
 
@@ -29,18 +26,13 @@ from core.generators.frame import TUNE_LED, registers
 from core.generators.harmony import plan_harmony
 from core.generators.texture import Accompaniment, LeadLine
 from core.music.instruments import CRASH, KICK, SNARE, programs_for
-from core.music.midi import midi_bytes, to_midi_file
+from core.music.midi import midi_bytes
 from core.music.score import TICKS_PER_BEAT, Note, Score
 from core.timeline import EmotionTimeline, TimeGrid
+from tests.helpers import BAR, GENERATORS, benchmark_module, compose, judged, track
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "music_judge.py"
-_SPEC = importlib.util.spec_from_file_location("music_judge", _PATH)
-judge = importlib.util.module_from_spec(_SPEC)
-sys.modules.setdefault("music_judge", judge)
-_SPEC.loader.exec_module(judge)
-
-GENERATORS = ["scales", "chords"]
-BAR = 4 * TICKS_PER_BEAT
+judge = benchmark_module("music_judge")
+random_arc = benchmark_module("random_arcs").random_arc
 TWO_MINUTES = 120.0
 #: Constant emotions: the corners of the arousal/valence square and the neutral middle.
 EMOTIONS = [(0.2, 0.2), (0.2, 0.8), (0.8, 0.2), (0.8, 0.8), (0.5, 0.5)]
@@ -52,39 +44,9 @@ def timeline_of(arousal, valence, seconds=None, cuts=(), grid=None) -> EmotionTi
     )
 
 
-def compose(name: str, timeline: EmotionTimeline, seed: int = 0) -> Score:
-    return get_composer(name)(timeline, Config(), seed)
-
-
 def constant(name: str, arousal: float, valence: float, seed: int = 0) -> Score:
     steps = TimeGrid().step_count(TWO_MINUTES)
     return compose(name, timeline_of([arousal] * steps, [valence] * steps, TWO_MINUTES), seed)
-
-
-def judged(score: Score):
-    buffer = io.BytesIO()
-    to_midi_file(score).save(file=buffer)
-    buffer.seek(0)
-    return judge.piece_from_midi(mido.MidiFile(file=buffer))
-
-
-def random_arc(seed: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """Two minutes whose emotion jumps every 1-6 bars, with a cut at every jump."""
-    grid, rng = TimeGrid(), np.random.default_rng(1000 + seed)
-    steps = grid.step_count(TWO_MINUTES)
-    arousal, valence, cuts, bar = np.empty(steps), np.empty(steps), [], 0
-    while bar < steps:
-        length = int(rng.integers(1, 7))
-        arousal[bar : bar + length] = rng.uniform(0.05, 0.95)
-        valence[bar : bar + length] = 0.5 + rng.choice((-1.0, 1.0)) * rng.uniform(0.15, 0.45)
-        if bar:
-            cuts.append(bar * grid.step_s)
-        bar += length
-    return arousal, valence, cuts
-
-
-def track(score: Score, name: str):
-    return next((t for t in score.tracks if t.name == name), None)
 
 
 # --- the lead line's rules, on passages whose answer is known ---------------------------------
@@ -146,7 +108,7 @@ def test_the_tune_restates_its_motifs() -> None:
 def test_changing_arcs_keep_the_mode_and_the_density_following_the_emotion(
     name: str, seed: int
 ) -> None:
-    arousal, valence, cuts = random_arc(seed)
+    arousal, valence, cuts = random_arc(1000 + seed, TWO_MINUTES)
     score = compose(name, timeline_of(arousal, valence, TWO_MINUTES, cuts), seed)
     piece = judged(score)
     bars = min(piece.bar_count, len(arousal))
@@ -165,7 +127,7 @@ def test_changing_arcs_keep_the_mode_and_the_density_following_the_emotion(
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_no_pitch_sounds_in_two_parts_at_once(name: str) -> None:
-    arousal, valence, cuts = random_arc(5)
+    arousal, valence, cuts = random_arc(1000 + 5, TWO_MINUTES)
     score = compose(name, timeline_of(arousal, valence, TWO_MINUTES, cuts), 5)
     sounding: dict[int, set[tuple[int, str]]] = {}
     for part in score.tracks:
@@ -308,7 +270,7 @@ def test_each_phrase_swells_toward_its_climax() -> None:
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_the_same_seed_gives_the_same_bytes_with_drums_and_hits(name: str) -> None:
-    arousal, valence, cuts = random_arc(7)
+    arousal, valence, cuts = random_arc(1000 + 7, TWO_MINUTES)
     timeline = timeline_of(arousal, valence, TWO_MINUTES, cuts)
     assert midi_bytes(compose(name, timeline, 9)) == midi_bytes(compose(name, timeline, 9))
     assert midi_bytes(compose(name, timeline, 9)) != midi_bytes(compose(name, timeline, 10))

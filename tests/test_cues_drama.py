@@ -5,53 +5,30 @@ and an orchestral percussion part on the notes the Orchestra Kit plays."""
 
 from __future__ import annotations
 
-import importlib.util
-import io
-import sys
-from pathlib import Path
-
-import mido
 import pytest
 
 from core.config import Config
-from core.generators import get_composer
 from core.generators.frame import assemble_score
 from core.music.instruments import PRESETS, TIMPANI_KEYS, programs_for
-from core.music.midi import to_midi_file
 from core.music.score import Note, Score
 from core.timeline import EmotionTimeline, TimeGrid
+from tests.helpers import BAR, GENERATORS, benchmark_module, compose, judged
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "music_judge.py"
-_SPEC = importlib.util.spec_from_file_location("music_judge", _PATH)
-judge = importlib.util.module_from_spec(_SPEC)
-sys.modules.setdefault("music_judge", judge)
-_SPEC.loader.exec_module(judge)
-
-GENERATORS = ("scales", "chords")
-BAR = 1920
+judge = benchmark_module("music_judge")
 #: A short thriller: calm dark 6 bars, a tension ramp of 8, a climax of 4, a bright release.
 AROUSAL = [0.1] * 6 + [0.2 + 0.7 * i / 7 for i in range(8)] + [0.95] * 4 + [0.4] * 6
 VALENCE = [0.2] * 6 + [0.3] * 8 + [0.15] * 4 + [0.8] * 6
 CALM, CLIMAX = range(6), range(14, 18)
 
 
-def compose(name: str, seed: int = 1, preset: str = "piano") -> Score:
-    config = Config()
-    config.music.preset = preset
-    timeline = EmotionTimeline.from_values(AROUSAL, VALENCE, TimeGrid())
-    return get_composer(name)(timeline, config, seed)
-
-
-def judged(score: Score):
-    buffer = io.BytesIO()
-    to_midi_file(score).save(file=buffer)
-    buffer.seek(0)
-    return judge.piece_from_midi(mido.MidiFile(file=buffer))
+def thriller(name: str, seed: int = 1, preset: str = "piano") -> Score:
+    """The short thriller composed by generator ``name``."""
+    return compose(name, EmotionTimeline.from_values(AROUSAL, VALENCE, TimeGrid()), seed, preset)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_scales_and_chords_differ_in_pad_and_bass_for_the_same_seed(seed: int) -> None:
-    scales, chords = judged(compose("scales", seed)), judged(compose("chords", seed))
+    scales, chords = judged(thriller("scales", seed)), judged(thriller("chords", seed))
     for part in ("Harmony", "Bass"):
         same = judge.note_identity(judge.part_notes(scales, part), judge.part_notes(chords, part))
         assert same <= 0.2, (part, same)
@@ -59,7 +36,7 @@ def test_scales_and_chords_differ_in_pad_and_bass_for_the_same_seed(seed: int) -
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_the_texture_grows_from_three_voices_to_eight_at_the_climax(name: str) -> None:
-    voices = judge.polyphony_per_bar(judged(compose(name)))
+    voices = judge.polyphony_per_bar(judged(thriller(name)))
     climax = sorted(voices[bar] for bar in CLIMAX)
     assert max(voices[bar] for bar in CALM) <= 3, voices
     # Median of the climax bars (as bench_music reports it); a cadence bar may dip to 7.
@@ -68,31 +45,31 @@ def test_the_texture_grows_from_three_voices_to_eight_at_the_climax(name: str) -
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_the_apex_is_held_in_the_climax(name: str) -> None:
-    pitch, bar, beats = judge.apex(judged(compose(name)))
+    pitch, bar, beats = judge.apex(judged(thriller(name)))
     assert bar in CLIMAX and beats >= 2, (pitch, bar, beats)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 @pytest.mark.parametrize("name", GENERATORS)
 def test_every_part_stays_in_its_instruments_range(name: str, preset: str) -> None:
-    assert not any(judge.out_of_range_notes(judged(compose(name, preset=preset))).values())
+    assert not any(judge.out_of_range_notes(judged(thriller(name, preset=preset))).values())
 
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_the_low_register_keeps_pistons_spacing(name: str) -> None:
-    assert judge.spacing_violation_share(judged(compose(name))) <= 0.05
+    assert judge.spacing_violation_share(judged(thriller(name))) <= 0.05
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("name", GENERATORS)
 def test_no_authentic_cadence_while_the_tension_rises(name: str, seed: int) -> None:
-    closes = set(judge.authentic_cadence_bars(judged(compose(name, seed))))
+    closes = set(judge.authentic_cadence_bars(judged(thriller(name, seed))))
     assert not closes & set(judge.rising_bars(AROUSAL)), closes
 
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_the_final_tonic_arrives_a_bar_before_the_fade_and_is_held(name: str) -> None:
-    score = compose(name)
+    score = thriller(name)
     fade = score.ticks(Config().render.fade_s)
     bass = next(t for t in score.tracks if t.name == "Bass").notes
     last = max(bass, key=lambda n: n.start)
@@ -107,7 +84,7 @@ def test_the_final_tonic_arrives_a_bar_before_the_fade_and_is_held(name: str) ->
 
 @pytest.mark.parametrize("preset", ["strings", "orchestral"])
 def test_orchestral_percussion_is_timpani_bass_drum_and_cymbal(preset: str) -> None:
-    score = compose("scales", preset=preset)
+    score = thriller("scales", preset=preset)
     drums = next(t for t in score.tracks if t.channel == 9).notes
     keys = {n.pitch for n in drums}
     assert keys and keys <= {36, 38, 57, *TIMPANI_KEYS}
@@ -120,7 +97,7 @@ def test_orchestral_percussion_is_timpani_bass_drum_and_cymbal(preset: str) -> N
 
 
 def test_a_pop_preset_keeps_the_drum_set() -> None:
-    drums = next(t for t in compose("scales", preset="electric").tracks if t.channel == 9).notes
+    drums = next(t for t in thriller("scales", preset="electric").tracks if t.channel == 9).notes
     assert {42, 38, 36} <= {n.pitch for n in drums}
 
 

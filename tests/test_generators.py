@@ -17,38 +17,17 @@ from core.music.analysis import all_notes, bar_keys, harmonic_change_ticks, onse
 from core.music.dynamics import velocity_for
 from core.music.instruments import PRESETS, ROLE_CHANNELS, preset_programs
 from core.music.midi import midi_bytes
-from core.music.score import TICKS_PER_BEAT, TICKS_PER_TIMESTEP, Score
+from core.music.score import TICKS_PER_BEAT
 from core.timeline import EmotionTimeline, TimeGrid
-
-GENERATORS = ["scales", "chords"]
-BAR = 16 * TICKS_PER_TIMESTEP
-
-
-def compose(
-    name: str,
-    arousal: list[float],
-    valence: list[float],
-    *,
-    seed: int = 0,
-    preset: str = "piano",
-    **timeline_options,
-) -> Score:
-    config = Config()
-    config.music.preset = preset
-    timeline = EmotionTimeline.from_values(arousal, valence, **timeline_options)
-    return get_composer(name)(timeline, config, seed)
-
-
-def track(score: Score, name: str):
-    return next(t for t in score.tracks if t.name == name)
+from tests.helpers import BAR, GENERATORS, compose_values, track
 
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_same_input_and_seed_give_identical_bytes_and_another_seed_differs(name: str) -> None:
     arousal, valence = [0.2, 0.5, 0.9, 0.4] * 3, [0.8, 0.3, 0.6, 0.1] * 3
-    first = midi_bytes(compose(name, arousal, valence, seed=7, cuts_s=(3.1,)))
-    again = midi_bytes(compose(name, arousal, valence, seed=7, cuts_s=(3.1,)))
-    other = midi_bytes(compose(name, arousal, valence, seed=8, cuts_s=(3.1,)))
+    first = midi_bytes(compose_values(name, arousal, valence, seed=7, cuts_s=(3.1,)))
+    again = midi_bytes(compose_values(name, arousal, valence, seed=7, cuts_s=(3.1,)))
+    other = midi_bytes(compose_values(name, arousal, valence, seed=8, cuts_s=(3.1,)))
     assert first == again
     assert first != other
 
@@ -62,7 +41,7 @@ def test_bright_bars_sound_major_and_dark_bars_minor(name: str, arousal: float, 
     # holding a cadence's major dominant (the raised leading tone a V-i cadence needs) may
     # read as major on its own; at most one such bar is allowed to.
     valence = [0.9] * 4 + [0.65] * 4 + [0.3] * 4 + [0.05] * 4
-    score = compose(name, [arousal] * 16, valence, seed=seed, cuts_s=(27.3,))
+    score = compose_values(name, [arousal] * 16, valence, seed=seed, cuts_s=(27.3,))
     pitched = [t.name for t in score.tracks if t.channel != 9]  # drums have no key
     modes = [key.mode for key in bar_keys(score, pitched)]
     timeline = EmotionTimeline.from_values([arousal] * 16, valence, cuts_s=(27.3,))
@@ -83,7 +62,7 @@ def test_bright_bars_sound_major_and_dark_bars_minor(name: str, arousal: float, 
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_arousal_raises_note_density_and_velocity(name: str) -> None:
-    score = compose(name, [0.1] * 6 + [0.9] * 6, [0.6] * 12, seed=3)
+    score = compose_values(name, [0.1] * 6 + [0.9] * 6, [0.6] * 12, seed=3)
     notes = all_notes(score)
     half = 6 * BAR
     calm = [n for n in notes if n.start < half]
@@ -103,7 +82,7 @@ def test_a_harmonic_change_lands_on_the_beat_nearest_every_cut(
     # in the same bar.
     cuts = (0.3 * bar_s, 1.62 * bar_s, 2.97 * bar_s, 4.2 * bar_s, 4.8 * bar_s, 6.41 * bar_s)
     steps = 8 // step_bars
-    score = compose(
+    score = compose_values(
         name, [0.3, 0.8] * (steps // 2), [0.7, 0.2] * (steps // 2), grid=grid, cuts_s=cuts, seed=5
     )
     # The accompaniment: pad and bass (Chords' pad comps off the beat, so a change of chord
@@ -123,7 +102,7 @@ def test_a_harmonic_change_lands_on_the_beat_nearest_every_cut(
 def test_no_stuck_or_self_overlapping_notes_and_drums_only_on_channel_10(
     name: str, preset: str
 ) -> None:
-    score = compose(
+    score = compose_values(
         name, [0.1, 0.5, 0.95, 0.3, 0.7], [0.9, 0.2, 0.5, 0.05, 0.7], preset=preset, cuts_s=(2.6,)
     )
     assert score.tracks
@@ -152,7 +131,7 @@ def test_no_stuck_or_self_overlapping_notes_and_drums_only_on_channel_10(
 def test_score_covers_exactly_the_timeline_duration(name: str) -> None:
     grid = TimeGrid(bpm=93.0)
     duration_s = 3.5 * grid.step_s  # the last step is partial
-    score = compose(name, [0.5] * 4, [0.5] * 4, grid=grid, duration_s=duration_s)
+    score = compose_values(name, [0.5] * 4, [0.5] * 4, grid=grid, duration_s=duration_s)
     assert score.bpm == 93.0
     assert abs(score.duration_s - duration_s) <= score.seconds(1)
     assert max(n.end for n in all_notes(score)) == score.length_ticks
@@ -177,7 +156,7 @@ def test_chord_voicings_move_smoothly() -> None:
 
 def test_unknown_preset_names_the_valid_ones() -> None:
     with pytest.raises(InputError) as error:
-        compose("chords", [0.5], [0.5], preset="banjo")
+        compose_values("chords", [0.5], [0.5], preset="banjo")
     message = str(error.value)
     assert "'banjo'" in message
     for name in PRESETS:

@@ -23,6 +23,7 @@ from core.music import master
 from core.music.config import RenderConfig
 from core.music.render import render_wav
 from core.music.score import Note, Score, Track
+from tests.helpers import read_pcm16
 
 RATE = 48000
 SECONDS = 12.0
@@ -30,10 +31,9 @@ SECONDS = 12.0
 
 def read_wav(path: Path) -> np.ndarray:
     """Frames ``(n, 2)`` scaled to full scale 1.0, as audio tools read 16-bit PCM."""
-    with wave.open(str(path), "rb") as wav:
-        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (RATE, 2, 2)
-        pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
-    return pcm.reshape(-1, 2) / 32768.0
+    params, pcm = read_pcm16(path)
+    assert (params.framerate, params.nchannels, params.sampwidth) == (RATE, 2, 2)
+    return pcm / 32768.0
 
 
 def loudness(frames: np.ndarray) -> float:

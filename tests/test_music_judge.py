@@ -3,20 +3,15 @@ musician knows: parallel fifths, planted clashes, scales in major and minor, ran
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
-import sys
-from pathlib import Path
 
 import mido
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "music_judge.py"
-_SPEC = importlib.util.spec_from_file_location("music_judge", _PATH)
-judge = importlib.util.module_from_spec(_SPEC)
-sys.modules["music_judge"] = judge
-_SPEC.loader.exec_module(judge)
+from tests.helpers import benchmark_module
+
+judge = benchmark_module("music_judge")
 
 C, D, E, F, G, A, B = 60, 62, 64, 65, 67, 69, 71
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,9 @@ from core.music.render import RenderError, render_wav
 from core.music.score import Score, Track
 from core.music.soundfont import BUNDLED_SOUNDFONT, find_soundfont
 from core.timeline import EmotionTimeline
+from tests.helpers import read_pcm16
 
 RATE = 48000
-
-
-def read_wav(path: Path) -> tuple[wave._wave_params, np.ndarray]:
-    with wave.open(str(path), "rb") as wav:
-        params = wav.getparams()
-        frames = np.frombuffer(wav.readframes(params.nframes), dtype="<i2")
-    return params, frames.reshape(-1, params.nchannels).astype(np.int32)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def trimmed(score: Score, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wav_format_and_exact_length(trimmed: Path) -> None:
-    params, _ = read_wav(trimmed)
+    params, _ = read_pcm16(trimmed)
     assert (params.framerate, params.nchannels, params.sampwidth) == (RATE, 2, 2)
     assert params.nframes == round(5.3 * RATE)
 
@@ -59,7 +52,7 @@ def test_wav_format_and_exact_length(trimmed: Path) -> None:
 def test_render_reports_what_it_wrote(score: Score, tmp_path: Path) -> None:
     path = tmp_path / "measured.wav"
     result = render_wav(score, path, RenderConfig(), 5.3)
-    _, frames = read_wav(path)
+    _, frames = read_pcm16(path)
     peak_dbfs = 20 * np.log10(np.abs(frames).max() / 32768)
     assert peak_dbfs <= result.true_peak_dbtp + 0.01 <= -0.99  # true peaks >= sample peaks
     assert result.loudness_lufs == pytest.approx(RenderConfig().loudness_lufs, abs=0.2)
@@ -74,8 +67,8 @@ def test_end_fades_to_zero_without_a_click(score: Score, trimmed: Path, tmp_path
     # turned down, smoothly, to silence.
     longer = tmp_path / "longer.wav"
     render_wav(score, longer, UNLIMITED, 6.3)
-    _, faded = read_wav(trimmed)
-    _, reference = read_wav(longer)
+    _, faded = read_pcm16(trimmed)
+    _, reference = read_pcm16(longer)
     fade = round(UNLIMITED.fade_s * RATE)
     reference = reference[: len(faded)].astype(float)
     body = slice(0, len(faded) - fade)
@@ -94,7 +87,7 @@ def test_end_fades_to_zero_without_a_click(score: Score, trimmed: Path, tmp_path
 def test_padding_a_short_score_to_a_longer_duration(score: Score, tmp_path: Path) -> None:
     path = tmp_path / "padded.wav"
     render_wav(score, path, UNLIMITED, score.duration_s + 1.25)
-    params, frames = read_wav(path)
+    params, frames = read_pcm16(path)
     assert params.nframes == round((score.duration_s + 1.25) * RATE)
     assert np.abs(frames[-1]).max() <= 1
 
