@@ -16,6 +16,7 @@ from core.music.midi import midi_bytes
 from core.music.score import TICKS_PER_TIMESTEP
 from core.rbm.arrange import _bass_faults, bass_part, chord_root, split_voices
 from core.rbm.compose import (
+    CLASH_ALLOWANCE,
     SamplerStats,
     cadence_chords,
     home_shift,
@@ -124,6 +125,17 @@ def test_flaws_name_repeats_and_bare_windows() -> None:
     assert window_flaws(triad, None, 48, major=False) == 1  # C major where minor is asked
     c_minor = chord_roll(layout, (48, 60, 63, 67))
     assert window_flaws(c_minor, None, 48, major=False) == 0
+
+
+def test_a_window_that_rubs_semitones_is_flawed_beyond_the_chorales_allowance() -> None:
+    layout = Layout(48, 24, 16)
+    # C major with a held B against the C: a semitone clash on every sounding 16th.
+    rubbing = chord_roll(layout, (48, 60, 64, 67, 71))
+    assert window_flaws(rubbing, None, 48) == pytest.approx(4 * (1 - CLASH_ALLOWANCE))
+    # A passing clash on one 16th in sixteen stays within the allowance.
+    passing = chord_roll(layout, (48, 60, 64, 67))
+    passing[5, 71 - 48, PLAY] = 1
+    assert window_flaws(passing, None, 48) == 0
 
 
 def test_stuck_chains_are_redrawn_and_counted() -> None:
