@@ -5,13 +5,18 @@ and an orchestral percussion part on the notes the Orchestra Kit plays."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyloudnorm
 import pytest
 
+from core.cli import main
 from core.config import Config
 from core.generators.frame import assemble_score
 from core.music.instruments import PRESETS, TIMPANI_KEYS, programs_for
 from core.music.score import Note, Score
 from core.timeline import EmotionTimeline, TimeGrid
+from tests.audio import read_wav_rate
 from tests.helpers import BAR, GENERATORS, benchmark_module, compose, judged
 
 judge = benchmark_module("music_judge")
@@ -110,3 +115,24 @@ def test_a_drum_set_part_on_the_orchestra_kit_keeps_only_what_an_orchestra_has()
     assert sorted(n.pitch for n in score.tracks[0].notes) == [36, 38, 57]
     pop = assemble_score(120.0, BAR, {"percussion": drums}, programs_for("electric"))
     assert sorted(n.pitch for n in pop.tracks[0].notes) == [36, 38, 42, 46, 49]
+
+
+@pytest.mark.parametrize("preset", ["piano", "orchestral"])
+@pytest.mark.parametrize("name", GENERATORS)
+def test_the_tune_sits_over_the_accompaniment_and_the_drums(
+    name: str, preset: str, tmp_path: Path
+) -> None:
+    """Measured as a listener hears it: integrated loudness of the rendered stems."""
+    emotions = tmp_path / "thriller.txt"
+    lines = [f"{a:.3f}, {v:.3f}\n" for a, v in zip(AROUSAL, VALENCE, strict=True)]
+    emotions.write_text("".join(lines))
+    out = tmp_path / "out"
+    argv = ["compose", str(emotions), "-g", name, "--preset", preset, "--seed", "1"]
+    assert main([*argv, "--stems", "--out", str(out), "--quiet"]) == 0
+    level = {}
+    for stem in out.glob("thriller.*.wav"):
+        rate, frames = read_wav_rate(stem)
+        level[stem.name.split(".")[1]] = pyloudnorm.Meter(rate).integrated_loudness(frames)
+    tune = level["melody"] if name == "scales" else level["figure"]
+    assert tune - max(level["harmony"], level["bass"]) >= 3.0, level
+    assert tune - level["percussion"] >= 3.0, level
