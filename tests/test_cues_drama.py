@@ -136,3 +136,16 @@ def test_the_tune_sits_over_the_accompaniment_and_the_drums(
     tune = level["melody"] if name == "scales" else level["figure"]
     assert tune - max(level["harmony"], level["bass"]) >= 3.0, level
     assert tune - level["percussion"] >= 3.0, level
+
+
+def test_drum_kits_are_evened_to_the_standard_kit() -> None:
+    """The electronic kit (25) is measured 6 LU over the standard kit: it plays softer."""
+    groove = [Note(i * BAR // 4, BAR // 16, 36 if i % 2 else 38, 80) for i in range(8)]
+    played = {
+        kit: assemble_score(120, 2 * BAR, {"percussion": groove}, {"percussion": kit})
+        .tracks[0]
+        .notes
+        for kit in (0, 25)
+    }
+    assert [n.velocity for n in played[0]] == [80] * 8
+    assert all(n.velocity < 60 for n in played[25])

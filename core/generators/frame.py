@@ -15,6 +15,7 @@ from ..music.instruments import (
     ORCHESTRA_KIT,
     ROLE_CHANNELS,
     TRACK_NAMES,
+    balanced_drum_velocity,
     balanced_velocity,
     program_range,
     programs_for,
@@ -359,15 +360,17 @@ ORCHESTRAL_CYMBALS = {49: CONCERT_CYMBAL, 51: CONCERT_CYMBAL, 52: CONCERT_CYMBAL
 
 def _balanced(notes: list[Note], role: str, program: int) -> list[Note]:
     """A pitched part's velocities evened for its program's loudness (see
-    :func:`~core.music.instruments.balanced_velocity`); a drum part keeps its velocities, and
-    on the Orchestra Kit loses its hi-hats and strikes the concert cymbal for a crash or ride
+    :func:`~core.music.instruments.balanced_velocity`), a drum part's for its kit's
+    (:func:`~core.music.instruments.balanced_drum_velocity`); on the Orchestra Kit a drum part
+    also loses its hi-hats and strikes the concert cymbal for a crash or ride
     (the kit's own keys for those are timpani)."""
     if role == "percussion":
+        evened = [replace(n, velocity=balanced_drum_velocity(n.velocity, program)) for n in notes]
         if program != ORCHESTRA_KIT:
-            return notes
+            return evened
         return [
             replace(n, pitch=ORCHESTRAL_CYMBALS.get(n.pitch, n.pitch))
-            for n in notes
+            for n in evened
             if n.pitch not in HI_HATS
         ]
     return [replace(n, velocity=balanced_velocity(n.velocity, program)) for n in notes]

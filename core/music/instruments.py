@@ -90,6 +90,20 @@ def balanced_velocity(velocity: int, program: int) -> int:
     return int(min(127, max(1, round(velocity * factor))))
 
 
+#: Loudness (LU) of each drum kit of bank 128 over the standard kit (0) playing the same
+#: kick-snare-hat groove at velocity 80: the mean of FluidR3_GM (+10.9 for kit 25) and TimGM6mb
+#: (+1.1), rendered and measured like :data:`PROGRAM_LOUDNESS_LUFS`.
+KIT_LOUDNESS_LU: dict[int, float] = {25: 6.0, 40: -0.4, 48: 0.6}
+
+
+def balanced_drum_velocity(velocity: int, kit: int) -> int:
+    """``velocity`` for drum ``kit`` evened to the standard kit's loudness
+    (:data:`KIT_LOUDNESS_LU`): the electronic kit sounds about 6 LU over it, so it plays softer;
+    kits not measured keep their velocity."""
+    factor = 10.0 ** (-KIT_LOUDNESS_LU.get(kit, 0.0) / VELOCITY_DB_PER_DECADE)
+    return int(min(127, max(1, round(velocity * factor))))
+
+
 def program_range(program: int) -> tuple[int, int]:
     """The sounding range of a General MIDI program (:data:`PROGRAM_RANGES`)."""
     return PROGRAM_RANGES.get(program, FULL_RANGE)
