@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..music.dynamics import accented_velocity
 from ..music.score import TICKS_PER_TIMESTEP, Note
@@ -43,7 +44,7 @@ BAR_STEPS = 16
 BASS_RATES = ((0.35, 8), (0.7, 4), (1.01, 2))
 
 
-def chord_root(profile: np.ndarray) -> int | None:
+def chord_root(profile: NDArray[np.number[Any]]) -> int | None:
     """Root pitch class of the triad best covering a 12-bin pitch-class ``profile``.
 
     A triad scores the weight of its tones present, minus a penalty for each missing tone,
@@ -71,9 +72,9 @@ def bass_rate(arousal: float) -> int:
 
 
 def bass_part(
-    roll: np.ndarray,
+    roll: NDArray[Any],
     lowest_pitch: int,
-    arousal: np.ndarray,
+    arousal: NDArray[np.floating[Any]],
     final_step: int,
     tonic: int,
 ) -> list[Note]:
@@ -95,6 +96,8 @@ def bass_part(
             continue
         profile = np.bincount(pitches % 12, weights=span.sum(axis=0), minlength=12)
         root = chord_root(profile)
+        # The span sounds, so the profile is not empty and a triad always scores: never None.
+        assert root is not None
         lowest = int(pitches[np.flatnonzero(span.any(axis=0))[0]])
         pitch = _below(root, lowest, previous)
         fifth = pitch + 7 if pitch + 7 < lowest else pitch - 5
@@ -128,7 +131,10 @@ def bass_part(
 
 
 def _bass_faults(
-    tone: int, above: np.ndarray, top: int | None, before: tuple[int, int] | None
+    tone: int,
+    above: NDArray[np.signedinteger[Any]],
+    top: int | None,
+    before: tuple[int, int] | None,
 ) -> int:
     """Semitone rubs of ``tone`` against the pitches ``above`` it, plus 1 for parallel fifths
     or octaves with the ``top`` voice coming from ``before`` (bass, top)."""
@@ -157,7 +163,9 @@ def _note(step: int, length: int, pitch: int, arousal: float) -> Note:
     return Note(tick, length * TICKS_PER_TIMESTEP, pitch, velocity)
 
 
-def split_voices(notes: list[Note], roll: np.ndarray, lowest_pitch: int) -> tuple[list, list]:
+def split_voices(
+    notes: list[Note], roll: NDArray[Any], lowest_pitch: int
+) -> tuple[list[Note], list[Note]]:
     """(melody, harmony): a note is melody when it is the highest pitch of ``roll`` sounding
     at the 16th where it starts."""
     sounding = roll[..., PLAY].astype(bool)
@@ -165,7 +173,8 @@ def split_voices(notes: list[Note], roll: np.ndarray, lowest_pitch: int) -> tupl
         sounding.any(axis=1), sounding.shape[1] - 1 - np.argmax(sounding[:, ::-1], 1), -1
     )
     top = lowest_pitch + rows
-    melody, harmony = [], []
+    melody: list[Note] = []
+    harmony: list[Note] = []
     for note in notes:
         step = note.start // TICKS_PER_TIMESTEP
         (melody if note.pitch >= top[step] else harmony).append(note)
@@ -181,7 +190,7 @@ def shared(name: str) -> Callable[..., Any]:
     """
     for module in SHARED_MODULES:
         try:
-            found = getattr(
+            found: Callable[..., Any] | None = getattr(
                 importlib.import_module(f"..generators.{module}", __package__), name, None
             )
         except ImportError:
@@ -196,4 +205,5 @@ def drums(timeline: EmotionTimeline, seed: int, program: int) -> list[Note]:
     fills closing phrases, crashes at hits) on the kit of ``program``, drawn from its own
     seeded streams."""
     plan = shared("plan_harmony")(timeline, np.random.default_rng([seed, 1]))
-    return shared("percussion")(plan, np.random.default_rng([seed, 2]), program)
+    notes: list[Note] = shared("percussion")(plan, np.random.default_rng([seed, 2]), program)
+    return notes

@@ -36,9 +36,10 @@ and the shared percussion plays by arousal; otherwise one track on the harmony i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..music.dynamics import accented_velocity
 from ..music.instruments import preset_programs, programs_for
@@ -56,7 +57,7 @@ MAX_NOTE_STEPS = 4 * 16  # four 4/4 bars
 PROGRAM_ROLES = ("harmony", "melody")
 
 
-def timestep_emotions(timeline: EmotionTimeline) -> np.ndarray:
+def timestep_emotions(timeline: EmotionTimeline) -> NDArray[np.float32]:
     """(arousal, valence) per 16th-note timestep covering ``timeline.duration_s``, (n, 2)."""
     grid = timeline.grid
     total = grid.timestep_count(timeline.duration_s)
@@ -64,7 +65,8 @@ def timestep_emotions(timeline: EmotionTimeline) -> np.ndarray:
         return np.zeros((total, 2), dtype=np.float32)
     per_step = np.stack([timeline.arousal, timeline.valence], axis=1).astype(np.float32)
     index = np.minimum(np.arange(total) // grid.timesteps_per_step, len(per_step) - 1)
-    return per_step[index]
+    expanded: NDArray[np.float32] = per_step[index]
+    return expanded
 
 
 #: Log-odds the phrase plan adds to the play units of a cadence chord's tones, and (negative)
@@ -107,7 +109,9 @@ def final_bar(total_steps: int) -> int:
     return last if last == 0 or total_steps - last * BAR_STEPS >= BAR_STEPS // 2 else last - 1
 
 
-def cadence_chords(total_steps: int, valence: np.ndarray) -> list[tuple[int, int, tuple]]:
+def cadence_chords(
+    total_steps: int, valence: NDArray[np.floating[Any]]
+) -> list[tuple[int, int, tuple[int, ...]]]:
     """The phrase plan's chord targets ``(first_step, end_step, pitch classes)`` in C.
 
     Phrases are :func:`core.generators.form.plan_phrases`' (4 bars, a half cadence then an
@@ -124,7 +128,7 @@ def cadence_chords(total_steps: int, valence: np.ndarray) -> list[tuple[int, int
 
     if total_steps == 0:
         return []
-    targets = []
+    targets: list[tuple[int, int, tuple[int, ...]]] = []
     for phrase in plan_phrases(final_bar(total_steps)):
         bar = phrase.last_bar * BAR_STEPS
         end = total_steps if phrase.final else bar + BAR_STEPS
@@ -140,11 +144,11 @@ def cadence_chords(total_steps: int, valence: np.ndarray) -> list[tuple[int, int
 def constraint_bias(
     layout: Layout,
     total_steps: int,
-    targets: list[tuple[int, int, tuple]],
+    targets: list[tuple[int, int, tuple[int, ...]]],
     register_span: int,
-    valence: np.ndarray | None = None,
+    valence: NDArray[np.floating[Any]] | None = None,
     mode_push: float = 0.0,
-) -> np.ndarray:
+) -> NDArray[np.float32]:
     """Extra note-unit log-odds per timestep, ``(total_steps, note_units)``: the register
     window, the mode's scale (``mode_push`` against the other mode's degrees where
     ``valence`` asks for major or minor) and the phrase plan's chords (see the module doc)."""
@@ -169,7 +173,7 @@ def constraint_bias(
 CLASH_ALLOWANCE = 0.1
 
 
-def clash_share(play: np.ndarray, classes: np.ndarray) -> float:
+def clash_share(play: NDArray[np.bool_], classes: NDArray[np.signedinteger[Any]]) -> float:
     """Share of the sounding steps of ``play`` ``(steps, pitches)`` holding two pitch classes a
     semitone apart (``classes`` gives each pitch row's pitch class)."""
     sounding = 0
@@ -184,7 +188,10 @@ def clash_share(play: np.ndarray, classes: np.ndarray) -> float:
 
 
 def window_flaws(
-    window: np.ndarray, previous: np.ndarray | None, lowest_pitch: int, major: bool | None = None
+    window: NDArray[Any],
+    previous: NDArray[Any] | None,
+    lowest_pitch: int,
+    major: bool | None = None,
 ) -> float:
     """How stuck, bare or off-mode one sampled window ``(steps, pitches, 2)`` is (0 = none).
 
@@ -221,7 +228,7 @@ def window_flaws(
 
 def sample_roll(
     model: RbmModel,
-    emotions: np.ndarray,
+    emotions: NDArray[Any],
     gibbs_steps: int,
     seed: int,
     *,
@@ -234,7 +241,7 @@ def sample_roll(
     register_span: int | None = None,
     mode_push: float = 0.0,
     stats: SamplerStats | None = None,
-) -> np.ndarray:
+) -> NDArray[np.uint8]:
     """Sampled note units for every timestep of ``emotions``, shape ``(n, pitches, 2)``.
 
     Chains that start from noise run ``burn_in`` steps more than ``gibbs_steps``. With
@@ -263,8 +270,8 @@ def sample_roll(
     shape = (size, layout.pitch_count, 2)
     last_window = (final_bar(total) * BAR_STEPS) // size
     rng = np.random.default_rng(seed)
-    windows: list[np.ndarray] = []
-    state: np.ndarray | None = None
+    windows: list[NDArray[np.uint8]] = []
+    state: NDArray[np.uint8] | None = None
     for index, start in enumerate(range(0, total, size)):
         chunk = _padded(emotions[start : start + size], size)
         window_bias = None if bias is None else _padded(bias[start : start + size], size)
@@ -276,7 +283,7 @@ def sample_roll(
             major,
         )
         previous = windows[-1].reshape(shape) if windows else None
-        best: tuple[float, np.ndarray, np.ndarray] | None = None
+        best: tuple[float, NDArray[np.uint8], NDArray[np.uint8]] | None = None
         for attempt in range(max(1, candidates)):
             if feedback and state is not None and attempt == 0:
                 initial, steps = state, gibbs_steps
@@ -307,7 +314,7 @@ def sample_roll(
     return notes.reshape(len(notes), layout.pitch_count, 2)
 
 
-def _padded(chunk: np.ndarray, size: int) -> np.ndarray:
+def _padded(chunk: NDArray[Any], size: int) -> NDArray[Any]:
     """``chunk`` with its last row held to ``size`` rows (the last window of a piece)."""
     if len(chunk) == size:
         return chunk
@@ -325,7 +332,11 @@ def home_shift(seed: int) -> int:
 
 
 def roll_notes(
-    roll: np.ndarray, emotions: np.ndarray, lowest_pitch: int, length_ticks: int, shift: int = 0
+    roll: NDArray[Any],
+    emotions: NDArray[np.floating[Any]],
+    lowest_pitch: int,
+    length_ticks: int,
+    shift: int = 0,
 ) -> list[Note]:
     """Notes of a sampled roll moved by ``shift`` semitones, post-processed as described in
     the module doc."""
@@ -342,7 +353,11 @@ def roll_notes(
 
 
 def roll_to_track(
-    roll: np.ndarray, emotions: np.ndarray, lowest_pitch: int, program: int, length_ticks: int
+    roll: NDArray[Any],
+    emotions: NDArray[np.floating[Any]],
+    lowest_pitch: int,
+    program: int,
+    length_ticks: int,
 ) -> Track:
     """Notes of a sampled roll as one track (no arrangement)."""
     notes = roll_notes(roll, emotions, lowest_pitch, length_ticks)
@@ -415,6 +430,7 @@ def compose_rbm(
     programs = programs_for(config.music.preset, config.music.programs)
     if timeline.steps and length_ticks > 0:
         parts["percussion"] = drums(timeline, seed, programs["percussion"])
-    return shared("assemble_score")(
+    score: Score = shared("assemble_score")(
         bpm, length_ticks, {r: n for r, n in parts.items() if n}, programs
     )
+    return score

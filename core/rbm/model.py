@@ -12,11 +12,13 @@ import logging
 import math
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..files import check_input_file, write_bytes_atomic
@@ -54,15 +56,15 @@ class RbmModel:
     autoregressive connections, from a summary of the previous windows.
     """
 
-    weights: np.ndarray
-    visible_bias: np.ndarray
-    hidden_bias: np.ndarray
-    visible_mean: np.ndarray
+    weights: NDArray[np.float32]
+    visible_bias: NDArray[np.float32]
+    hidden_bias: NDArray[np.float32]
+    visible_mean: NDArray[np.float32]
     layout: Layout
     info: dict[str, str] = field(default_factory=dict)
-    emotion_note_weights: np.ndarray | None = None
-    context_hidden_weights: np.ndarray | None = None
-    context_note_weights: np.ndarray | None = None
+    emotion_note_weights: NDArray[np.float32] | None = None
+    context_hidden_weights: NDArray[np.float32] | None = None
+    context_note_weights: NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         if self.emotion_note_weights is None:
@@ -82,7 +84,7 @@ class RbmModel:
         """Number of hidden units."""
         return int(self.weights.shape[1])
 
-    def emotion_mask(self) -> np.ndarray:
+    def emotion_mask(self) -> NDArray[np.bool_]:
         """Boolean mask of the emotion units within a visible vector."""
         per_step = np.zeros(self.layout.units_per_step, dtype=bool)
         per_step[self.layout.note_units :] = True
@@ -174,8 +176,8 @@ class _Damaged(Exception):
     """A model member is missing, malformed or inconsistent (the message says which)."""
 
 
-def _read_members(path: Path) -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
+def _read_members(path: Path) -> dict[str, NDArray[Any]]:
+    arrays: dict[str, NDArray[Any]] = {}
     with zipfile.ZipFile(path) as archive:
         members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
         missing = [name for name in _REQUIRED if name not in members]
@@ -195,12 +197,16 @@ def _read_members(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _read_member(handle: IO[bytes], name: str, size: int) -> np.ndarray:
+def _read_member(handle: IO[bytes], name: str, size: int) -> NDArray[Any]:
     """One ``.npy`` member, its header checked before its data is read."""
     npy = np.lib.format
-    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+    # NumPy's stubs leave np.lib.format's functions unannotated.
+    read_magic: Callable[[IO[bytes]], tuple[int, int]] = npy.read_magic
+    readers: dict[
+        tuple[int, int], Callable[[IO[bytes]], tuple[tuple[int, ...], bool, np.dtype[Any]]]
+    ] = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
     try:
-        reader = readers.get(npy.read_magic(handle))
+        reader = readers.get(read_magic(handle))
         if reader is None:
             raise ValueError
         shape, fortran, dtype = reader(handle)
@@ -219,7 +225,7 @@ def _read_member(handle: IO[bytes], name: str, size: int) -> np.ndarray:
     return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
-def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
+def _assemble(arrays: dict[str, NDArray[Any]]) -> RbmModel:
     """The model from checked members: layout, shapes, finite values, matching info."""
     stored = [int(x) for x in arrays["layout"]]
     # Older models store (lowest, count, window); newer ones add the emotion copies, then the
@@ -271,7 +277,7 @@ def _assemble(arrays: dict[str, np.ndarray]) -> RbmModel:
     )
 
 
-def _optional(arrays: dict[str, np.ndarray], name: str, rows: int) -> np.ndarray | None:
+def _optional(arrays: dict[str, NDArray[Any]], name: str, rows: int) -> NDArray[np.float32] | None:
     """A context member as float32 when the layout has a context, else ``None`` (zeros)."""
     return arrays[name].astype(np.float32) if rows and name in arrays else None
 
@@ -326,21 +332,23 @@ def resolve_model(config: Config, cwd: str | Path | None = None) -> tuple[Path, 
     return chosen.resolve(), file_sha256(chosen)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     """Logistic function."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # tanh form: no overflow warnings for large |x|
+    # tanh form: no overflow warnings for large |x|
+    y: NDArray[np.floating[Any]] = 0.5 * (1.0 + np.tanh(0.5 * x))
+    return y
 
 
 def run_chain(
     model: RbmModel,
-    start_notes: np.ndarray,
-    emotions: np.ndarray,
+    start_notes: NDArray[Any],
+    emotions: NDArray[Any],
     gibbs_steps: int,
     rng: np.random.Generator,
     *,
-    context: np.ndarray | None = None,
-    note_bias: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    context: NDArray[Any] | None = None,
+    note_bias: NDArray[Any] | None = None,
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
     """Run a Gibbs chain with the emotion units (and the context) clamped.
 
     Parameters
@@ -400,13 +408,13 @@ def run_chain(
 
 def sample_window(
     model: RbmModel,
-    start_notes: np.ndarray,
-    emotions: np.ndarray,
+    start_notes: NDArray[Any],
+    emotions: NDArray[Any],
     gibbs_steps: int,
     rng: np.random.Generator,
     *,
     mean_field_last: bool = False,
-) -> np.ndarray:
+) -> NDArray[np.uint8]:
     """The notes of one window: :func:`run_chain`'s last sample, or with ``mean_field_last``
     the notes whose last probability is above one half (a mean-field last step, without the
     independent per-unit noise of a sample). ``uint8``, shape ``(window_steps, note_units)``."""
@@ -414,7 +422,7 @@ def sample_window(
     return (probabilities > 0.5).astype(np.uint8) if mean_field_last else state
 
 
-def noise_notes(model: RbmModel, rng: np.random.Generator) -> np.ndarray:
+def noise_notes(model: RbmModel, rng: np.random.Generator) -> NDArray[np.uint8]:
     """Random note units drawn from the training data's per-unit frequencies."""
     mean = model.visible_mean[~model.emotion_mask()]
     notes = (rng.random(mean.shape) < mean).astype(np.uint8)

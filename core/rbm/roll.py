@@ -24,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InputError
 
@@ -114,7 +116,7 @@ class Layout:
         memory = f", {self.history_bars} windows of memory" if self.history_bars else ""
         return f"MIDI {self.lowest_pitch}-{top}, {self.window_steps}-step window{copies}{memory}"
 
-    def as_array(self) -> np.ndarray:
+    def as_array(self) -> NDArray[np.int64]:
         """The layout as stored in a model file."""
         return np.array(
             [
@@ -128,7 +130,7 @@ class Layout:
         )
 
 
-def tile_emotions(emotions: np.ndarray, layout: Layout) -> np.ndarray:
+def tile_emotions(emotions: NDArray[Any], layout: Layout) -> NDArray[np.float32]:
     """Emotion units of every timestep, ``(..., 2)`` -> ``(..., 2 * emotion_copies)``.
 
     The copies follow each other: arousal, valence, arousal, valence, ...
@@ -149,7 +151,7 @@ def fold_pitch(pitch: int, layout: Layout) -> int:
 
 def notes_to_roll(
     notes: Iterable[tuple[int, int, int]], layout: Layout, length_steps: int | None = None
-) -> np.ndarray:
+) -> NDArray[np.uint8]:
     """Piano roll from ``(start_step, end_step, pitch)`` triples.
 
     A note shorter than one step still lasts one step; a note struck while the same pitch sounds
@@ -172,7 +174,7 @@ def notes_to_roll(
     return roll
 
 
-def roll_to_notes(roll: np.ndarray, lowest_pitch: int) -> list[tuple[int, int, int]]:
+def roll_to_notes(roll: NDArray[Any], lowest_pitch: int) -> list[tuple[int, int, int]]:
     """Decode a roll into ``(start_step, length_steps, pitch)`` notes.
 
     A note begins where a pitch starts playing or is re-articulated while playing, and lasts
@@ -231,7 +233,7 @@ def midi_note_spans(path: Path) -> tuple[list[tuple[int, int, int]], int]:
     return spans, midi.ticks_per_beat
 
 
-def midi_to_roll(path: Path, layout: Layout) -> np.ndarray:
+def midi_to_roll(path: Path, layout: Layout) -> NDArray[np.uint8]:
     """Piano roll of a MIDI file on the 16th-note grid (see :func:`notes_to_roll`)."""
     spans, ticks_per_beat = midi_note_spans(path)
     ticks_per_step = ticks_per_beat / 4
@@ -242,7 +244,7 @@ def midi_to_roll(path: Path, layout: Layout) -> np.ndarray:
     return notes_to_roll(steps, layout)
 
 
-def emotion_per_step(lines: np.ndarray, steps: int) -> np.ndarray:
+def emotion_per_step(lines: NDArray[Any], steps: int) -> NDArray[np.float32]:
     """Expand one ``(arousal, valence)`` line per 16 steps to one row per step, shape (steps, 2)."""
     lines = np.asarray(lines, dtype=np.float32).reshape(-1, EMOTION_UNITS)
     expanded = np.repeat(lines, STEPS_PER_EMOTION_LINE, axis=0)
@@ -252,8 +254,8 @@ def emotion_per_step(lines: np.ndarray, steps: int) -> np.ndarray:
 
 
 def windows(
-    roll: np.ndarray, emotions: np.ndarray, layout: Layout, hop: int
-) -> tuple[np.ndarray, np.ndarray]:
+    roll: NDArray[Any], emotions: NDArray[Any], layout: Layout, hop: int
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
     """Cut a piece into overlapping windows; a piece shorter than a window is padded with rests.
 
     Returns
@@ -273,10 +275,12 @@ def windows(
     return note_windows, emotion_windows
 
 
-def assemble_visible(notes: np.ndarray, emotions: np.ndarray, layout: Layout) -> np.ndarray:
+def assemble_visible(
+    notes: NDArray[Any], emotions: NDArray[Any], layout: Layout
+) -> NDArray[np.float32]:
     """Full visible vectors ``(n, visible_units)`` from :func:`windows` output."""
     n = len(notes)
-    rows = np.concatenate(
+    rows: NDArray[np.float32] = np.concatenate(
         [
             notes.reshape(n, layout.window_steps, layout.note_units).astype(np.float32),
             tile_emotions(emotions.reshape(n, layout.window_steps, EMOTION_UNITS), layout),
@@ -286,12 +290,13 @@ def assemble_visible(notes: np.ndarray, emotions: np.ndarray, layout: Layout) ->
     return rows.reshape(n, layout.visible_units)
 
 
-def pitch_shares(roll: np.ndarray) -> np.ndarray:
+def pitch_shares(roll: NDArray[Any]) -> NDArray[np.float32]:
     """Share of a window's timesteps in which each pitch sounds, ``(steps, P, 2)`` -> ``(P,)``."""
-    return roll[..., PLAY].astype(np.float32).mean(axis=0)
+    shares: NDArray[np.float32] = roll[..., PLAY].astype(np.float32).mean(axis=0)
+    return shares
 
 
-def sounds_major(shares: np.ndarray, lowest_pitch: int) -> bool | None:
+def sounds_major(shares: NDArray[Any], lowest_pitch: int) -> bool | None:
     """Whether per-pitch ``shares`` fit a major key best among all 24 Krumhansl-Kessler keys
     (as a per-bar listener hears it); ``None`` without a shape to judge."""
     classes = (lowest_pitch + np.arange(len(shares))) % 12
@@ -306,7 +311,7 @@ def sounds_major(shares: np.ndarray, lowest_pitch: int) -> bool | None:
     return bool(best[1])
 
 
-def in_mode(shares: np.ndarray, lowest_pitch: int, major: bool) -> np.ndarray:
+def in_mode(shares: NDArray[Any], lowest_pitch: int, major: bool) -> NDArray[Any]:
     """Per-pitch shares around tonic C moved into C major (``major``) or C minor.
 
     If the shares sound more like the other C mode (Krumhansl-Kessler correlation), the
@@ -334,8 +339,8 @@ def in_mode(shares: np.ndarray, lowest_pitch: int, major: bool) -> np.ndarray:
 
 
 def bar_context(
-    previous: list[np.ndarray | None], final: bool, layout: Layout, major: bool | None = None
-) -> np.ndarray:
+    previous: list[NDArray[Any] | None], final: bool, layout: Layout, major: bool | None = None
+) -> NDArray[np.float32]:
     """The context vector of one window (see the module doc), ``float32 (context_units,)``.
 
     Parameters

@@ -9,6 +9,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from ...errors import InputError
 from ...limits import MAX_HIDDEN, MAX_SEED, bounds_error
@@ -185,7 +186,7 @@ def _check_resumable(out: Path) -> None:
         )
 
 
-def _source(args: argparse.Namespace) -> dict[str, object]:
+def _source(args: argparse.Namespace) -> dict[str, Any]:
     if args.corpus:
         return {"corpus": args.corpus, "limit": args.corpus_limit}
     if args.data:

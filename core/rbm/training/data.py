@@ -47,11 +47,13 @@ import math
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from tqdm import tqdm
 
 from ...errors import InputError
@@ -87,8 +89,8 @@ class Piece:
     """
 
     name: str
-    roll: np.ndarray
-    emotions: np.ndarray
+    roll: NDArray[np.uint8]
+    emotions: NDArray[np.float32]
     origin: str = ""
 
 
@@ -177,7 +179,7 @@ def load_folder(folder: str | Path, layout: Layout) -> tuple[list[Piece], DataRe
     return pieces, report
 
 
-def mode_valence(roll: np.ndarray, context_bars: int = 4) -> np.ndarray:
+def mode_valence(roll: NDArray[Any], context_bars: int = 4) -> NDArray[np.float64]:
     """Proxy valence per bar from key-profile mode of ``context_bars`` bars around it (1: the
     bar alone, as a per-bar judge hears it), shape (bars,)."""
     steps, pitches = roll.shape[:2]
@@ -198,17 +200,20 @@ def mode_valence(roll: np.ndarray, context_bars: int = 4) -> np.ndarray:
     return valence
 
 
-def onsets_per_second(roll: np.ndarray, bpm: float) -> np.ndarray:
+def onsets_per_second(roll: NDArray[Any], bpm: float) -> NDArray[np.float64]:
     """Note onsets per second in each bar, shape (bars,)."""
     steps = len(roll)
     bars = math.ceil(steps / STEPS_PER_EMOTION_LINE)
     onsets = np.zeros(bars * STEPS_PER_EMOTION_LINE)
     onsets[:steps] = roll[..., ARTICULATE].sum(axis=1)
     bar_seconds = STEPS_PER_EMOTION_LINE * 15.0 / bpm
-    return onsets.reshape(bars, STEPS_PER_EMOTION_LINE).sum(axis=1) / bar_seconds
+    rate: NDArray[np.float64] = (
+        onsets.reshape(bars, STEPS_PER_EMOTION_LINE).sum(axis=1) / bar_seconds
+    )
+    return rate
 
 
-def roll_key(roll: np.ndarray, lowest_pitch: int) -> tuple[int, str]:
+def roll_key(roll: NDArray[Any], lowest_pitch: int) -> tuple[int, str]:
     """Tonic pitch class and ``"major"``/``"minor"`` of a whole roll (Krumhansl-Schmuckler)."""
     durations = roll[..., PLAY].sum(axis=0).astype(np.float64)
     profile = np.zeros(12)
@@ -223,16 +228,21 @@ _TO_MINOR = {4: -1, 9: -1, 11: -1}  # major 3, 6, 7 -> natural minor b3, b6, b7
 _TO_MAJOR = {3: +1, 8: +1, 10: +1}  # minor b3, b6, b7 -> major 3, 6, 7
 
 
-def _renote(roll: np.ndarray, layout: Layout, change, length_steps: int) -> np.ndarray:
+def _renote(
+    roll: NDArray[Any],
+    layout: Layout,
+    change: Callable[[int, int, int], list[tuple[int, int, int]]],
+    length_steps: int,
+) -> NDArray[np.uint8]:
     """Roll rebuilt from its notes ``(start, length, pitch)``, each passed through ``change``
     (which returns a list of ``(start, end, pitch)``)."""
-    spans = []
+    spans: list[tuple[int, int, int]] = []
     for note in roll_to_notes(roll, layout.lowest_pitch):
         spans += change(*note)
     return notes_to_roll(spans, layout, length_steps)
 
 
-def parallel_mode(roll: np.ndarray, layout: Layout) -> np.ndarray:
+def parallel_mode(roll: NDArray[Any], layout: Layout) -> NDArray[np.uint8]:
     """The roll in its parallel mode: major -> natural minor, minor -> major (same tonic).
 
     The key is found on the whole roll; notes on scale degrees 3, 6, 7 (major) or b3, b6, b7
@@ -247,7 +257,7 @@ def parallel_mode(roll: np.ndarray, layout: Layout) -> np.ndarray:
     return _renote(roll, layout, change, len(roll))
 
 
-def stretch(roll: np.ndarray, layout: Layout, factor: int = 2) -> np.ndarray:
+def stretch(roll: NDArray[Any], layout: Layout, factor: int = 2) -> NDArray[np.uint8]:
     """Rhythmic augmentation: every onset and duration times ``factor`` (1/factor the onsets)."""
 
     def change(start: int, length: int, pitch: int) -> list[tuple[int, int, int]]:
@@ -256,7 +266,7 @@ def stretch(roll: np.ndarray, layout: Layout, factor: int = 2) -> np.ndarray:
     return _renote(roll, layout, change, len(roll) * factor)
 
 
-def restrike(roll: np.ndarray, layout: Layout, every: int = 2) -> np.ndarray:
+def restrike(roll: NDArray[Any], layout: Layout, every: int = 2) -> NDArray[np.uint8]:
     """Rhythmic diminution: notes longer than ``every`` steps are re-struck every ``every``
     steps (quarters and halves become 8ths), so the same harmony has more onsets."""
 
@@ -273,7 +283,7 @@ def tonic_shift(tonic: int) -> int:
     return (-tonic + 5) % 12 - 5
 
 
-def shift_rows(roll: np.ndarray, layout: Layout, semitones: int) -> np.ndarray:
+def shift_rows(roll: NDArray[Any], layout: Layout, semitones: int) -> NDArray[Any]:
     """A roll ``(steps, pitches, 2)`` moved by ``semitones``, rows leaving the range folded
     back by octaves (:func:`~core.rbm.roll.fold_pitch`); notes meeting on one row merge."""
     rows = np.arange(layout.pitch_count) + semitones
@@ -281,11 +291,12 @@ def shift_rows(roll: np.ndarray, layout: Layout, semitones: int) -> np.ndarray:
     rows = np.where(rows < 0, rows + 12 * (-rows // 12 + 1), rows)
     rows = np.where(rows > top, rows - 12 * ((rows - top - 1) // 12 + 1), rows)
     moved = np.zeros_like(roll)
-    np.maximum.at(moved, (slice(None), rows), roll)
+    # NumPy's stubs accept no tuple index for ufunc.at (NumPy itself does).
+    np.maximum.at(moved, (slice(None), rows), roll)  # type: ignore[arg-type]
     return moved
 
 
-def window_key_shifts(notes: np.ndarray, layout: Layout) -> np.ndarray:
+def window_key_shifts(notes: NDArray[Any], layout: Layout) -> NDArray[np.int64]:
     """Semitones that move each window of ``notes`` ``(n, window_steps * note_units)`` to its
     own tonic C (0 for a silent window), shape ``(n,)``."""
     shape = (layout.window_steps, layout.pitch_count, 2)
@@ -298,8 +309,8 @@ def window_key_shifts(notes: np.ndarray, layout: Layout) -> np.ndarray:
 
 
 def normalize_window_keys(
-    notes: np.ndarray, layout: Layout, shifts: np.ndarray | None = None
-) -> np.ndarray:
+    notes: NDArray[np.uint8], layout: Layout, shifts: NDArray[np.integer[Any]] | None = None
+) -> NDArray[np.uint8]:
     """Each window of ``notes`` ``(n, window_steps * note_units)`` moved by ``shifts``
     (default :func:`window_key_shifts`: each to its own tonic C)."""
     shape = (layout.window_steps, layout.pitch_count, 2)
@@ -311,7 +322,7 @@ def normalize_window_keys(
     return moved
 
 
-def transpose(roll: np.ndarray, layout: Layout, semitones: int) -> np.ndarray:
+def transpose(roll: NDArray[Any], layout: Layout, semitones: int) -> NDArray[np.uint8]:
     """The roll moved by ``semitones`` (pitches leaving the range fold back by octaves)."""
 
     def change(start: int, length: int, pitch: int) -> list[tuple[int, int, int]]:
@@ -320,10 +331,12 @@ def transpose(roll: np.ndarray, layout: Layout, semitones: int) -> np.ndarray:
     return _renote(roll, layout, change, len(roll))
 
 
-def augmented_versions(name: str, roll: np.ndarray, layout: Layout) -> list[tuple[str, np.ndarray]]:
+def augmented_versions(
+    name: str, roll: NDArray[np.uint8], layout: Layout
+) -> list[tuple[str, NDArray[np.uint8]]]:
     """The original and its derived versions (see the module doc), each with a name."""
     digest = int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16)
-    versions = []
+    versions: list[tuple[str, NDArray[np.uint8]]] = []
     for mode_name, mode_roll in (("", roll), ("+parallel", parallel_mode(roll, layout))):
         rhythms = (
             ("", mode_roll),
@@ -342,7 +355,7 @@ def augmented_versions(name: str, roll: np.ndarray, layout: Layout) -> list[tupl
     return versions
 
 
-def _parse_corpus_piece(path: Path, layout: Layout) -> tuple[np.ndarray, float]:
+def _parse_corpus_piece(path: Path, layout: Layout) -> tuple[NDArray[np.uint8], float]:
     from music21 import corpus, tempo
 
     score = corpus.parse(path).stripTies()
@@ -478,7 +491,7 @@ def split_holdout(pieces: list[Piece], fraction: float) -> tuple[list[Piece], li
 
 def build_windows(
     pieces: list[Piece], layout: Layout, hop: int, *, key_normalized: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
     """All training windows of ``pieces``: ``uint8`` notes and ``float32`` emotions; with
     ``key_normalized`` each window is moved to its own tonic C (:func:`normalize_window_keys`)."""
     notes, emotions, _ = build_training_set(pieces, layout, hop, key_normalized=key_normalized)
@@ -487,7 +500,7 @@ def build_windows(
 
 def build_training_set(
     pieces: list[Piece], layout: Layout, hop: int, *, key_normalized: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.float32]]:
     """:func:`build_windows` plus each window's context vector ``(n, context_units)``.
 
     The context (:func:`~core.rbm.roll.bar_context`) remembers the ``history_bars`` windows

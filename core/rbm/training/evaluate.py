@@ -13,8 +13,10 @@ training frequency. Both are scored on the frame's *play* states with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..model import RbmModel, sigmoid
 from ..roll import PLAY
@@ -31,8 +33,8 @@ class FrameScores:
 
 
 def masked_frame_probabilities(
-    model: RbmModel, visible: np.ndarray, frame: int, context: np.ndarray | None = None
-) -> np.ndarray:
+    model: RbmModel, visible: NDArray[Any], frame: int, context: NDArray[Any] | None = None
+) -> NDArray[np.float32]:
     """Probabilities of the note units of timestep ``frame``, given everything else.
 
     Parameters
@@ -61,6 +63,8 @@ def masked_frame_probabilities(
         note_bias = note_bias + context @ model.context_note_weights
     # The emotion -> note-bias weights of a conditional model, from the frame's emotions.
     emotions = visible[:, start + layout.note_units : start + layout.note_units + 2]
+    # RbmModel.__post_init__ replaces a None emotion_note_weights with zeros.
+    assert model.emotion_note_weights is not None
     note_bias = note_bias + emotions.astype(np.float32) @ model.emotion_note_weights
     for _ in range(MEAN_FIELD_ITERATIONS):
         hidden = sigmoid(current @ model.weights + hidden_bias)
@@ -68,7 +72,7 @@ def masked_frame_probabilities(
     return current[:, hidden_units]
 
 
-def score_frames(probabilities: np.ndarray, truth: np.ndarray) -> FrameScores:
+def score_frames(probabilities: NDArray[Any], truth: NDArray[Any]) -> FrameScores:
     """Score play-state predictions ``(n, note_units)`` against the true note units."""
     pitches = probabilities.shape[1] // 2
     p = np.clip(probabilities.reshape(-1, pitches, 2)[..., PLAY], 1e-6, 1 - 1e-6)
@@ -85,9 +89,9 @@ def score_frames(probabilities: np.ndarray, truth: np.ndarray) -> FrameScores:
 
 def compare_with_baseline(
     model: RbmModel,
-    visible: np.ndarray,
+    visible: NDArray[Any],
     frame: int | None = None,
-    context: np.ndarray | None = None,
+    context: NDArray[Any] | None = None,
 ) -> tuple[FrameScores, FrameScores]:
     """Masked-frame scores of the RBM (given the windows' ``context`` if it has memory) and
     of the per-note-frequency baseline.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ...errors import InputError
 
@@ -19,13 +20,14 @@ def state_path(out: Path) -> Path:
     return out / STATE_FILE
 
 
-def read_state(out: Path) -> dict | None:
+def read_state(out: Path) -> dict[str, Any] | None:
     """The run record of an output folder, or ``None`` if it holds no run."""
     path = state_path(out)
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return state
     except (OSError, ValueError):
         raise InputError(
             f"{path} is damaged; remove the folder's checkpoints or choose another --out."

@@ -42,12 +42,15 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from numpy.typing import NDArray
 from tqdm import tqdm
 
 from ...errors import Cancelled, InputError
@@ -117,7 +120,7 @@ def is_chief() -> bool:
     return task.get("type", "worker") in ("worker", "chief") and int(task.get("index", 0)) == 0
 
 
-class RbmVariables(tf.Module):
+class RbmVariables(tf.Module):  # type: ignore[misc]  # TensorFlow is untyped: tf.Module is Any
     """The RBM's trainable state plus the counters that make resumed runs exact."""
 
     def __init__(
@@ -125,7 +128,7 @@ class RbmVariables(tf.Module):
         visible: int,
         hidden: int,
         seed: int,
-        visible_mean: np.ndarray,
+        visible_mean: NDArray[np.float32],
         note_units: int,
         context_units: int = 0,
     ) -> None:
@@ -167,11 +170,11 @@ class RbmVariables(tf.Module):
             self.context_note_weights,
         )
 
-    def snapshot(self) -> list[np.ndarray]:
+    def snapshot(self) -> list[NDArray[Any]]:
         """Copies of every variable (to roll back a half-finished epoch)."""
         return [v.numpy() for v in self.variables]
 
-    def restore_snapshot(self, values: list[np.ndarray]) -> None:
+    def restore_snapshot(self, values: list[NDArray[Any]]) -> None:
         """Undo everything since :meth:`snapshot`."""
         for variable, value in zip(self.variables, values, strict=True):
             variable.assign(value)
@@ -189,7 +192,7 @@ def make_train_step(
     layout: Layout,
     options: TrainOptions,
     global_batch: int,
-):
+) -> Callable[..., Any]:
     """A ``tf.function`` doing one CD-k update on a distributed global batch.
 
     Returns a function ``(notes, emotions, memory, learning_rate) -> summed squared error``
@@ -271,12 +274,15 @@ def make_train_step(
         rbm.step.assign_add(1)
         return squared_error
 
-    @tf.function
-    def train_step(notes, emotions, memory, learning_rate):
+    @tf.function  # type: ignore[untyped-decorator]  # TensorFlow is untyped
+    def train_step(
+        notes: tf.Tensor, emotions: tf.Tensor, memory: tf.Tensor, learning_rate: tf.Tensor
+    ) -> tf.Tensor:
         per_replica = strategy.run(replica_step, args=(notes, emotions, memory, learning_rate))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    return train_step
+    step: Callable[..., Any] = train_step
+    return step
 
 
 def learning_rate_at(epoch: int, options: TrainOptions) -> float:
@@ -286,14 +292,14 @@ def learning_rate_at(epoch: int, options: TrainOptions) -> float:
     return low + 0.5 * (options.learning_rate - low) * (1 + math.cos(math.pi * fraction))
 
 
-def _epoch_batches(count: int, batch: int, seed: int, epoch: int) -> Iterator[np.ndarray]:
+def _epoch_batches(count: int, batch: int, seed: int, epoch: int) -> Iterator[NDArray[np.int64]]:
     # Seeded by (seed, epoch) so a resumed run sees the same order as an uninterrupted one.
     order = np.random.default_rng([seed, epoch]).permutation(count)
     for start in range(0, count - batch + 1, batch):
         yield order[start : start + batch]
 
 
-def _check_shape(state: dict, layout: Layout, hidden: int, out: Path) -> None:
+def _check_shape(state: dict[str, Any], layout: Layout, hidden: int, out: Path) -> None:
     saved_layout = Layout(*state["layout"])
     if saved_layout != layout or int(state["hidden"]) != hidden:
         raise InputError(
@@ -328,12 +334,12 @@ class _Writer:
 
     def save(
         self,
-        checkpoint,
+        checkpoint: tf.train.Checkpoint,
         rbm: RbmVariables,
         layout: Layout,
         name: str,
-        state: dict,
-        visible_mean: np.ndarray,
+        state: dict[str, Any],
+        visible_mean: NDArray[np.float32],
         info: dict[str, str],
     ) -> Path:
         checkpoint.write(str(self.folder / name))  # collective under MultiWorkerMirrored
@@ -368,7 +374,7 @@ def _interrupt_flag() -> Iterator[list[bool]]:
     once."""
     flag = [False]
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         if flag[0]:
             raise KeyboardInterrupt
         flag[0] = True
@@ -386,11 +392,11 @@ def _interrupt_flag() -> Iterator[list[bool]]:
 
 
 def train(
-    notes: np.ndarray,
-    emotions: np.ndarray,
+    notes: NDArray[np.uint8],
+    emotions: NDArray[np.float32],
     layout: Layout,
     options: TrainOptions,
-    context: np.ndarray | None = None,
+    context: NDArray[np.float32] | None = None,
 ) -> TrainSummary:
     """Train (or resume) an RBM on windows from :func:`core.rbm.training.data.build_windows`;
     ``context`` holds each window's context vector (``build_training_set``) for a model with
@@ -450,8 +456,8 @@ def train(
     replicas = strategy.num_replicas_in_sync
     units = layout.window_steps * layout.note_units
 
-    def distribute(array: np.ndarray):
-        def shard(context):
+    def distribute(array: NDArray[Any]) -> Any:
+        def shard(context: tf.distribute.InputReplicaContext) -> tf.Tensor:
             return tf.constant(array[context.replica_id_in_sync_group :: replicas])
 
         return strategy.experimental_distribute_values_from_function(shard)
