@@ -164,27 +164,34 @@ def constant_craft(generator: str) -> dict[str, list[float]]:
     return values
 
 
+def random_arc_piece(generator: str, seed: int) -> tuple[judge.Piece, np.ndarray, np.ndarray]:
+    """The generator's piece for random arc ``seed`` and the arc's arousal and valence per
+    bar of that piece."""
+    grid = TimeGrid()
+    arousal, valence, cuts = random_arc(seed, SECONDS)
+    piece = compose(generator, arousal, valence, seed, cuts)
+    bar_s = piece.bar_ticks * piece.seconds_per_tick
+    bars = min(piece.bar_count, math.floor(SECONDS / bar_s + 1e-9))
+    step_of_bar = [min(len(arousal) - 1, int(b * bar_s / grid.step_s + 1e-9))
+                   for b in range(bars)]  # fmt: skip
+    return piece, arousal[step_of_bar], valence[step_of_bar]
+
+
 def following(
     generator: str, arcs: int, extra: dict[str, list[float]] | None = None
 ) -> tuple[list[float], list[float]]:
     """Mode agreement and onset–arousal Spearman of each random arc (and, into ``extra``,
     the composer's measures that make sense on a cut-up arc: low-interval spacing, authentic
     cadences inside rising bars, out-of-range notes)."""
-    grid = TimeGrid()
     agreements, correlations = [], []
     for seed in range(arcs):
-        arousal, valence, cuts = random_arc(seed, SECONDS)
-        piece = compose(generator, arousal, valence, seed, cuts)
-        bar_s = piece.bar_ticks * piece.seconds_per_tick
-        bars = min(piece.bar_count, math.floor(SECONDS / bar_s + 1e-9))
-        step_of_bar = [min(len(arousal) - 1, int(b * bar_s / grid.step_s + 1e-9))
-                       for b in range(bars)]  # fmt: skip
-        agreement, _ = judge.mode_agreement(piece, valence[step_of_bar])
-        density = judge.onsets_per_bar(piece)[:bars]
+        piece, arousal, valence = random_arc_piece(generator, seed)
+        agreement, _ = judge.mode_agreement(piece, valence)
+        density = judge.onsets_per_bar(piece)[: len(arousal)]
         agreements.append(agreement)
-        correlations.append(judge.spearman(density, arousal[step_of_bar]))
+        correlations.append(judge.spearman(density, arousal))
         if extra is not None:
-            rising = set(judge.rising_bars(list(arousal[step_of_bar])))
+            rising = set(judge.rising_bars(list(arousal)))
             closes = rising & set(judge.authentic_cadence_bars(piece))
             extra.setdefault("spacing", []).append(judge.spacing_violation_share(piece))
             extra.setdefault("rising_authentic", []).append(float(len(closes)))
@@ -306,6 +313,69 @@ def identity_table() -> str:
             ]
         )  # fmt: skip
     return markdown_table(header, rows)
+
+
+# --- drama: transitions, phrase shapes, endings ------------------------------------------------
+
+#: A change of arousal or valence this big between bars is a jump that wants a transition; one
+#: under SMALL_CHANGE is a change that does not.
+BIG_JUMP = 0.3
+SMALL_CHANGE = 0.15
+DRAMA_COLUMNS = (
+    ("big_jumps", "big jumps (≥ 0.3)", "{:.0f}"),
+    ("prepared", "led in (riser, fill or sus)", "{:.0%}"),
+    ("riser", "riser", "{:.0%}"),
+    ("fill", "fill", "{:.0%}"),
+    ("sus", "sus chord", "{:.0%}"),
+    ("small_led_in", "small changes (< 0.15) led in", "{:.0%}"),
+    ("shape_repeat", "phrase velocity shape = the phrase before (constant arcs)", "{:.0%}"),
+    ("fill_repeat", "phrase-end fill (last beat) = the phrase before (constant arcs)", "{:.0%}"),
+    ("broadening", "onsets/bar, last 2 bars ÷ the 4 before (cue arcs)", "{:.2f}"),
+)
+
+
+def drama_measures(generator: str, arcs: int) -> dict[str, float]:
+    """How ``generator`` leads into jumps on ``arcs`` random arcs, varies its phrases at a
+    constant emotion and broadens its endings on the cue arcs."""
+    kinds: list[str] = []
+    small: list[str] = []
+    for seed in range(arcs):
+        piece, arousal, valence = random_arc_piece(generator, seed)
+        big = judge.jump_bars(arousal, valence, BIG_JUMP)
+        changed = set(judge.jump_bars(arousal, valence, 0.01))
+        quiet = sorted(changed - set(judge.jump_bars(arousal, valence, SMALL_CHANGE)))
+        kinds += [judge.transition_before(piece, bar) for bar in big]
+        small += [judge.transition_before(piece, bar) for bar in quiet]
+    shapes, fills, broadening = [], [], []
+    for arc in CUE_ARCS:
+        for seed in CUE_SEEDS:
+            piece = compose_cue(generator, arc_timeline(arc), seed)
+            broadening.append(judge.ending_broadening(piece))
+            if arc.startswith("constant"):
+                shapes.append(judge.shape_repeat_share(piece))
+                fills.append(judge.repeat_share(judge.phrase_end_drums(piece)))
+    led = [k for k in kinds if k]
+    return {
+        "big_jumps": float(len(kinds)),
+        "prepared": len(led) / len(kinds) if kinds else math.nan,
+        **{
+            kind: kinds.count(kind) / len(kinds) if kinds else math.nan
+            for kind in ("riser", "fill", "sus")
+        },
+        "small_led_in": sum(map(bool, small)) / len(small) if small else math.nan,
+        "shape_repeat": float(np.nanmean(shapes)),
+        "fill_repeat": float(np.nanmean(fills)),
+        "broadening": float(np.nanmean(broadening)),
+    }
+
+
+def drama_table(generators: list[str], arcs: int) -> str:
+    """:func:`drama_measures` per generator."""
+    rows = []
+    for generator in generators:
+        measured = drama_measures(generator, arcs)
+        rows.append([generator] + [fmt.format(measured[key]) for key, _, fmt in DRAMA_COLUMNS])
+    return markdown_table(["generator", *(label for _, label, _ in DRAMA_COLUMNS)], rows)
 
 
 # --- audio: percussion and balance as a listener hears them ----------------------------------
@@ -549,6 +619,11 @@ def main() -> None:
         print(cue_table())
         print("\nNote identity, (onset 16th, pitch), share of the smaller part.\n")
         print(identity_table())
+        print(
+            f"\nDrama: transitions into jumps ({args.arcs} random arcs; the 2 beats before the"
+            " jump's downbeat), phrase variety at a constant emotion (4-bar groups), endings.\n"
+        )
+        print(drama_table(generators, args.arcs))
     if not args.skip_audio:
         print("\nPercussion per preset: each key the cues play, rendered alone and named by its")
         print("spectrum (timpani: a partial within 60 cents of the key's pitch).\n")

@@ -65,6 +65,8 @@ class JudgedNote:
     pitch: int
     part: int
     drum: bool = False
+    #: Key velocity (1-127) of the note-on; 64 for sources without one.
+    velocity: int = 64
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def piece_from_midi(midi: mido.MidiFile | str | Path) -> Piece:
     signature_seen = tempo_seen = False
     for index, track in enumerate(midi.tracks):
         now = 0
-        open_notes: dict[tuple[int, int], deque[int]] = defaultdict(deque)
+        open_notes: dict[tuple[int, int], deque[tuple[int, int]]] = defaultdict(deque)
         for message in track:
             now += message.time
             if message.type == "time_signature" and not signature_seen:
@@ -151,18 +153,20 @@ def piece_from_midi(midi: mido.MidiFile | str | Path) -> Piece:
             elif message.type == "program_change":
                 programs.setdefault((index, message.channel), message.program)
             elif message.type == "note_on" and message.velocity > 0:
-                open_notes[(message.channel, message.note)].append(now)
+                open_notes[(message.channel, message.note)].append((now, message.velocity))
             elif message.type in ("note_on", "note_off"):
                 started = open_notes[(message.channel, message.note)]
                 if started:
                     part = parts.setdefault((index, message.channel), len(parts))
+                    onset, velocity = started.popleft()
                     notes.append(
                         JudgedNote(
-                            started.popleft(),
+                            onset,
                             now,
                             message.note,
                             part,
                             message.channel == DRUM_CHANNEL,
+                            velocity,
                         )
                     )
     bar, beat = _metre(*signature, tpq)
@@ -643,14 +647,17 @@ def rising_bars(arousal: Sequence[float], reach: int = 2, rise: float = 0.05) ->
 
 
 def notes_from_tuples(
-    rows: Iterable[tuple[float, float, int, int]] | Iterable[tuple[float, float, int, int, bool]],
+    rows: Iterable[tuple[float, float, int, int]]
+    | Iterable[tuple[float, float, int, int, bool]]
+    | Iterable[tuple[float, float, int, int, bool, int]],
     ticks_per_quarter: int = 480,
     beats_per_bar: int = 4,
 ) -> Piece:
-    """A 4/4 :class:`Piece` from ``(start_beat, length_beats, pitch, part[, drum])`` rows."""
+    """A 4/4 :class:`Piece` from ``(start_beat, length_beats, pitch, part[, drum[,
+    velocity]])`` rows."""
     notes = []
     for row in rows:
-        start, length, pitch, part, *drum = row
+        start, length, pitch, part, *extra = row
         begin = round(start * ticks_per_quarter)
         notes.append(
             JudgedNote(
@@ -658,9 +665,144 @@ def notes_from_tuples(
                 begin + round(length * ticks_per_quarter),
                 pitch,
                 part,
-                bool(drum and drum[0]),
+                bool(extra and extra[0]),
+                int(extra[1]) if len(extra) > 1 else 64,
             )
         )
     notes.sort(key=lambda n: (n.start, n.pitch, n.part))
     return Piece(tuple(notes), ticks_per_quarter, beats_per_bar * ticks_per_quarter,
                  ticks_per_quarter)  # fmt: skip
+
+
+# --- drama: transitions, phrase shapes, the ending --------------------------------------------
+
+#: Suspended chords (no third): the fourth or the second in place of the third, above the root.
+SUS_SHAPES = ((0, 5, 7), (0, 2, 7))
+
+
+def _drum_hits(piece: Piece, first: int, end: int) -> list[tuple[int, int, int]]:
+    """(step, key, velocity) of the percussion onsets in steps ``[first, end)``."""
+    return sorted(
+        (piece.span(n)[0], n.pitch, n.velocity)
+        for n in piece.notes
+        if n.drum and first <= piece.span(n)[0] < end
+    )
+
+
+def is_suspended(classes: frozenset[int]) -> bool:
+    """Whether the pitch classes are a sus4 or sus2 chord (root, fourth or second, fifth)."""
+    return len(classes) == 3 and any(
+        classes == frozenset((root + i) % 12 for i in shape)
+        for shape in SUS_SHAPES
+        for root in range(12)
+    )
+
+
+def transition_before(piece: Piece, bar: int, beats: int = 2) -> str:
+    """What leads into ``bar`` in its last ``beats`` beats before the downbeat, as a listener
+    hears it: ``"riser"`` (three or more strokes of one drum growing louder), ``"fill"``
+    (drums that the same beats of the bar before did not play, two or more strokes),
+    ``"sus"`` (a suspended chord sounding on the last beat), or ``""`` for nothing."""
+    per_bar, per_beat = piece.steps_per_bar, piece.steps_per_beat
+    downbeat = bar * per_bar
+    first = downbeat - beats * per_beat
+    if first < per_bar:
+        return ""
+    hits = _drum_hits(piece, first, downbeat)
+    for key in {k for _, k, _ in hits}:
+        strokes = [v for _, k, v in hits if k == key]
+        if len(strokes) >= 3 and strokes[-1] > strokes[0] and strokes == sorted(strokes):
+            return "riser"
+    groove = {(s + per_bar, k) for s, k, _ in _drum_hits(piece, first - per_bar, first)}
+    if len(hits) >= 2 and {(s, k) for s, k, _ in hits} - groove:
+        return "fill"
+    grid = sounding(piece)
+    last_beat = downbeat - per_beat
+    if last_beat < len(grid) and is_suspended(frozenset(n.pitch % 12 for n in grid[last_beat])):
+        return "sus"
+    return ""
+
+
+def jump_bars(arousal: Sequence[float], valence: Sequence[float], least: float) -> list[int]:
+    """Bars where arousal or valence moves by at least ``least`` from the bar before."""
+    return [
+        bar
+        for bar in range(1, min(len(arousal), len(valence)))
+        if max(abs(arousal[bar] - arousal[bar - 1]), abs(valence[bar] - valence[bar - 1])) >= least
+    ]
+
+
+def phrase_velocity_shapes(piece: Piece, bars_per_group: int = 4) -> list[np.ndarray]:
+    """Per group of ``bars_per_group`` bars (a phrase on the usual 4-bar grid): the mean
+    velocity of the top part's onsets (the part with the highest mean pitch: the tune) on each
+    beat, nan where it strikes nothing — the dynamic shape a player gives the phrase."""
+    per_beat = piece.steps_per_beat
+    heights: dict[int, list[int]] = defaultdict(list)
+    for note in piece.pitched:
+        heights[note.part].append(note.pitch)
+    if not heights:
+        return []
+    top = max(heights, key=lambda part: float(np.mean(heights[part])))
+    beats = bars_per_group * (piece.steps_per_bar // per_beat)
+    groups = piece.bar_count // bars_per_group
+    total, count = np.zeros(groups * beats), np.zeros(groups * beats)
+    for note in piece.pitched:
+        beat = piece.span(note)[0] // per_beat
+        if note.part == top and beat < len(total):
+            total[beat] += note.velocity
+            count[beat] += 1
+    with np.errstate(invalid="ignore"):
+        means = total / count
+    return list(means.reshape(groups, beats))
+
+
+def shape_repeat_share(piece: Piece, bars_per_group: int = 4, alike: float = 0.8) -> float:
+    """Share of phrases whose velocity shape (:func:`phrase_velocity_shapes`) correlates with
+    the phrase before by at least ``alike`` (Pearson, over the beats both strike): the same
+    swell phrase after phrase."""
+    same = judged = 0
+    for before, after in itertools.pairwise(phrase_velocity_shapes(piece, bars_per_group)):
+        both = ~np.isnan(before) & ~np.isnan(after)
+        if both.sum() < 4 or np.std(before[both]) == 0 or np.std(after[both]) == 0:
+            continue
+        judged += 1
+        same += float(np.corrcoef(before[both], after[both])[0, 1]) >= alike
+    return same / judged if judged else math.nan
+
+
+def phrase_end_drums(piece: Piece, bars_per_group: int = 4) -> list[frozenset[tuple[int, int]]]:
+    """Per group of bars: the drums, as (step in the beat, key), of the last beat of its last
+    bar — where a drummer plays the fill into the next phrase."""
+    per_bar, per_beat = piece.steps_per_bar, piece.steps_per_beat
+    patterns = []
+    for group in range(piece.bar_count // bars_per_group):
+        last_beat = (group + 1) * bars_per_group * per_bar - per_beat
+        patterns.append(
+            frozenset(
+                (s - last_beat, k) for s, k, _ in _drum_hits(piece, last_beat, last_beat + per_beat)
+            )
+        )
+    return patterns
+
+
+def repeat_share(items: Sequence[object]) -> float:
+    """Share of neighbouring pairs that are equal, empty items left out (nan for fewer than
+    two pairs)."""
+    pairs = [(a, b) for a, b in itertools.pairwise(items) if a and b]
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else math.nan
+
+
+def ending_broadening(piece: Piece, last_bars: int = 2, before: int = 4) -> float:
+    """Pitched onsets per bar in the last ``last_bars`` bars over those in the ``before``
+    bars preceding them: below 1 when the ending broadens (a written-out ritardando)."""
+    per_bar = piece.steps_per_bar
+    counts = np.zeros(piece.bar_count)
+    for note in piece.pitched:
+        counts[piece.span(note)[0] // per_bar] += 1
+    sounding_bars = np.flatnonzero(counts)
+    if len(sounding_bars) < last_bars + before:
+        return math.nan
+    end = int(sounding_bars[-1]) + 1
+    tail = counts[end - last_bars : end].mean()
+    body = counts[end - last_bars - before : end - last_bars].mean()
+    return float(tail / body) if body else math.nan

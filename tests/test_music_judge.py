@@ -198,3 +198,71 @@ def test_identity_polyphony_and_apex():
     ]  # half of bar 2 has the tune over both basses
     assert judge.apex(piece) == (72, 0, 1.0)
     assert judge.chord_vocabulary_entropy(judge.notes_from_tuples([(0, 4, C, 0)])) == 0.0
+
+
+def _groove(bars: int, fill: list[tuple[float, int, int]] | None = None) -> list[tuple]:
+    """Kick on 1 and 3, hi-hat eighths for ``bars`` bars, a C major chord per bar, and
+    ``fill`` rows (beat in the piece, key, velocity) as drums."""
+    rows: list[tuple] = []
+    for bar in range(bars):
+        rows += [(bar * 4 + b, 0.25, 36, 9, True, 90) for b in (0, 2)]
+        rows += [(bar * 4 + e / 2, 0.25, 42, 9, True, 70) for e in range(8)]
+        rows += [(bar * 4, 4, p, 0) for p in (C, E, G)]
+    rows += [(beat, 0.25, key, 9, True, velocity) for beat, key, velocity in fill or []]
+    return rows
+
+
+def test_transitions_into_a_bar_are_told_apart():
+    plain = judge.notes_from_tuples(_groove(4))
+    assert judge.transition_before(plain, 3) == ""
+    roll = [(10 + i / 4, 38, 50 + 8 * i) for i in range(8)]
+    assert judge.transition_before(judge.notes_from_tuples(_groove(4, roll)), 3) == "riser"
+    toms = [(11, 50, 90), (11.5, 45, 90)]
+    assert judge.transition_before(judge.notes_from_tuples(_groove(4, toms)), 3) == "fill"
+    # The same toms in every bar are the groove, not a fill.
+    every_bar = [(b * 4 + 3 + o, k, 90) for b in range(4) for o, k in ((0, 50), (0.5, 45))]
+    assert judge.transition_before(judge.notes_from_tuples(_groove(4, every_bar)), 3) == ""
+    sus = [(bar * 4, 4, p, 0) for bar in range(2) for p in (C, E, G)]
+    sus += [(8, 3, p, 0) for p in (C, E, G)] + [(11, 1, p, 0) for p in (C, F, G)]
+    sus += [(12, 4, p, 0) for p in (C, E, G)]
+    assert judge.transition_before(judge.notes_from_tuples(sus), 3) == "sus"
+    assert judge.is_suspended(frozenset({0, 2, 7})) and not judge.is_suspended(frozenset({0, 4, 7}))
+
+
+def test_jump_bars_by_either_dimension():
+    assert judge.jump_bars([0.1, 0.1, 0.6, 0.6], [0.8, 0.3, 0.3, 0.35], 0.3) == [1, 2]
+    assert judge.jump_bars([0.1, 0.1, 0.6, 0.6], [0.8, 0.3, 0.3, 0.35], 0.01) == [1, 2, 3]
+
+
+def test_phrase_shapes_repeat_and_vary():
+    def phrases(shapes: list[list[int]]) -> list[tuple]:
+        rows = []
+        for group, shape in enumerate(shapes):
+            for beat, velocity in enumerate(shape):
+                rows.append((group * 16 + beat, 1, 72, 0, False, velocity))
+                rows.append((group * 16 + beat, 1, 48, 1, False, 100))  # low part: not the tune
+        return rows
+
+    swell = [60 + 2 * min(b, 15 - b) for b in range(16)]
+    terrace = [60 if b < 8 else 90 for b in range(16)]
+    fading = [100 - 3 * b for b in range(16)]
+    same = judge.notes_from_tuples(phrases([swell, swell, [v + 10 for v in swell]]))
+    assert judge.shape_repeat_share(same) == 1.0
+    varied = judge.notes_from_tuples(phrases([swell, terrace, fading]))
+    assert judge.shape_repeat_share(varied) == 0.0
+
+
+def test_phrase_end_fills_and_broadening():
+    fill_a = [(15, 38, 90), (15.5, 38, 90)]
+    fill_b = [(31, 50, 90), (31.5, 45, 90)]
+    fill_a2 = [(47, 38, 90), (47.5, 38, 90)]
+    piece = judge.notes_from_tuples(_groove(12, fill_a + fill_b + fill_a2))
+    assert judge.repeat_share(judge.phrase_end_drums(piece)) == 0.0
+    repeated = judge.notes_from_tuples(
+        _groove(12, fill_a + fill_a2 + [(31, 38, 90), (31.5, 38, 90)])
+    )
+    assert judge.repeat_share(judge.phrase_end_drums(repeated)) == 1.0
+    busy = [(bar * 4 + q / 4, 0.25, 72, 1) for bar in range(6) for q in range(16)]
+    broad = busy + [(24 + q, 1, 72, 1) for q in range(8)]
+    assert judge.ending_broadening(judge.notes_from_tuples(broad)) == pytest.approx(0.25)
+    assert judge.ending_broadening(judge.notes_from_tuples(busy)) == pytest.approx(1.0)
