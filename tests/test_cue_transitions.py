@@ -1,0 +1,75 @@
+"""Drama in the deterministic cues (issue 18): a riser or a fill leads into every jump of the
+emotion and nothing into a small change; phrases at a constant emotion take different dynamic
+shapes and fills; Chords has a slow counter-line in the middle; the ending broadens."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.music.instruments import TIMPANI_KEYS
+from core.music.score import TICKS_PER_BEAT, Note, Score
+from core.timeline import EmotionTimeline, TimeGrid
+from tests.helpers import BAR, GENERATORS, compose
+
+BEAT = TICKS_PER_BEAT
+#: Calm 4 bars, a small change at a cut (bar 4), a big jump at a cut (bar 8), a big fall
+#: without a cut (bar 12, a change of scene the edit does not mark), then calm to the end.
+JUMPS_AROUSAL = [0.1] * 4 + [0.15] * 4 + [0.85] * 4 + [0.3] * 6
+JUMPS_VALENCE = [0.3] * 4 + [0.35] * 4 + [0.8] * 4 + [0.2] * 6
+SMALL_BAR, BIG_BARS = 4, (8, 12)
+CUTS_S = (8.0, 16.0)  # bars 4 and 8 on the default grid (120 bpm, a bar per 2 s step)
+
+
+def jumps(name: str, seed: int, preset: str) -> Score:
+    timeline = EmotionTimeline.from_values(JUMPS_AROUSAL, JUMPS_VALENCE, TimeGrid(), cuts_s=CUTS_S)
+    return compose(name, timeline, seed, preset)
+
+
+def drums(score: Score) -> list[Note]:
+    return next((t.notes for t in score.tracks if t.channel == 9), [])
+
+
+def led_in(notes: list[Note], downbeat: int) -> str:
+    """ "riser" (three or more strokes of one drum, each as loud or louder, the last louder
+    than the first) or "fill" (toms or snare, two or more strokes) in the two beats before
+    ``downbeat``; "" for nothing."""
+    before = sorted(n for n in notes if downbeat - 2 * BEAT <= n.start < downbeat)
+    for key in {n.pitch for n in before}:
+        strokes = [n.velocity for n in before if n.pitch == key]
+        if len(strokes) >= 3 and strokes == sorted(strokes) and strokes[-1] > strokes[0]:
+            return "riser"
+    toms_or_snare = {38, 40, 41, 43, 45, 47, 48, 50}
+    if sum(n.pitch in toms_or_snare for n in before) >= 2:
+        return "fill"
+    return ""
+
+
+@pytest.mark.parametrize("preset", ["piano", "orchestral", "electric"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("name", GENERATORS)
+def test_a_riser_or_fill_leads_into_every_jump_and_none_into_a_small_change(
+    name: str, seed: int, preset: str
+) -> None:
+    notes = drums(jumps(name, seed, preset))
+    for bar in BIG_BARS:
+        assert led_in(notes, bar * BAR), (
+            bar,
+            sorted(n for n in notes if n.start // BAR == bar - 1),
+        )
+    # The calm bars play no groove: any stroke before the small change would be a lead-in.
+    assert not [n for n in notes if SMALL_BAR * BAR - 2 * BEAT <= n.start < SMALL_BAR * BAR]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_orchestral_riser_plays_only_keys_the_orchestra_kit_has(seed: int) -> None:
+    keys = {n.pitch for n in drums(jumps("chords", seed, "orchestral"))}
+    assert keys <= {36, 38, 57, *TIMPANI_KEYS}, keys
+
+
+def test_risers_and_fills_vary_with_the_seed() -> None:
+    kinds = set()
+    for seed in range(1, 9):
+        notes = drums(jumps("scales", seed, "piano"))
+        before = sorted(n for n in notes if 8 * BAR - 2 * BEAT <= n.start < 8 * BAR)
+        kinds.add(tuple((n.start, n.pitch) for n in before))
+    assert len(kinds) >= 3, kinds
