@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..music.score import Note
-from .harmony import Chord, Segment
-from .mapping import busier, valence_band
+from .harmony import Chord, Segment, holds_pedal
+from .mapping import busier
 from .metre import BAR, BEAT, SIXTEENTH
 
 #: Register of the chord pad and of the bass (MIDI pitches, inclusive).
@@ -296,11 +296,11 @@ def _bass_pitch(
 
 
 def _holds_pedal(seg: Segment) -> bool:
-    """Whether the bass holds the tonic under ``seg``: in a pedal mode, outside cadences, under
-    a chord with no tone a semitone from the tonic."""
-    if not valence_band(seg.valence).pedal or seg.cadence_role:
-        return False
-    return all((pc - seg.tonic) % 12 not in (1, 11) for pc in seg.chord.pitch_classes)
+    """Whether the bass holds the tonic under ``seg`` (the plan's word, else
+    :func:`.harmony.holds_pedal`)."""
+    if seg.pedal is not None:
+        return seg.pedal
+    return holds_pedal(seg.chord, seg.tonic, seg.valence, seg.cadence_role)
 
 
 def bass_line(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -89,6 +89,9 @@ class Segment:
     hit: bool = False
     #: "dominant" or "tonic" when the segment is part of the phrase's cadence.
     cadence_role: str = ""
+    #: The bass holds the tonic under the chord (see :func:`holds_pedal`); None leaves it to
+    #: that rule, False is the plan's veto where the drone would be heard as a close.
+    pedal: bool | None = None
 
     @property
     def band(self) -> ArousalBand:
@@ -150,6 +153,27 @@ def coloured(chord: Chord) -> Chord:
     would sit a semitone from the minor third."""
     major = (chord.third - chord.root) % 12 == 4
     return replace(chord, added=(chord.root + (2 if major else 5)) % 12)
+
+
+def is_major(chord: Chord) -> bool:
+    """Whether ``chord`` is a major triad (with or without an added tone)."""
+    return (chord.third - chord.root) % 12 == 4 and (chord.fifth - chord.root) % 12 == 7
+
+
+def holds_pedal(chord: Chord, tonic: int, valence: float, cadence_role: str = "") -> bool:
+    """Whether the bass holds the tonic under ``chord``: in a pedal mode, outside cadences,
+    under a chord with no tone a semitone from the tonic."""
+    if not valence_band(valence).pedal or cadence_role:
+        return False
+    return all((pc - tonic) % 12 not in (1, 11) for pc in chord.pitch_classes)
+
+
+def sounds_like_close(before: Chord, after: Chord, bass_after: Collection[int]) -> bool:
+    """Whether ``before`` → ``after`` is heard as dominant → tonic in some key: a major chord
+    followed by a bass (any of ``bass_after``, the pitch classes that may sound lowest) a
+    fifth below its root. On a downbeat that is an authentic close, whatever key the ear
+    settles on (lydian's II after V, over the tonic pedal, is V–I in the home key)."""
+    return is_major(before) and (before.root + 5) % 12 in bass_after
 
 
 def piece_length_ticks(timeline: EmotionTimeline) -> int:
@@ -324,6 +348,94 @@ class _Slot:
     bar: int
     phrase: Phrase
     chord: Chord
+    #: See :attr:`Segment.pedal`.
+    pedal: bool | None = None
+
+    def role(self, final_bar: int) -> str:
+        """The slot's part in its phrase's cadence (see :attr:`Segment.cadence_role`)."""
+        phrase = self.phrase
+        if self.function in ("D", "h") and self.bar >= phrase.last_bar - 1:
+            return "dominant"
+        if self.function in ("T", "c") and self.bar == phrase.last_bar:
+            return "tonic" if phrase.cadence == AUTHENTIC else ""
+        return ""
+
+
+def _band_chords(info: _Bar) -> list[Chord]:
+    """The chords of a bar's valence band, in the order its progressions first use them."""
+    band = info.colour
+    degrees = dict.fromkeys([*itertools.chain(*band.progressions), band.predominant])
+    return [triad(info.tonic, band.mode, degree) for degree in degrees]
+
+
+def _bass_under(slot: _Slot, chord: Chord, info: _Bar, final_bar: int) -> set[int]:
+    """Pitch classes that may sound lowest under ``chord`` in ``slot``: the tonic over a
+    pedal, else the root where the arousal band has a bass, else any chord tone (the pad's
+    lowest voice)."""
+    pedal = slot.pedal
+    if pedal is None:
+        pedal = holds_pedal(chord, info.tonic, info.valence, slot.role(final_bar))
+    if pedal:
+        return {info.tonic}
+    return {chord.root} if info.pace.bass_16ths else set(chord.pitch_classes)
+
+
+def _major_over_bass(slot: _Slot, info: _Bar, final_bar: int) -> bool:
+    """Whether ``slot`` sounds a major chord over its own root (a possible dominant)."""
+    return is_major(slot.chord) and slot.chord.root in _bass_under(
+        slot, slot.chord, info, final_bar
+    )
+
+
+def _no_close_while_rising(
+    slots: list[_Slot], bars: Sequence[_Bar], rising: Collection[int], final_bar: int
+) -> None:
+    """Remove every dominant → tonic motion onto a downbeat inside a rising section, in any
+    key (see :func:`sounds_like_close`): the drone under the downbeat's chord gives way to
+    its root; else the downbeat's chord, or the chord before it when free, becomes another
+    of the band's. A cadence's own chords are left as the form placed them."""
+
+    def closes(index: int, chord: Chord | None = None, drop_pedal: bool = False) -> bool:
+        before, after = slots[index - 1], slots[index]
+        probe = replace(after, chord=chord or after.chord)
+        probe = replace(probe, pedal=False) if drop_pedal else probe
+        if after.start % BAR or after.bar not in rising:
+            return False
+        info = bars[after.bar]
+        bass = _bass_under(probe, probe.chord, info, final_bar)
+        return _major_over_bass(before, bars[before.bar], final_bar) and sounds_like_close(
+            before.chord, probe.chord, bass
+        )
+
+    def free(slot: _Slot) -> bool:
+        return slot.function in ("x", "d", "T") and not slot.role(final_bar)
+
+    for index in range(1, len(slots)):
+        if not closes(index):
+            continue
+        slot, before = slots[index], slots[index - 1]
+        if slot.pedal is None and not closes(index, drop_pedal=True):
+            slots[index] = replace(slot, pedal=False)
+            continue
+        following = slots[index + 1].chord if index + 1 < len(slots) else None
+        if free(slot):
+            options = [
+                c
+                for c in _band_chords(bars[slot.bar])
+                if c not in (before.chord, following) and not closes(index, c)
+            ]
+            if options:
+                slots[index] = replace(slot, chord=options[0])
+                continue
+        if free(before) and index > 1:
+            earlier = slots[index - 2]
+            for chord in _band_chords(bars[before.bar]):
+                if chord in (earlier.chord, slot.chord):
+                    continue
+                slots[index - 1] = replace(before, chord=chord)
+                if not closes(index) and not closes(index - 1):
+                    break
+                slots[index - 1] = before
 
 
 class _ProgressionWalk:
@@ -398,7 +510,14 @@ def plan_harmony(
     final_bar = final_bar_index(length, fade_ticks)
     home = int(rng.integers(12))
     bars = _bars(timeline, final_bar + 1, home)
-    rising = rising_bars([bar.arousal for bar in bars])
+    # Rising is judged on every bar of the clip: a build that runs past the final bar still
+    # builds in the bars before it.
+    grid, count = timeline.grid, len(timeline.steps)
+    every_bar = [
+        timeline.steps[grid.step_of_tick(i * BAR, count)].arousal
+        for i in range(max(final_bar + 1, -(-length // BAR)))
+    ]
+    rising = {bar for bar in rising_bars(every_bar) if bar <= final_bar}
     bars = [
         replace(
             info,
@@ -465,15 +584,12 @@ def plan_harmony(
         else:
             fresh = walk.chord("x", info, slot.phrase, (slot.chord, after))
             slots.insert(index + 1, _Slot(tick, "x", slot.bar, slot.phrase, fresh))
+    _no_close_while_rising(slots, bars, rising, final_bar)
     ends = [slot.start for slot in slots[1:]] + [length]
     segments = []
     for slot, end in zip(slots, ends, strict=True):
         info, phrase = bars[slot.bar], slot.phrase
-        role = ""
-        if slot.function in ("D", "h") and slot.bar >= phrase.last_bar - 1:
-            role = "dominant"
-        elif slot.function in ("T", "c") and slot.bar == phrase.last_bar:
-            role = "tonic" if phrase.cadence == AUTHENTIC else ""
+        role = slot.role(final_bar)
         segments.append(
             Segment(
                 start=slot.start,
@@ -488,6 +604,7 @@ def plan_harmony(
                 at_cut=slot.start in cut_ticks,
                 hit=slot.start in hit_ticks,
                 cadence_role=role,
+                pedal=slot.pedal,
             )
         )
     return HarmonicPlan(length, tuple(segments), tuple(sorted(hit_ticks)))
