@@ -73,3 +73,52 @@ def test_risers_and_fills_vary_with_the_seed() -> None:
         before = sorted(n for n in notes if 8 * BAR - 2 * BEAT <= n.start < 8 * BAR)
         kinds.add(tuple((n.start, n.pitch) for n in before))
     assert len(kinds) >= 3, kinds
+
+
+def constant(name: str, arousal: float, valence: float, seed: int, bars: int = 32) -> Score:
+    timeline = EmotionTimeline.from_values([arousal] * bars, [valence] * bars, TimeGrid())
+    return compose(name, timeline, seed)
+
+
+def lead(score: Score) -> list[Note]:
+    return next(t.notes for t in score.tracks if t.name in ("Melody", "Figuration"))
+
+
+def bar_shapes(notes: list[Note], phrases: range) -> list[tuple[float, ...]]:
+    """Per four-bar phrase: the mean velocity of the notes struck on a beat in each bar,
+    relative to its first bar (the dynamic shape a listener hears)."""
+    shapes = []
+    for first in phrases:
+        means = []
+        for bar in range(first, first + 4):
+            struck = [n.velocity for n in notes if n.start // BAR == bar and n.start % BEAT == 0]
+            means.append(sum(struck) / len(struck))
+        shapes.append(tuple(m - means[0] for m in means))
+    return shapes
+
+
+@pytest.mark.parametrize(("arousal", "valence"), [(0.5, 0.5), (0.9, 0.9)])
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("name", GENERATORS)
+def test_phrases_take_different_dynamic_shapes_at_a_constant_emotion(
+    name: str, seed: int, arousal: float, valence: float
+) -> None:
+    # Before: every phrase of Chords at (0.5, 0.5) had the same shape (+6, +8, +4).
+    shapes = bar_shapes(lead(constant(name, arousal, valence, seed)), range(0, 24, 4))
+    same = [
+        max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 1.5
+        for a, b in zip(shapes, shapes[1:], strict=False)
+    ]
+    assert sum(same) <= 1, shapes
+    # ... and every phrase still grows from its opening toward its middle.
+    assert all(shape[2] > 2 for shape in shapes), shapes
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_phrase_end_fills_change_from_phrase_to_phrase(seed: int) -> None:
+    notes = drums(constant("scales", 0.9, 0.9, seed))
+    fills = [
+        frozenset((n.start % BEAT, n.pitch) for n in notes if end - BEAT <= n.start < end)
+        for end in range(4 * BAR, 28 * BAR, 4 * BAR)
+    ]
+    assert all(a != b for a, b in zip(fills, fills[1:], strict=False)), fills

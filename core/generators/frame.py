@@ -26,6 +26,7 @@ from .harmony import Segment, plan_harmony
 from .mapping import AROUSAL_TABLE, busier
 from .metre import BAR, BEAT, HALF_BAR
 from .percussion import percussion
+from .phrasing import phrase_shapes, reshaped
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -346,6 +347,9 @@ def compose_over_harmony(
     line = with_apex(line, plan.segments, under, lead_range[1])
     parts[lead_role] = doubled_below(line, plan.segments, lead_range, under)
     parts["percussion"] = percussion(plan, rng, programs["percussion"])
+    # Each phrase its own dynamic shape (drawn from the seed's own stream: no note changes).
+    shapes = phrase_shapes(plan.segments, seed, climax_bar(plan.segments))
+    parts = {role: reshaped(notes, plan.segments, shapes) for role, notes in parts.items()}
     return assemble_score(
         timeline.grid.bpm, plan.length_ticks, {r: n for r, n in parts.items() if n}, programs
     )

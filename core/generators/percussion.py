@@ -40,15 +40,18 @@ TIMPANI_TONIC, TIMPANI_DOMINANT = -1, -2
 #: The standard kit's low-mid tom (GM key 47), between its high and low toms in a fill.
 MID_TOM = 47
 Hits = tuple[tuple[int, int, int], ...]
-#: A riser into a jump of the emotion: one beat of 16th strokes where the louder side of the
-#: jump is calm, two from this arousal up (a longer build before a bigger scene).
+#: A riser into a jump of the emotion: one beat of 16th strokes in a calm scene, two from
+#: this arousal up (a busy scene carries a longer build; in a calm one a short swell is
+#: enough to announce the cut).
 RISER_LONG_AROUSAL = 0.5
 #: Below this arousal (on both sides of the jump) a riser is a soft cymbal swell; from it up
 #: the seed chooses among the kit's rolls (and, on a drum set, its fills).
 RISER_SOFT_AROUSAL = 0.4
 #: Velocity of a riser's first and last stroke, relative to the percussion's velocity after
-#: the jump: a crescendo that lands on the hit.
+#: the jump: a crescendo that lands on the hit. It enters at least :data:`RISER_ENTRY` under
+#: the scene it grows out of.
 RISER_SWELL = (-26, 4)
+RISER_ENTRY = 10
 
 
 @dataclass(frozen=True)
@@ -185,11 +188,13 @@ def riser(
     """What leads into the jump at ``tick``: a roll of 16ths on one drum growing louder into
     the hit (a cymbal swell when both sides are calm; else a drum the seed chooses: snare,
     timpani or cymbal on the orchestra's kit), or on a drum set, from moderate arousal, a fill
-    the seed may choose instead; one beat long, two from :data:`RISER_LONG_AROUSAL` up."""
+    the seed may choose instead; one beat long, two where the scene before the jump has an
+    arousal of :data:`RISER_LONG_AROUSAL` or more."""
     arousal = max(before.arousal, after.arousal)
-    beats = 2 if arousal >= RISER_LONG_AROUSAL else 1
+    beats = 2 if before.arousal >= RISER_LONG_AROUSAL else 1
     start = max(0, tick - beats * BEAT)
     base = after.velocity("percussion", tick)
+    entry = before.velocity("percussion", start) - RISER_ENTRY
     soft = arousal < RISER_SOFT_AROUSAL
     options = len(kit.rolls) + (len(kit.fills) if kit.jump_fills else 0)
     choice = 0 if soft else int(rng.integers(options))
@@ -201,19 +206,19 @@ def riser(
         if beats == 2:
             hits += [(tick - 2 * BEAT + k * 2 * SIXTEENTH, SNARE, -16 + 4 * k) for k in (0, 1)]
         return [
-            Note(t, SIXTEENTH, _key(d, after), clamp_velocity(base + o))
+            Note(t, SIXTEENTH, _key(d, after), clamp_velocity((base + entry) / 2 + o))
             for t, d, o in hits
             if t >= start
         ]
     drum = _key(kit.rolls[choice], after)
     steps = (tick - start) // SIXTEENTH
-    low, high = RISER_SWELL
+    low, high = min(entry, base + RISER_SWELL[0]), base + RISER_SWELL[1]
     return [
         Note(
             start + k * SIXTEENTH,
             SIXTEENTH,
             drum,
-            clamp_velocity(base + low + (high - low) * k / max(1, steps - 1)),
+            clamp_velocity(low + (high - low) * k / max(1, steps - 1)),
         )
         for k in range(steps)
     ]
