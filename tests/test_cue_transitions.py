@@ -4,12 +4,14 @@ shapes and fills; Chords has a slow counter-line in the middle; the ending broad
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from core.music.instruments import TIMPANI_KEYS
+from core.music.instruments import TIMPANI_KEYS, program_range, programs_for
 from core.music.score import TICKS_PER_BEAT, Note, Score
 from core.timeline import EmotionTimeline, TimeGrid
-from tests.helpers import BAR, GENERATORS, compose
+from tests.helpers import BAR, GENERATORS, compose, track
 
 BEAT = TICKS_PER_BEAT
 #: Calm 4 bars, a small change at a cut (bar 4), a big jump at a cut (bar 8), a big fall
@@ -80,8 +82,9 @@ def constant(name: str, arousal: float, valence: float, seed: int, bars: int = 3
     return compose(name, timeline, seed)
 
 
-def lead(score: Score) -> list[Note]:
-    return next(t.notes for t in score.tracks if t.name in ("Melody", "Figuration"))
+def lead(score: Score, name: str) -> list[Note]:
+    """The tune of Scales, the figuration of Chords (the top line of each)."""
+    return track(score, "Melody" if name == "scales" else "Figuration").notes
 
 
 def bar_shapes(notes: list[Note], phrases: range) -> list[tuple[float, ...]]:
@@ -104,10 +107,10 @@ def test_phrases_take_different_dynamic_shapes_at_a_constant_emotion(
     name: str, seed: int, arousal: float, valence: float
 ) -> None:
     # Before: every phrase of Chords at (0.5, 0.5) had the same shape (+6, +8, +4).
-    shapes = bar_shapes(lead(constant(name, arousal, valence, seed)), range(0, 24, 4))
+    shapes = bar_shapes(lead(constant(name, arousal, valence, seed), name), range(0, 24, 4))
     same = [
         max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 1.5
-        for a, b in zip(shapes, shapes[1:], strict=False)
+        for a, b in itertools.pairwise(shapes)
     ]
     assert sum(same) <= 1, shapes
     # ... and every phrase still grows from its opening toward its middle.
@@ -121,4 +124,68 @@ def test_phrase_end_fills_change_from_phrase_to_phrase(seed: int) -> None:
         frozenset((n.start % BEAT, n.pitch) for n in notes if end - BEAT <= n.start < end)
         for end in range(4 * BAR, 28 * BAR, 4 * BAR)
     ]
-    assert all(a != b for a, b in zip(fills, fills[1:], strict=False)), fills
+    assert all(a != b for a, b in itertools.pairwise(fills)), fills
+
+
+#: A short thriller: calm dark, a ramp, a climax, a bright release.
+THRILLER_AROUSAL = [0.1] * 6 + [0.2 + 0.7 * i / 7 for i in range(8)] + [0.95] * 4 + [0.4] * 6
+THRILLER_VALENCE = [0.2] * 6 + [0.3] * 8 + [0.15] * 4 + [0.8] * 6
+
+
+def thriller(name: str, seed: int, preset: str = "piano") -> Score:
+    timeline = EmotionTimeline.from_values(THRILLER_AROUSAL, THRILLER_VALENCE, TimeGrid())
+    return compose(name, timeline, seed, preset)
+
+
+@pytest.mark.parametrize("preset", ["piano", "orchestral", "strings"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_chords_sings_a_slow_stepwise_counter_line_in_the_middle(seed: int, preset: str) -> None:
+    score = thriller("chords", seed, preset)
+    line = sorted(track(score, "Melody").notes)
+    figure = track(score, "Figuration").notes
+    bass = track(score, "Bass").notes
+    assert line, "no counter-line"
+    # It enters with the texture: nothing in the calm bars, most of the rest covered.
+    assert all(n.start >= 6 * BAR for n in line)
+    assert len({n.start // BAR for n in line}) >= 12
+    # Slow: half notes or longer on average, far fewer onsets than the figuration.
+    assert sum(n.duration for n in line) / len(line) >= 2 * BEAT
+    assert len(line) * 5 <= len(figure)
+    # Mostly by step (a held tone is tied, not struck again).
+    moves = [abs(b.pitch - a.pitch) for a, b in itertools.pairwise(line) if b.start == a.end]
+    assert moves and sum(m <= 2 for m in moves) >= 0.6 * len(moves), moves
+    assert max(moves) <= 7, moves
+    # In its instrument's range and the middle register.
+    low, high = program_range(programs_for(preset)["melody"])
+    assert all(max(low, 55) <= n.pitch <= min(high, 76) for n in line)
+    # An inner voice: above the bass and below the figuration's top wherever it sounds.
+    for note in line:
+        under = [b.pitch for b in bass if b.start < note.end and note.start < b.end]
+        over = [f.pitch for f in figure if f.start < note.end and note.start < f.end]
+        assert all(p < note.pitch for p in under) and any(p > note.pitch for p in over), note
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_counter_line_makes_no_parallels_with_the_bass(seed: int) -> None:
+    score = thriller("chords", seed)
+    line = sorted(track(score, "Melody").notes)
+    bass = track(score, "Bass").notes
+
+    def lowest(tick: int) -> int | None:
+        sounding = [b.pitch for b in bass if b.start <= tick < b.end]
+        return min(sounding) if sounding else None
+
+    for before, note in itertools.pairwise(line):
+        if note.start != before.end:
+            continue
+        low_before, low_now = lowest(note.start - 1), lowest(note.start)
+        if low_before is None or low_now is None or low_before == low_now:
+            continue
+        interval, previous = (note.pitch - low_now) % 12, (before.pitch - low_before) % 12
+        same_way = (note.pitch > before.pitch) == (low_now > low_before)
+        assert not (same_way and interval == previous and interval in (0, 7)), (before, note)
+
+
+def test_scales_keeps_its_tune_without_a_counter_line() -> None:
+    names = [t.name for t in thriller("scales", 1).tracks]
+    assert names.count("Melody") == 1 and "Figuration" not in names

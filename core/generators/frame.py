@@ -24,7 +24,7 @@ from ..music.score import Note, Score, Track, tidy_notes
 from .accompaniment import BASS_RANGE, HARMONY_RANGE, bass_line, pad, voice_lead, well_spaced
 from .harmony import Segment, plan_harmony
 from .mapping import AROUSAL_TABLE, busier
-from .metre import BAR, BEAT, HALF_BAR
+from .metre import BAR, BEAT, HALF_BAR, SIXTEENTH
 from .percussion import percussion
 from .phrasing import phrase_shapes, reshaped
 
@@ -46,6 +46,16 @@ LeadPart = Callable[
     ],
     list[Note],
 ]
+#: A generator's inner part (a counter-line between the bass and the lead): notes from the
+#: plan's segments, every part written so far by role, its own seeded rng and its
+#: instrument's range.
+InnerPart = Callable[
+    [Sequence[Segment], dict[str, list[Note]], np.random.Generator, tuple[int, int]],
+    list[Note],
+]
+#: The seed's stream for an inner part, apart from the composition's draws (adding the part
+#: changes no other part).
+INNER_STREAM = 19
 #: Where in the run of peak-arousal bars the apex falls (0 = its first bar, 1 = its last):
 #: about where a phrase's own swell peaks, late enough to be prepared, early enough to fall.
 APEX_POSITION = 0.6
@@ -296,6 +306,27 @@ def bass_in_octaves(
     return doubled
 
 
+def yielded(pad_notes: Sequence[Note], inner: Sequence[Note]) -> list[Note]:
+    """The pad's notes with every stretch where the inner part sounds the same pitch taken
+    out (the pad's voice hands the note to the melodic instrument and takes it back after),
+    so no pitch sounds in two parts at once; pieces shorter than a 16th are dropped."""
+    by_pitch: dict[int, list[Note]] = {}
+    for note in inner:
+        by_pitch.setdefault(note.pitch, []).append(note)
+    result = []
+    for note in pad_notes:
+        pieces = [(note.start, note.end)]
+        for other in by_pitch.get(note.pitch, ()):
+            pieces = [
+                piece
+                for start, end in pieces
+                for piece in ((start, min(end, other.start)), (max(start, other.end), end))
+                if piece[1] - piece[0] >= SIXTEENTH
+            ]
+        result += [Note(start, end - start, note.pitch, note.velocity) for start, end in pieces]
+    return result
+
+
 def compose_over_harmony(
     timeline: EmotionTimeline,
     config: Config,
@@ -303,9 +334,10 @@ def compose_over_harmony(
     lead_role: str,
     lead: LeadPart,
     arrangement: Arrangement = TUNE_LED,
+    inner: tuple[str, InnerPart] | None = None,
 ) -> Score:
-    """A lead part over a voice-led pad, a bass and percussion: the deterministic generators'
-    frame.
+    """A lead part over a voice-led pad, a bass and percussion, and an ``inner`` part (its
+    role and how to write it) between them if given: the deterministic generators' frame.
 
     The random draws happen in a fixed order (plan, voicings, comping, bass, lead, drums), so
     the same seed gives the same bytes.
@@ -346,6 +378,11 @@ def compose_over_harmony(
     line = lead(plan.segments, voicings, under, rng, lead_range)
     line = with_apex(line, plan.segments, under, lead_range[1])
     parts[lead_role] = doubled_below(line, plan.segments, lead_range, under)
+    if inner is not None:
+        role, write = inner
+        inner_rng = np.random.default_rng([seed, INNER_STREAM])
+        parts[role] = write(plan.segments, parts, inner_rng, program_range(programs[role]))
+        parts["harmony"] = yielded(parts["harmony"], parts[role])
     parts["percussion"] = percussion(plan, rng, programs["percussion"])
     # Each phrase its own dynamic shape (drawn from the seed's own stream: no note changes).
     shapes = phrase_shapes(plan.segments, seed, climax_bar(plan.segments))
