@@ -28,17 +28,19 @@ import sys
 import threading
 import wave
 from bisect import bisect_left
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import mido
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import Cancelled, InputError, MoodscoreError
+from . import balance
 from .score import Score
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ CHANNELS = 2
 BLOCK_FRAMES = 16384  # frames rendered and spooled per block (~0.34 s at 48 kHz)
 DRUM_CHANNEL = 9
 DRUM_BANK = 128
+VOLUME_CC = 7  # channel volume
 #: FluidSynth's master gain; the output is float and normalised afterwards, so this only
 #: keeps the internal mix in a comfortable range.
 SYNTH_GAIN = 0.4
@@ -204,10 +207,12 @@ class _FluidSynth:
             ("rincr", ctypes.c_int, 1),
         )
 
-    def select_programs(self, score: Score) -> None:
+    def select_programs(self, score: Score, volumes: dict[int, int]) -> None:
         for track in score.tracks:
             bank = DRUM_BANK if track.channel == DRUM_CHANNEL else 0
             self.synth.program_select(track.channel, self.sfid, bank, track.program)
+        for channel, volume in volumes.items():
+            self.synth.cc(channel, VOLUME_CC, volume)
 
     def render_into(self, buffer: NDArray[Any], offset: int, frames: int) -> None:
         """Render ``frames`` stereo frames into interleaved float32 ``buffer`` at ``offset``."""
@@ -239,11 +244,12 @@ def _fluidsynth_blocks(
     sample_rate: int,
     total_frames: int,
     cancel: threading.Event | None,
+    volumes: dict[int, int],
 ) -> Generator[NDArray[Any], None, None]:
     events = _events(score, sample_rate, total_frames)
     synth = _FluidSynth(soundfont, sample_rate)
     try:
-        synth.select_programs(score)
+        synth.select_programs(score, volumes)
         buffer = np.zeros(BLOCK_FRAMES * CHANNELS, dtype=np.float32)
         next_event = 0
         for block_start in range(0, total_frames, BLOCK_FRAMES):
@@ -388,15 +394,35 @@ def _resample(frames: NDArray[Any], source_rate: int, rate: int) -> NDArray[Any]
     return np.ascontiguousarray(result[:wanted], dtype=np.float32)
 
 
+def _midi_with_volumes(score: Score, volumes: dict[int, int]) -> bytes:
+    """``score`` as MIDI bytes for the synthesizer, each channel's volume (CC 7) set after its
+    program change."""
+    from .midi import midi_bytes, to_midi_file
+
+    if not volumes:
+        return midi_bytes(score)
+    midi = to_midi_file(score)
+    for track in midi.tracks:
+        for index, message in enumerate(track):
+            if message.type == "program_change" and message.channel in volumes:
+                volume = volumes[message.channel]
+                cc = mido.Message("control_change", channel=message.channel, control=VOLUME_CC,
+                                  value=volume)  # fmt: skip
+                track.insert(index + 1, cc)
+                break
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
 def _rustysynth_blocks(
     score: Score,
     soundfont: Path,
     sample_rate: int,
     total_frames: int,
     cancel: threading.Event | None,
+    volumes: dict[int, int],
 ) -> Generator[NDArray[Any], None, None]:
-    from .midi import midi_bytes
-
     midirenderer = _import_midirenderer()
     font = soundfont.read_bytes()
     frames_per_tick = sample_rate * 60.0 / (score.bpm * score.ticks_per_beat)
@@ -413,7 +439,7 @@ def _rustysynth_blocks(
         start = round(first_tick * frames_per_tick)
         if length:
             try:
-                wav = midirenderer.render_wave_from(font, midi_bytes(window))
+                wav = midirenderer.render_wave_from(font, _midi_with_volumes(window, volumes))
             except (ValueError, RuntimeError) as exc:
                 raise InputError(
                     f"{soundfont} could not be rendered by the bundled synthesizer ({exc}); "
@@ -440,13 +466,26 @@ def synthesize(
     cancel: threading.Event | None = None,
     *,
     synth: str = "auto",
+    match_loudness: bool = True,
 ) -> Generator[NDArray[Any], None, None]:
     """The piece as float32 stereo blocks ``(frames, 2)`` of :data:`BLOCK_FRAMES` (the last
     shorter), exactly ``total_frames`` long: notes past the end are cut, silence pads a
     shorter score. A block may be overwritten by the next: use it before asking for more.
 
-    ``synth`` is ``render.synth`` (see :func:`choose_synth`).
+    ``synth`` is ``render.synth`` (see :func:`choose_synth`). With ``match_loudness`` each
+    channel's volume is set so its program sounds in ``soundfont`` as loud as the velocities
+    intend (:mod:`.balance`: probes measured once per font and process); the score itself,
+    and so the MIDI file a user gets, is left as it is.
     """
-    if choose_synth(synth) == "fluidsynth":
-        return _fluidsynth_blocks(score, soundfont, sample_rate, total_frames, cancel)
-    return _rustysynth_blocks(score, soundfont, sample_rate, total_frames, cancel)
+    name = choose_synth(synth)
+    blocks = _fluidsynth_blocks if name == "fluidsynth" else _rustysynth_blocks
+
+    def raw(
+        score: Score, soundfont: Path, rate: int, frames: int, volumes: dict[int, int]
+    ) -> Iterator[NDArray[Any]]:
+        return blocks(score, soundfont, rate, frames, None, volumes)
+
+    volumes: dict[int, int] = {}
+    if match_loudness:
+        volumes = balance.matched_volumes(score, soundfont, name, raw)
+    return blocks(score, soundfont, sample_rate, total_frames, cancel, volumes)
