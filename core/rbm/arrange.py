@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..music.dynamics import accented_velocity
+from ..music.dynamics import ROLE_VELOCITY_SCALE, accented_velocity, clamp_velocity
 from ..music.score import TICKS_PER_TIMESTEP, Note
 from .roll import PLAY
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 TRIAD_SHAPES = ((0, 4, 7), (0, 3, 7), (0, 3, 6))
 HARMONY_SPAN = 8  # 16ths per bass harmony: half a bar
 BASS_RANGE = (28, 52)
+#: The inner voices' velocity as a share of the RBM's (which is the tune's).
+INNER_SHARE = ROLE_VELOCITY_SCALE["harmony"] / ROLE_VELOCITY_SCALE["melody"]
 #: Modules of ``core.generators`` that hold (or held) the shared machinery used here.
 SHARED_MODULES = ("frame", "percussion", "harmony", "texture")
 #: Bass tones through a bar, as indices into (root, fifth, octave), like the deterministic
@@ -167,7 +170,10 @@ def split_voices(
     notes: list[Note], roll: NDArray[Any], lowest_pitch: int
 ) -> tuple[list[Note], list[Note]]:
     """(melody, harmony): a note is melody when it is the highest pitch of ``roll`` sounding
-    at the 16th where it starts."""
+    at the 16th where it starts. The inner voices play at the pad's share of the tune's
+    velocity (:data:`~core.music.dynamics.ROLE_VELOCITY_SCALE`), as the deterministic
+    generators' pad does, so the top line carries over them (before: the melody 3.5-4 LU
+    under harmony and bass together, measured from stems)."""
     sounding = roll[..., PLAY].astype(bool)
     rows = np.where(
         sounding.any(axis=1), sounding.shape[1] - 1 - np.argmax(sounding[:, ::-1], 1), -1
@@ -177,7 +183,10 @@ def split_voices(
     harmony: list[Note] = []
     for note in notes:
         step = note.start // TICKS_PER_TIMESTEP
-        (melody if note.pitch >= top[step] else harmony).append(note)
+        if note.pitch >= top[step]:
+            melody.append(note)
+        else:
+            harmony.append(replace(note, velocity=clamp_velocity(note.velocity * INNER_SHARE)))
     return melody, harmony
 
 
