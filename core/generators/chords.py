@@ -27,6 +27,7 @@ from .harmony import Segment
 from .mapping import AROUSAL_TABLE, MELODY_REACH, busier, register_centre
 from .metre import BAR, BEAT, HALF_BAR, SIXTEENTH
 from .motif import with_neighbour
+from .phrasing import RITARDANDO, ritardando_bar, slower_band, slowing
 from .texture import PERFECT, Accompaniment, LeadLine, grid_span
 
 if TYPE_CHECKING:
@@ -113,19 +114,28 @@ def _close_position(seg: Segment, floor: int, inversion: int) -> list[int]:
 
 
 def _rhythm(
-    seg: Segment, bar: int, rng: np.random.Generator, motif_rhythms: list[int]
+    seg: Segment, bar: int, rng: np.random.Generator, motif_rhythms: list[int], slower: int = 0
 ) -> tuple[int, ...]:
     """The figuration's rhythm in ``bar``: even notes at the band's figuration value, or in
     calm bands (a quarter note or slower) one of the band's bar rhythms, the period's own at
-    the phrase's start; one note more in the upper half of the band."""
-    band = seg.band
+    the phrase's start; one note more in the upper half of the band; all as in the band
+    ``slower`` bands calmer in a written-out ritardando (and no note more)."""
+    band = slower_band(seg.band, slower)
     if band.figure_16ths < 4:
         rhythm = (band.figure_16ths,) * (16 // band.figure_16ths)
     elif bar == seg.phrase.first_bar:
         rhythm = band.rhythms[motif_rhythms[seg.phrase.period % 2] % len(band.rhythms)]
     else:
         rhythm = band.rhythms[int(rng.integers(len(band.rhythms)))]
-    return with_neighbour(rhythm)[0] if busier(seg.arousal) else rhythm
+    return with_neighbour(rhythm)[0] if busier(seg.arousal) and not slower else rhythm
+
+
+def _slowing(bar: int, final: int | None) -> int:
+    """Bands slower the figuration plays in ``bar``: the ritardando's, and on a broadening
+    ending's final tonic the slowest of them (the last chord rolled slowly)."""
+    if bar == final:
+        return RITARDANDO[-1]
+    return slowing(bar, final)
 
 
 def _figure_onsets(seg: Segment, rhythm: tuple[int, ...]) -> list[int]:
@@ -149,6 +159,7 @@ def arpeggios(
     motif_patterns = [names[int(rng.integers(len(names)))] for _ in range(2)]
     motif_rhythms = [int(rng.integers(64)) for _ in range(2)]
     line = LeadLine(Accompaniment(accompaniment, segments[-1].end), pitch_range)
+    final = ritardando_bar(segments)
     # Per bar: (pattern, inversion, rhythm), drawn when the bar's first segment comes.
     choices: dict[int, tuple[tuple[int, ...], int, tuple[int, ...]]] = {}
     for seg, voicing in zip(segments, voicings, strict=True):
@@ -164,7 +175,7 @@ def arpeggios(
             choices[bar] = (
                 ARPEGGIO_PATTERNS[name],
                 inversion,
-                _rhythm(seg, bar, rng, motif_rhythms),
+                _rhythm(seg, bar, rng, motif_rhythms, _slowing(bar, final)),
             )
         pattern, inversion, rhythm = choices[bar]
         tones = _close_position(seg, max(voicing), inversion)
@@ -226,9 +237,10 @@ def _counter_events(
 ) -> list[tuple[int, int, Segment]]:
     """(tick, duration, segment) of the counter-line's notes: one per chord, split into half
     notes on the half bar from the third arousal band up (a whole-bar chord held whole in
-    :data:`COUNTER_WHOLE_CHANCE` of them); none in the calmest band; the final tonic and
-    everything after it one note to the end."""
+    :data:`COUNTER_WHOLE_CHANCE` of them, and always in the ritardando's bars); none in the
+    calmest band; the final tonic and everything after it one note to the end."""
     events = []
+    final = ritardando_bar(segments)
     for seg in segments:
         if AROUSAL_TABLE.index(seg.band) < COUNTER_FROM_BAND:
             continue
@@ -238,6 +250,7 @@ def _counter_events(
         cuts = [seg.start, seg.end]
         if AROUSAL_TABLE.index(seg.band) > COUNTER_FROM_BAND:
             whole = seg.duration >= BAR and rng.random() < COUNTER_WHOLE_CHANCE
+            whole = whole or bool(slowing(seg.start // BAR, final))
             halves = range(seg.start - seg.start % HALF_BAR + HALF_BAR, seg.end, HALF_BAR)
             cuts = sorted({seg.start, seg.end, *([] if whole else halves)})
         events += [(a, b - a, seg) for a, b in itertools.pairwise(cuts) if b > a]

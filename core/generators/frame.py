@@ -26,7 +26,7 @@ from .harmony import Segment, plan_harmony
 from .mapping import AROUSAL_TABLE, busier
 from .metre import BAR, BEAT, HALF_BAR, SIXTEENTH
 from .percussion import percussion
-from .phrasing import phrase_shapes, reshaped
+from .phrasing import broadened, phrase_shapes, reshaped
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -372,7 +372,9 @@ def compose_over_harmony(
         bass = bass_in_octaves(
             bass, plan.segments, program_range(programs["bass"]), parts["harmony"]
         )
-    parts["bass"] = bass
+    # The written-out ritardando: the accompaniment's pulse broadens before the final tonic.
+    parts["harmony"] = broadened(parts["harmony"], plan.segments)
+    parts["bass"] = broadened(bass, plan.segments)
     lead_range = program_range(programs[lead_role])
     under = parts["harmony"] + parts["bass"]
     line = lead(plan.segments, voicings, under, rng, lead_range)

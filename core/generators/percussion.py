@@ -33,6 +33,7 @@ from ..music.score import Note
 from .harmony import HarmonicPlan, Segment
 from .mapping import HIT_JUMP
 from .metre import BAR, BEAT, SIXTEENTH
+from .phrasing import ritardando_bar, slower_band, slowing
 
 #: Stand-ins for the timpani in an orchestral pattern: the key's tonic and its dominant,
 #: tuned per segment (:func:`timpani_key`).
@@ -47,6 +48,8 @@ RISER_LONG_AROUSAL = 0.5
 #: Below this arousal (on both sides of the jump) a riser is a soft cymbal swell; from it up
 #: the seed chooses among the kit's rolls (and, on a drum set, its fills).
 RISER_SOFT_AROUSAL = 0.4
+#: Change of arousal that a jump between two calm scenes needs to get a riser.
+RISER_ENERGY_JUMP = 0.15
 #: Velocity of a riser's first and last stroke, relative to the percussion's velocity after
 #: the jump: a crescendo that lands on the hit. It enters at least :data:`RISER_ENTRY` under
 #: the scene it grows out of.
@@ -161,7 +164,8 @@ def jump_points(plan: HarmonicPlan) -> list[tuple[int, Segment, Segment]]:
     """Where the emotion jumps, as (tick, segment before, segment after): every hit (a cut
     with a big change of emotion) and every bar line across which arousal and valence move by
     :data:`~.mapping.HIT_JUMP` or more (a change of scene without a cut in the edit), one per
-    beat; never into the final tonic's later segments (it only rings on)."""
+    beat; never into the final tonic's later segments (it only rings on), nor where calm music
+    only changes its colour (valence) and not its energy: the harmony leads into that one."""
     segments = plan.segments
     starts = [seg.start for seg in segments]
     ticks = set(plan.hits)
@@ -176,7 +180,8 @@ def jump_points(plan: HarmonicPlan) -> list[tuple[int, Segment, Segment]]:
         index = bisect.bisect_right(starts, tick) - 1
         after = segments[index]
         before = next(s for s in reversed(segments[: index + 1]) if s.start < tick)
-        if before.final:
+        calm = max(before.arousal, after.arousal) < RISER_SOFT_AROUSAL
+        if before.final or (calm and abs(after.arousal - before.arousal) < RISER_ENERGY_JUMP):
             continue
         points.append((tick, before, after))
     return points
@@ -185,11 +190,12 @@ def jump_points(plan: HarmonicPlan) -> list[tuple[int, Segment, Segment]]:
 def riser(
     kit: Kit, tick: int, before: Segment, after: Segment, rng: np.random.Generator
 ) -> list[Note]:
-    """What leads into the jump at ``tick``: a roll of 16ths on one drum growing louder into
-    the hit (a cymbal swell when both sides are calm; else a drum the seed chooses: snare,
-    timpani or cymbal on the orchestra's kit), or on a drum set, from moderate arousal, a fill
-    the seed may choose instead; one beat long, two where the scene before the jump has an
-    arousal of :data:`RISER_LONG_AROUSAL` or more."""
+    """What leads into the jump at ``tick``: a roll on one drum growing louder into the hit
+    (triplet 8ths out of a calm scene, 16ths out of a busy one): a cymbal swell when both sides
+    are calm, else a drum the seed chooses (snare, timpani or cymbal on the orchestra's kit);
+    or on a drum set, from moderate arousal, a fill the seed may choose instead. One beat
+    long, two where the scene before the jump has an arousal of :data:`RISER_LONG_AROUSAL` or
+    more."""
     arousal = max(before.arousal, after.arousal)
     beats = 2 if before.arousal >= RISER_LONG_AROUSAL else 1
     start = max(0, tick - beats * BEAT)
@@ -211,11 +217,13 @@ def riser(
             if t >= start
         ]
     drum = _key(kit.rolls[choice], after)
-    steps = (tick - start) // SIXTEENTH
+    # Out of a calm scene a swell of triplet 8ths (three strokes), out of a busy one 16ths.
+    spacing = BEAT // 3 if beats == 1 else SIXTEENTH
+    steps = (tick - start) // spacing
     low, high = min(entry, base + RISER_SWELL[0]), base + RISER_SWELL[1]
     return [
         Note(
-            start + k * SIXTEENTH,
+            start + k * spacing,
             SIXTEENTH,
             drum,
             clamp_velocity(low + (high - low) * k / max(1, steps - 1)),
@@ -255,9 +263,15 @@ def percussion(plan: HarmonicPlan, rng: np.random.Generator, program: int = 0) -
     for seg in plan.segments:
         by_bar.setdefault(seg.start // bar_ticks, seg)
     fills = _phrase_fills(plan.segments, kit, rng)
+    final = ritardando_bar(plan.segments)
     crash_next = False
     for bar, seg in sorted(by_bar.items()):
+        # In the written-out ritardando the groove of a calmer band plays (the calmest groove
+        # at least, so the drums still fill into the close and land on it).
         groove = kit.grooves.get(seg.band.drums)
+        if groove is not None:
+            calmer = kit.grooves.get(slower_band(seg.band, slowing(bar, final)).drums)
+            groove = calmer or min(kit.grooves.values(), key=len)
         variant = kit.variants[int(rng.integers(len(kit.variants)))]
         fill = fills[seg.phrase.index]
         start = bar * bar_ticks

@@ -14,6 +14,7 @@ somewhere. The shapes replace the shared swell in the generators' velocities
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -24,6 +25,8 @@ import numpy as np
 from ..music.dynamics import clamp_velocity, phrase_swell
 from ..music.score import Note
 from .harmony import Segment
+from .mapping import AROUSAL_TABLE, ArousalBand
+from .metre import BAR, HALF_BAR
 
 #: The seed's stream for the phrase shapes, apart from the composition's own draws (so the
 #: shapes change the loudness only, never a note).
@@ -134,4 +137,78 @@ def reshaped(
         position = min(1.0, max(0.0, (note.start - first) / max(1, last - first)))
         delta = shapes[seg.phrase.index].offset(position) - phrase_swell(position)
         result.append(replace(note, velocity=clamp_velocity(note.velocity + delta)))
+    return result
+
+
+# --- the ending: a written-out ritardando ------------------------------------------------------
+
+#: Arousal bands slower that the bars before the final tonic play, the earliest first: the
+#: last bar but two a band slower, the last but one two bands (a written-out ritardando; the
+#: tempo itself is locked to the picture).
+RITARDANDO: tuple[int, ...] = (1, 2)
+#: The ending broadens only in a piece whose final tonic comes at least this many bars in, and
+#: whose final emotion is calmer than :data:`RITARDANDO_MAX_AROUSAL`: a lyrical or tense cue
+#: broadens into its close, an action cue ends on its stinger at full speed (the drive runs to
+#: the cut, as the picture does).
+RITARDANDO_MIN_BARS = 4
+RITARDANDO_MAX_AROUSAL = 0.6
+
+
+def ritardando_bar(segments: Sequence[Segment]) -> int | None:
+    """The bar of the final tonic when the ending broadens (see :data:`RITARDANDO_MIN_BARS`
+    and :data:`RITARDANDO_MAX_AROUSAL`), else None."""
+    final = next((seg for seg in segments if seg.final), None)
+    if final is None or final.start // BAR < RITARDANDO_MIN_BARS:
+        return None
+    return final.start // BAR if final.arousal < RITARDANDO_MAX_AROUSAL else None
+
+
+def slowing(bar: int, final: int | None) -> int:
+    """Arousal bands slower that ``bar`` plays in the written-out ritardando before the final
+    tonic's bar ``final`` (:data:`RITARDANDO`; ``final`` from :func:`ritardando_bar`, None
+    where the ending does not broaden); 0 outside it."""
+    if final is None:
+        return 0
+    ahead = final - bar
+    return RITARDANDO[len(RITARDANDO) - ahead] if 1 <= ahead <= len(RITARDANDO) else 0
+
+
+def slower_band(band: ArousalBand, steps: int) -> ArousalBand:
+    """The arousal band ``steps`` calmer than ``band`` (the calmest at most)."""
+    return AROUSAL_TABLE[max(0, AROUSAL_TABLE.index(band) - steps)]
+
+
+def broadened(notes: Sequence[Note], segments: Sequence[Segment]) -> list[Note]:
+    """An accompaniment part (pad or bass) in the ritardando's bars with fewer onsets: in each
+    window of a chord cut on a grid that widens bar by bar (half bars a band slower, whole
+    bars two bands slower), only the notes struck first sound, held to the window's end; the rest
+    of the window's onsets fall away, as the pulse of a pad or a walking bass broadens into
+    longer notes before the close."""
+    final = ritardando_bar(segments)
+    windows: list[tuple[int, int]] = []
+    for seg in segments:
+        steps = slowing(seg.start // BAR, final)
+        if not steps:
+            continue
+        cell = HALF_BAR * 2 ** (steps - 1)
+        edges = sorted(
+            {seg.start, seg.end, *range(seg.start - seg.start % cell + cell, seg.end, cell)}
+        )
+        windows += list(itertools.pairwise(edges))
+    if not windows:
+        return list(notes)
+    result: list[Note] = []
+    starts = [start for start, _ in windows]
+    struck: dict[int, int] = {}  # window index -> its earliest onset
+    for note in notes:
+        index = bisect.bisect_right(starts, note.start) - 1
+        if index >= 0 and note.start < windows[index][1]:
+            struck[index] = min(struck.get(index, note.start), note.start)
+    for note in notes:
+        index = bisect.bisect_right(starts, note.start) - 1
+        if index < 0 or note.start >= windows[index][1]:
+            result.append(note)
+        elif note.start == struck[index]:
+            end = max(note.end, windows[index][1])
+            result.append(replace(note, duration=end - note.start))
     return result

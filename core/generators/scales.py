@@ -21,6 +21,7 @@ from .harmony import Segment
 from .mapping import MELODY_REACH, busier, register_centre
 from .metre import BAR, BEAT, SIXTEENTH
 from .motif import Motif, developed, joined_ending, new_motif, ornamented, treatment, with_neighbour
+from .phrasing import ritardando_bar, slower_band, slowing
 from .texture import Accompaniment, LeadLine
 
 if TYPE_CHECKING:
@@ -154,23 +155,27 @@ def _bar_events(
 
 
 def _bar_rhythm(
-    kind: str, motif: Motif, segments: Sequence[Segment]
+    kind: str, motif: Motif, segments: Sequence[Segment], slower: int = 0, held: bool = False
 ) -> tuple[tuple[int, ...], int]:
     """The bar's rhythm for treatment ``kind`` and the index of its neighbour note (-1 if
-    none): the motif's rhythm in the bar's arousal band, or the band's cadence rhythm; a
-    passing note added in the upper half of the band; the last two notes joined when the
-    harmony moves inside a bar of a one-chord band, so the bar is no busier than its arousal
-    asks (the tune answers the moving harmony with a longer note)."""
+    none): the motif's rhythm in the bar's arousal band (``slower`` bands calmer in a
+    written-out ritardando), or the band's cadence rhythm (one note held from the downbeat
+    for the final tonic of a broadening ending, ``held``); a passing note added in the upper
+    half of the band; the last two notes joined when the harmony moves inside a bar of a
+    one-chord band, so the bar is no busier than its arousal asks (the tune answers the moving
+    harmony with a longer note)."""
     first = segments[0]
-    band, phrase = first.band, first.phrase
+    band, phrase = slower_band(first.band, slower), first.phrase
     ornament_at = -1
+    if held:
+        return (16,), -1
     if kind == "cadence":
         return band.cadence_rhythms[phrase.index % len(band.cadence_rhythms)], -1
     if kind == "ornament":
         rhythm, ornament_at = ornamented(motif.rhythm(band))
     else:
         rhythm = motif.rhythm(band, varied=kind == "rhythm")
-        if busier(first.arousal):
+        if busier(first.arousal) and not slower:
             rhythm, ornament_at = with_neighbour(rhythm)
     if band.chords_per_bar == 1 and len(segments) > 1:
         rhythm = joined_ending(rhythm)
@@ -197,6 +202,7 @@ def motif_melody(
     lifts = [int(x) for x in rng.choice(PHRASE_LIFTS, size=8)]
     by_bar: dict[int, list[Segment]] = {}
     final_bar = next((seg.start // BAR for seg in segments if seg.final), None)
+    ritardando = ritardando_bar(segments)
     for seg in segments:
         # The final tonic may ring on for bars (it arrives a bar before the fade): its later
         # segments (recoloured at cuts) belong to the bar where it arrived.
@@ -212,7 +218,10 @@ def motif_melody(
             motifs.append(developed(motifs[-MOTIF_COUNT], rng))
         motif = motifs[phrase.period]
         kind = treatment(phrase, bar)
-        rhythm, ornament_at = _bar_rhythm(kind, motif, bar_segments)
+        at_rest = bar == ritardando and kind == "cadence"
+        rhythm, ornament_at = _bar_rhythm(
+            kind, motif, bar_segments, slowing(bar, ritardando), at_rest
+        )
         contour = tuple(-c for c in motif.contour) if kind == "inversion" else motif.contour
         centre = register_centre(first.arousal, first.valence)
         if kind == "statement" or line.last_pitch is None:
@@ -245,6 +254,15 @@ def motif_melody(
                 )
             goal = None
             closing = kind == "cadence" and (tick, duration, index) == events[-1]
+            # Before a final tonic held from its downbeat the tune leaves the dominant from
+            # the 2nd degree, so it can step onto the tonic with the bass (from anywhere else
+            # the only tonic on top might move in octaves with it).
+            closing = closing or (
+                ritardando is not None
+                and bar + 1 == ritardando
+                and seg.cadence_role == "dominant"
+                and (tick, duration, index) == events[-1]
+            )
             if closing and seg.cadence_role == "tonic":
                 goal = seg.chord.root
             elif closing:
@@ -264,18 +282,27 @@ def motif_melody(
                 target, goal = float(resolve_to), resolve_to % 12
                 tick, duration, resolve_to = tick + BEAT, duration - BEAT, None
             previous_seg = seg
+            candidates = _candidates(
+                target,
+                seg,
+                on_beat,
+                goal,
+                long=duration >= 2 * BEAT,
+                previous=line.last_pitch,
+                rng=rng,
+            )
+            if at_rest and seg.final:
+                # The held final tonic: the tonic in any octave near the line (the nearest
+                # may lie under the pad or move in octaves with the bass) before any other
+                # tone of the chord.
+                tonics = [
+                    p for p in range(int(target) - 12, int(target) + 13) if p % 12 == seg.tonic
+                ]
+                candidates = [*sorted(tonics, key=lambda p: (abs(p - target), p)), *candidates]
             pitch = line.place(
                 tick,
                 duration,
-                _candidates(
-                    target,
-                    seg,
-                    on_beat,
-                    goal,
-                    long=duration >= 2 * BEAT,
-                    previous=line.last_pitch,
-                    rng=rng,
-                ),
+                candidates,
                 seg.velocity("melody", tick),
                 gap=0 if seg.final else seg.band.gap_ticks,
                 passing=not on_beat,
