@@ -393,14 +393,15 @@ ORCHESTRA_KIT = 48
 AUDIO_RATE = 22050
 
 
-def _render(score, seconds: float | None = None) -> np.ndarray:
-    """``score`` rendered as a user would hear it (the SoundFont Moodscore finds), mono."""
+def _render(score, seconds: float | None = None, soundfont: Path | None = None) -> np.ndarray:
+    """``score`` rendered as a user would hear it, stereo: with ``soundfont``, or the one
+    Moodscore finds."""
     from core.music.soundfont import find_soundfont
     from core.music.synth import synthesize
 
     frames = int((seconds or score.duration_s) * AUDIO_RATE)
-    blocks = synthesize(score, find_soundfont(), AUDIO_RATE, frames)
-    return np.concatenate([block.mean(axis=1) for block in blocks])
+    blocks = synthesize(score, soundfont or find_soundfont(), AUDIO_RATE, frames)
+    return np.concatenate([block.copy() for block in blocks])  # blocks reuse one buffer
 
 
 def drum_sound(key: int, program: int) -> tuple[str, float, float]:
@@ -410,7 +411,7 @@ def drum_sound(key: int, program: int) -> tuple[str, float, float]:
     from core.music.score import Note, Score, Track
 
     score = Score(120.0, [Track("Percussion", program, 9, [Note(0, 480, key, 100)])], 960)
-    audio = _render(score, 1.0)
+    audio = _render(score, 1.0).mean(axis=1)
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
     freqs = np.fft.rfftfreq(len(audio), 1.0 / AUDIO_RATE)
     peak = float(freqs[1 + int(np.argmax(spectrum[1:]))])
@@ -462,9 +463,12 @@ def kit_table(seed: int = 1) -> str:
     return markdown_table(header, rows)
 
 
-def stem_balance(generator: str, preset: str, seed: int = 1) -> tuple[float, float]:
+def stem_balance(
+    generator: str, preset: str, soundfont: Path | None = None, seed: int = 1
+) -> tuple[float, float, float]:
     """Loudness (LU) of the tune's stem over the accompaniment's (pad and bass together) on
-    the thriller arc: over the whole cue and over its climax bars (BS.1770 by pyloudnorm)."""
+    the thriller arc, over the whole cue and over its climax bars, and of the tune over the
+    drums (whole cue); stereo stems, BS.1770 by pyloudnorm."""
     import pyloudnorm
 
     from core.music.score import Score
@@ -473,13 +477,15 @@ def stem_balance(generator: str, preset: str, seed: int = 1) -> tuple[float, flo
     config = Config()
     config.music.preset = preset
     score = get_composer(generator)(timeline, config, seed)
-    lead = {"Melody", "Figuration"}
+    drums = {t.name for t in score.tracks if t.channel == 9}
+    accompaniment_names = {"Harmony", "Bass"}
+    lead = {t.name for t in score.tracks} - drums - accompaniment_names
 
     def stem(names: set[str]) -> np.ndarray:
         tracks = [t for t in score.tracks if t.name in names]
-        return _render(Score(score.bpm, tracks, score.length_ticks))
+        return _render(Score(score.bpm, tracks, score.length_ticks), soundfont=soundfont)
 
-    tune, accompaniment = stem(lead), stem({"Harmony", "Bass"})
+    tune, accompaniment, percussion = stem(lead), stem(accompaniment_names), stem(drums)
     meter = pyloudnorm.Meter(AUDIO_RATE)
     arousal = [step.arousal for step in timeline.steps]
     peak_bars = [b for b, a in enumerate(arousal) if a >= max(arousal) - CLIMAX_MARGIN]
@@ -487,17 +493,32 @@ def stem_balance(generator: str, preset: str, seed: int = 1) -> tuple[float, flo
     climax = slice(peak_bars[0] * bar_frames, (peak_bars[-1] + 1) * bar_frames)
     whole = meter.integrated_loudness(tune) - meter.integrated_loudness(accompaniment)
     top = meter.integrated_loudness(tune[climax]) - meter.integrated_loudness(accompaniment[climax])
-    return whole, top
+    over_drums = meter.integrated_loudness(tune) - meter.integrated_loudness(percussion)
+    return whole, top, over_drums
 
 
 def balance_table() -> str:
-    """Tune over accompaniment (LU) per generator and preset, thriller arc, seed 1."""
+    """Tune over accompaniment and drums (LU) per SoundFont, generator and preset, thriller
+    arc, seed 1."""
+    from core.music.soundfont import BUNDLED_SOUNDFONT, find_soundfont
+
+    fonts = dict.fromkeys((find_soundfont(), BUNDLED_SOUNDFONT))
     rows = []
-    for generator in ("scales", "chords"):
-        for preset in ("piano", "strings", "orchestral", "electric"):
-            whole, top = stem_balance(generator, preset)
-            rows.append([generator, preset, f"{whole:+.1f}", f"{top:+.1f}"])
-    header = ["generator", "preset", "tune − accompaniment, whole cue (LU)", "at the climax (LU)"]
+    for font in fonts:
+        for generator in ("scales", "chords"):
+            for preset in ("piano", "strings", "orchestral", "electric"):
+                whole, top, drums = stem_balance(generator, preset, font)
+                rows.append(
+                    [font.name, generator, preset, f"{whole:+.1f}", f"{top:+.1f}", f"{drums:+.1f}"]
+                )
+    header = [
+        "SoundFont",
+        "generator",
+        "preset",
+        "tune − pad & bass, whole cue (LU)",
+        "at the climax (LU)",
+        "tune − drums (LU)",
+    ]
     return markdown_table(header, rows)
 
 
