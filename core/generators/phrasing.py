@@ -22,11 +22,11 @@ from functools import cached_property
 
 import numpy as np
 
-from ..music.dynamics import clamp_velocity, phrase_swell
+from ..music.dynamics import clamp_velocity, metric_accent, phrase_swell
 from ..music.score import Note
 from .harmony import Segment
 from .mapping import AROUSAL_TABLE, ArousalBand
-from .metre import BAR, HALF_BAR
+from .metre import BAR, BEAT, HALF_BAR
 
 #: The seed's stream for the phrase shapes, apart from the composition's own draws (so the
 #: shapes change the loudness only, never a note).
@@ -94,14 +94,38 @@ SHAPES: tuple[PhraseShape, ...] = (
     PhraseShape(start=-12, peak=0.7, height=6, end=-6),    # a hairpin from piano
 )
 # fmt: on
+#: Correlation above which two phrase shapes sound alike (the judge's measure of a repeated
+#: shape uses the same 0.8).
+SHAPE_ALIKE = 0.8
+
+
+def distinct_shapes(alike: float = SHAPE_ALIKE) -> tuple[tuple[int, ...], ...]:
+    """For each shape of :data:`SHAPES`, the others a listener tells from it: whose velocity
+    per beat of a four-bar phrase, over the metre's own accents, correlates with its own by
+    less than ``alike`` (a phrase rising and falling like the one before sounds like it
+    again, whatever the heights)."""
+    accents = np.array([metric_accent(beat * BEAT) for beat in range(16)], dtype=float)
+    curves = [accents + [shape.offset(beat / 16) for beat in range(16)] for shape in SHAPES]
+    return tuple(
+        tuple(
+            j
+            for j, other in enumerate(curves)
+            if j != i and float(np.corrcoef(curve, other)[0, 1]) < alike
+        )
+        for i, curve in enumerate(curves)
+    )
+
+
+#: For each shape, the shapes that may follow it (:func:`distinct_shapes`).
+DISTINCT = distinct_shapes()
 
 
 def phrase_shapes(
     segments: Sequence[Segment], seed: int, climax_bar: int | None = None
 ) -> dict[int, PhraseShape]:
     """A shape per phrase index, drawn by ``seed`` from :data:`SHAPES` in phrase order,
-    never the one the phrase before took; the phrase after the one holding ``climax_bar``
-    opens subito piano."""
+    never one heard as the shape the phrase before took (see :func:`distinct_shapes`); the
+    phrase after the one holding ``climax_bar`` opens subito piano."""
     rng = np.random.default_rng([seed, SHAPE_STREAM])
     phrases = sorted({seg.phrase.index: seg.phrase for seg in segments}.items())
     climax_phrase = next(
@@ -115,7 +139,8 @@ def phrase_shapes(
     shapes: dict[int, PhraseShape] = {}
     previous = -1
     for index, _ in phrases:
-        options = [i for i in range(len(SHAPES)) if i != previous]
+        options = DISTINCT[previous] if previous >= 0 else tuple(range(len(SHAPES)))
+        options = options or tuple(i for i in range(len(SHAPES)) if i != previous)
         previous = options[int(rng.integers(len(options)))]
         shape = SHAPES[previous]
         if climax_phrase is not None and index == climax_phrase + 1:
