@@ -72,7 +72,7 @@ def _coerce(
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise InputError(f"{label} must be a mapping of options.")
-        return _build(annotation, value, key + ".", labels)
+        return _build(typing.cast(type, annotation), value, key + ".", labels)
     if origin in (list, tuple):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -157,7 +157,7 @@ def config_from_dict(data: dict[str, Any] | None, labels: Labels | None = None) 
     InputError
         Naming the first unknown key, wrong type or out-of-range value.
     """
-    return _build(Config, data or {}, labels=labels)
+    return typing.cast(Config, _build(Config, data or {}, labels=labels))
 
 
 def load_config(path: str | Path) -> Config:
@@ -195,11 +195,12 @@ class _BoundedLoader(yaml.SafeLoader):
         self.path = path
         self.depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self.depth += 1
         try:
             if self.depth > MAX_CONFIG_DEPTH:
-                line = self.peek_event().start_mark.line + 1
+                # types-PyYAML leaves Parser.peek_event unannotated (it returns an Event).
+                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
                 raise InputError(
                     f"Config file {self.path} nests deeper than {MAX_CONFIG_DEPTH} levels "
                     f"(at line {line}); a config nests 3 (section, key, list), so fix it."

@@ -17,11 +17,14 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 try:
     import fcntl
 except ImportError:  # Windows: byte-range locks from the C runtime instead
-    fcntl = None
+    # Typed as the module: mypy checks this file for the platform it runs on, where the
+    # Windows branches (msvcrt's names exist only in Windows' stubs) are unreachable.
+    fcntl = cast(Any, None)
     import msvcrt
 
 from .errors import FolderBusy, InputError
@@ -214,6 +217,8 @@ def _pid_alive(pid: int) -> bool:
 
 def _windows_pid_alive(pid: int) -> bool:
     # Not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT, and other numbers terminate.
+    if sys.platform != "win32":  # only called there; ctypes.WinDLL exists only there
+        raise AssertionError("a Windows-only check")
     import ctypes
 
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Collection, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .. import __version__
 from ..errors import InputError
@@ -293,7 +293,8 @@ def run_dask_job(job: Job, cancel_event: str, shares: dict[str, int | None]) -> 
 
     use_threads(shares.get(socket.gethostname()))
 
-    remote = Event(cancel_event)
+    # distributed's Event and Client are unannotated: what they make is Any here.
+    remote = cast(Any, Event)(cancel_event)
     if remote.is_set():
         return JobResult(job.index, CANCELLED, 0.0, "The batch was stopped before it started.")
     flag, finished = threading.Event(), threading.Event()
@@ -362,7 +363,7 @@ class DaskPool:
 
         self.address = check_scheduler_address(address)
         try:
-            self.client = Client(self.address, timeout="15s", set_as_default=False)
+            self.client = cast(Any, Client)(self.address, timeout="15s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(
                 f"Cannot reach the Dask scheduler at {address} ({_first_line(exc)}); start one "
@@ -443,7 +444,7 @@ class DaskPool:
         from distributed import KilledWorker
 
         try:
-            return future.result()
+            return cast(JobResult, future.result())
         except KilledWorker:
             error = (
                 "The Dask workers scoring it died repeatedly (a crash, or out of memory); score "
@@ -458,7 +459,7 @@ class DaskPool:
         from distributed import Event
 
         with contextlib.suppress(Exception):
-            Event(self._cancel_event, client=self.client).set()
+            cast(Any, Event)(self._cancel_event, client=self.client).set()
         running = {key for keys in self.client.processing().values() for key in keys}
         queued = [f for f in futures if f.key not in running]
         self.client.cancel(queued)
