@@ -438,7 +438,7 @@ def _fill_gaps(rows: list[dict[str, float]], keys: tuple[str, ...]) -> None:
             continue
         for i, row in enumerate(rows):
             if math.isnan(row[key]):
-                row[key] = rows[min(known, key=lambda j, i=i: abs(j - i))][key]
+                row[key] = rows[min(known, key=lambda j: abs(j - i))][key]
 
 
 def _build_timeline(

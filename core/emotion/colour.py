@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -28,7 +28,7 @@ KMEANS_SEED = 1234
 def hue_distance(a: NDArray[Any] | float, b: NDArray[Any] | float) -> NDArray[Any]:
     """Shortest distance between hues on the 0-180 cycle (e.g. 20 and 170 are 30 apart)."""
     diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)) % HUE_CYCLE
-    return np.minimum(diff, HUE_CYCLE - diff)
+    return cast(NDArray[Any], np.minimum(diff, HUE_CYCLE - diff))
 
 
 @functools.cache
@@ -61,7 +61,10 @@ def dominant_colours(rgb: NDArray[Any], k: int) -> tuple[NDArray[Any], NDArray[A
     # cv2.kmeans draws its seeds from OpenCV's global RNG: reseed it so that the same video
     # always gives the same timeline (and so the same music).
     cv2.setRNGSeed(KMEANS_SEED)
-    _, labels, centres = cv2.kmeans(samples, k, None, KMEANS_CRITERIA, 1, cv2.KMEANS_PP_CENTERS)
+    # OpenCV's stubs require bestLabels, which cv2.kmeans takes as None (it makes the labels).
+    _, labels, centres = cv2.kmeans(  # type: ignore[call-overload]
+        samples, k, None, KMEANS_CRITERIA, 1, cv2.KMEANS_PP_CENTERS
+    )
     shares = np.bincount(labels.ravel(), minlength=k).astype(np.float64) / len(labels)
     return centres.astype(np.float64), shares
 

@@ -88,12 +88,12 @@ def plot_timeline(timeline: EmotionTimeline, path: str | Path, title: str | None
             alpha=0.35,
             label=key.replace("_", " "),
         )
-    for label, values, colour in (
+    for label, curve, colour in (
         ("arousal", timeline.arousal, AROUSAL_COLOUR),
         ("valence", timeline.valence, VALENCE_COLOUR),
     ):
         axes.step(
-            times, stairs(list(values)), where="post", color=colour, linewidth=2.5, label=label
+            times, stairs(list(curve)), where="post", color=colour, linewidth=2.5, label=label
         )
     for i, cut in enumerate(timeline.cuts_s):
         axes.axvline(cut, color="black", linewidth=0.8, alpha=0.5, label="cut" if i == 0 else None)

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,7 +60,7 @@ def _conv(x: NDArray[Any], kernel: NDArray[Any], stride: int, padding: str) -> N
     for i, j, view in _shifted(_pad(x, kernel.shape[0], stride, padding), kernel.shape[0], stride):
         term = view @ kernel[i, j]
         out = term if out is None else out.__iadd__(term)
-    return out
+    return cast(NDArray[Any], out)  # not None: a kernel has one tap at least
 
 
 def _depthwise(x: NDArray[Any], kernel: NDArray[Any], padding: str) -> NDArray[Any]:
@@ -69,14 +69,14 @@ def _depthwise(x: NDArray[Any], kernel: NDArray[Any], padding: str) -> NDArray[A
     for i, j, view in _shifted(_pad(x, kernel.shape[0], 1, padding), kernel.shape[0], 1):
         term = view * kernel[i, j]
         out = term if out is None else out.__iadd__(term)
-    return out
+    return cast(NDArray[Any], out)  # not None: a kernel has one tap at least
 
 
 def _max_pool(x: NDArray[Any], size: int, stride: int, padding: str) -> NDArray[Any]:
     out = None
     for _, _, view in _shifted(_pad(x, size, stride, padding, value=-np.inf), size, stride):
         out = view.copy() if out is None else np.maximum(out, view, out=out)
-    return out
+    return cast(NDArray[Any], out)  # not None: a window has one tap at least
 
 
 class FaceEmotionModel:
@@ -118,16 +118,16 @@ class FaceEmotionModel:
             else:
                 kernel = self.arrays[f"{name}/kernel"]
             y = _conv(x, kernel, op["stride"], op["padding"]) + self.arrays[f"{name}/bias"]
-            return np.maximum(y, 0.0, out=y) if op["relu"] else y
+            return cast(NDArray[Any], np.maximum(y, 0.0, out=y) if op["relu"] else y)
         if kind == "maxpool":
             return _max_pool(inputs[0], op["size"], op["stride"], op["padding"])
         if kind == "add":
-            return inputs[0] + inputs[1]
+            return cast(NDArray[Any], inputs[0] + inputs[1])
         if kind == "mean":
-            return inputs[0].mean(axis=(1, 2))
+            return cast(NDArray[Any], inputs[0].mean(axis=(1, 2)))
         if kind == "softmax":
             shifted = np.exp(inputs[0] - inputs[0].max(axis=1, keepdims=True))
-            return shifted / shifted.sum(axis=1, keepdims=True)
+            return cast(NDArray[Any], shifted / shifted.sum(axis=1, keepdims=True))
         raise ValueError(f"face model: unknown op {kind!r}")
 
 

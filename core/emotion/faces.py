@@ -12,7 +12,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -143,7 +143,10 @@ class FaceReader:
         boxes = self.cascade.detectMultiScale(
             small, DETECT_SCALE_FACTOR, DETECT_MIN_NEIGHBOURS, minSize=(smallest, smallest)
         )
-        return [tuple(round(v / scale) for v in box) for box in boxes]
+        # Four numbers a box (detectMultiScale's rows are x, y, w, h).
+        return [
+            cast(tuple[int, int, int, int], tuple(round(v / scale) for v in box)) for box in boxes
+        ]
 
     def read(self, grey: NDArray[Any], *, limited_range: bool = False) -> list[Face]:
         """Detect and classify every face in a grey frame.

@@ -92,7 +92,13 @@ class ShotTracker:
         luma = thumb[..., 0].astype(np.int16)
         previous_signature, previous_luma, previous_time = self._signature, self._luma, self._time_s
         self._signature, self._luma, self._time_s = signature, luma, time_s
-        if previous_signature is None or previous_luma.shape != luma.shape:
+        # The three are set together: all None before the first frame only.
+        if (
+            previous_signature is None
+            or previous_luma is None
+            or previous_time is None
+            or previous_luma.shape != luma.shape
+        ):
             return False, None
         distance = signature_distance(signature, previous_signature)
         if self._is_cut(distance, time_s):
@@ -111,7 +117,7 @@ class ShotTracker:
         if len(self._recent) < 2:
             return True
         recent = np.fromiter(self._recent, np.float64)
-        mean, spread = recent.mean(), recent.std()
+        mean, spread = float(recent.mean()), float(recent.std())
         return distance > mean + settings.sigmas * spread and distance > settings.ratio * mean
 
 
