@@ -13,8 +13,9 @@ import logging
 import queue
 import threading
 from collections.abc import Generator, Iterator
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import cv2
@@ -78,8 +79,11 @@ class Frame:
         plane = self._frame.planes[which]
         sub_x, sub_y = (1, 1) if which == 0 else self._sub
         rows, cols = -(-self.height // sub_y), -(-self.width // sub_x)
-        buffer = np.frombuffer(plane, np.uint8)
-        return buffer[: rows * plane.line_size].reshape(rows, plane.line_size)[:, :cols]
+        # numpy's stubs for Python 3.11 take only bytes-like types, not any buffer (a plane).
+        buffer = np.frombuffer(plane, np.uint8)  # type: ignore[call-overload]
+        return cast(
+            NDArray[Any], buffer[: rows * plane.line_size].reshape(rows, plane.line_size)[:, :cols]
+        )
 
     def thumb(self, stride: int) -> NDArray[Any]:
         """Every ``stride``-th Y, U and V sample as an ``(h, w, 3)`` uint8 array.
@@ -183,7 +187,9 @@ def set_decode_threads(threads: int | None) -> None:
 _decode_threads: int | None = None
 
 
-def _decode(path: Path, start_s: float, end_s: float | None, fast: bool) -> Iterator[Frame]:
+def _decode(
+    path: Path, start_s: float, end_s: float | None, fast: bool
+) -> Generator[Frame, None, None]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -193,7 +199,7 @@ def _decode(path: Path, start_s: float, end_s: float | None, fast: bool) -> Iter
             # Deblocking is a sizeable share of H.264/HEVC decode time and changes nothing
             # that thumbnails, colour clusters or face crops can see.
             stream.codec_context.options = {"skip_loop_filter": "all"}
-        time_base = float(stream.time_base)
+        time_base = float(cast(Fraction, stream.time_base))  # a demuxed stream has one
         origin = stream.start_time or 0
         if start_s > 0:
             container.seek(origin + int(start_s / time_base), stream=stream, backward=True)
@@ -227,7 +233,7 @@ def _decode(path: Path, start_s: float, end_s: float | None, fast: bool) -> Iter
 _END = object()
 
 
-def _prefetched(frames: Iterator[Frame], depth: int) -> Generator[Frame, None, None]:
+def _prefetched(frames: Generator[Frame, None, None], depth: int) -> Generator[Frame, None, None]:
     """``frames`` produced by a decode thread through a queue of ``depth`` frames.
 
     An error in the decode thread is raised in the caller at the point the stream reached;

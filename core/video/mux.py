@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 _MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
 
 
-def _aac_packets(wav: Path, stream: av.audio.stream.AudioStream) -> Iterator[av.Packet[Any]]:
+def _aac_packets(
+    wav: Path, stream: av.audio.stream.AudioStream
+) -> Generator[av.Packet[Any], None, None]:
     with av.open(str(wav)) as source:
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=stream.rate)
         for frame in source.decode(audio=0):
@@ -57,7 +60,8 @@ def mux(
     with av.open(str(video)) as source, atomic_path(out) as tmp:
         video_in = source.streams.video[0]
         original = source.streams.audio[0] if keep_original_audio and source.streams.audio else None
-        duration = float(video_in.duration * video_in.time_base) if video_in.duration else 0.0
+        time_base = cast(Fraction, video_in.time_base)  # a demuxed stream has one
+        duration = float(video_in.duration * time_base) if video_in.duration else 0.0
         with av.open(str(tmp), "w", format="mp4") as sink, contextlib.ExitStack() as stack:
             video_out = sink.add_stream_from_template(video_in, opaque=True)
             music = sink.add_stream("aac", rate=48000, layout="stereo")
@@ -81,6 +85,7 @@ def mux(
                     if progress and duration:
                         progress(min(1.0, now / duration))
                 else:
+                    assert original_out is not None  # the packet is the original audio's
                     _mux_original(sink, original_out, packet)
             while pending is not None:
                 sink.mux(pending)
@@ -111,4 +116,4 @@ def _mux_original(
         sink.mux(packet)
         return
     for frame in packet.decode():
-        sink.mux(stream.encode(frame))
+        sink.mux(stream.encode(cast(av.AudioFrame, frame)))  # an audio packet's frames

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 from pathlib import Path
+from typing import cast
 
 import av
 
@@ -74,7 +75,10 @@ def _copy_segments(
         # video entirely ("split into 0 segments").
         for packet in with_decode_times(source.demux(streams), video_in):
             # Keyframes are placed by presentation time: with B-frames their dts runs early.
-            at = float((packet.pts if packet.pts is not None else packet.dts) * packet.time_base)
+            # with_decode_times fills in every dts.
+            at = float(
+                cast(int, packet.pts if packet.pts is not None else packet.dts) * packet.time_base
+            )
             if packet.stream is video_in and packet.is_keyframe and at >= boundary - 1e-6:
                 segment.close()  # finishes the previous segment's file
                 final = _segment_path(video, out_dir, len(staging.targets) + 1, force)
@@ -89,7 +93,7 @@ def _copy_segments(
                 continue
             # One shift for every stream keeps audio and video in sync.
             start = round(segment_start / packet.time_base)
-            packet.dts -= start
+            packet.dts = cast(int, packet.dts) - start
             if packet.pts is not None:
                 packet.pts -= start
             if packet.stream is video_in:
