@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from core.config import Config
+from core.generators import phrasing
+from core.generators.frame import climax_bar
+from core.generators.harmony import plan_harmony
+from core.generators.phrasing import DISTINCT, SHAPES, phrase_shapes
 from core.music.instruments import TIMPANI_KEYS, program_range, programs_for
 from core.music.score import TICKS_PER_BEAT, Note, Score
 from core.timeline import EmotionTimeline, TimeGrid
@@ -246,3 +251,37 @@ def test_a_calm_or_moderate_ending_broadens_into_a_held_tonic(
 def test_an_action_ending_keeps_its_drive_to_the_held_tonic(name: str, seed: int) -> None:
     _, _, ratio = ending(name, 0.9, 0.9, seed)
     assert ratio > 0.85, ratio
+
+
+def test_every_phrase_shape_grows_toward_its_middle_and_has_a_distinct_successor() -> None:
+    for index, shape in enumerate(SHAPES):
+        bars = [
+            sum(shape.offset((4 * bar + k / 4) / 16) for k in range(16)) / 16 for bar in range(4)
+        ]
+        assert bars[2] > bars[0] + 5, (index, bars)
+        assert DISTINCT[index] and index not in DISTINCT[index]
+
+
+def test_the_phrase_after_the_climax_opens_subito_piano(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The climax is the whole piece at a constant emotion: its apex falls 60% of the way in.
+    timeline = EmotionTimeline.from_values([0.5] * 32, [0.5] * 32, TimeGrid())
+    fade = timeline.grid.length_ticks(Config().render.fade_s)
+    segments = plan_harmony(timeline, np.random.default_rng(1), fade_ticks=fade).segments
+    apex = climax_bar(segments)
+    assert apex is not None
+    shapes = phrase_shapes(segments, 1, apex)
+    after = [index for index, shape in shapes.items() if shape.subito]
+    assert after == [apex // 4 + 1], (apex, after)
+    first = after[0] * 4
+
+    def loudness(score: Score, bar: int) -> float:
+        tune = track(score, "Melody").notes
+        struck = [n.velocity for n in tune if n.start // BAR == bar and n.start % BEAT == 0]
+        return sum(struck) / len(struck)
+
+    subito = constant("scales", 0.5, 0.5, seed=1)
+    monkeypatch.setattr(phrasing, "SUBITO_DROP", 0.0)
+    plain = constant("scales", 0.5, 0.5, seed=1)
+    # The phrase opens markedly softer than it would, and has recovered by its end.
+    assert loudness(subito, first) <= loudness(plain, first) - 6
+    assert loudness(subito, first + 3) == loudness(plain, first + 3)
