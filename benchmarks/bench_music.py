@@ -328,6 +328,7 @@ DRAMA_COLUMNS = (
     ("fill", "fill", "{:.0%}"),
     ("sus", "sus chord", "{:.0%}"),
     ("small_led_in", "small changes (< 0.15) led in", "{:.0%}"),
+    ("steady_led_in", "bars with no change led in (phrase-end fills)", "{:.0%}"),
     ("shape_repeat", "phrase velocity shape = the phrase before (constant arcs)", "{:.0%}"),
     ("fill_repeat", "phrase-end fill (last beat) = the phrase before (constant arcs)", "{:.0%}"),
     ("broadening", "onsets/bar, last 2 bars ÷ the 4 before (cue arcs)", "{:.2f}"),
@@ -339,6 +340,7 @@ def drama_measures(generator: str, arcs: int) -> dict[str, float]:
     constant emotion and broadens its endings on the cue arcs."""
     kinds: list[str] = []
     small: list[str] = []
+    steady: list[str] = []
     for seed in range(arcs):
         piece, arousal, valence = random_arc_piece(generator, seed)
         big = judge.jump_bars(arousal, valence, BIG_JUMP)
@@ -346,6 +348,11 @@ def drama_measures(generator: str, arcs: int) -> dict[str, float]:
         quiet = sorted(changed - set(judge.jump_bars(arousal, valence, SMALL_CHANGE)))
         kinds += [judge.transition_before(piece, bar) for bar in big]
         small += [judge.transition_before(piece, bar) for bar in quiet]
+        steady += [
+            judge.transition_before(piece, bar)
+            for bar in range(1, len(arousal))
+            if bar not in changed
+        ]
     shapes, fills, broadening = [], [], []
     for arc in CUE_ARCS:
         for seed in CUE_SEEDS:
@@ -363,6 +370,7 @@ def drama_measures(generator: str, arcs: int) -> dict[str, float]:
             for kind in ("riser", "fill", "sus")
         },
         "small_led_in": sum(map(bool, small)) / len(small) if small else math.nan,
+        "steady_led_in": sum(map(bool, steady)) / len(steady) if steady else math.nan,
         "shape_repeat": float(np.nanmean(shapes)),
         "fill_repeat": float(np.nanmean(fills)),
         "broadening": float(np.nanmean(broadening)),
