@@ -8,7 +8,7 @@ import dataclasses
 import functools
 import importlib.util
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import bpy
 from bpy.props import (
@@ -303,7 +303,7 @@ def _key_at_playhead(prop: str) -> Callable[[Any, Any], None]:
 def register() -> None:
     """Attach the settings to scenes and the bookkeeping and curves to strips."""
     bpy.types.Scene.moodscore = PointerProperty(type=MoodscoreSettings)
-    compat.STRIP_TYPE.moodscore = PointerProperty(type=MoodscoreStripInfo)
+    cast(Any, compat.STRIP_TYPE).moodscore = PointerProperty(type=MoodscoreStripInfo)
     # Plain properties on the strip itself: keyframe_insert cannot reach into a group here.
     for prop, name, description in (
         (AROUSAL_PROP, "Arousal", "Calm (0) to excited (1)"),

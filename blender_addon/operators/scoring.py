@@ -9,7 +9,7 @@ a script (``execute``) or with ``bpy.app.background`` they wait for the same pro
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import StringProperty
@@ -68,10 +68,14 @@ class _JobOperator:
 
     # Per run (set on the instance): the job, the modal timer, what the status bar shows and
     # the warnings given before the engine started (the panel shows them with the engine's).
-    _job = None
-    _timer = None
-    _shown = None
-    _notes = None
+    _job: ScoringJob | None = None
+    _timer: Any = None
+    _shown: progress.Shown | None = None
+    _notes: list[str] | None = None
+
+    if TYPE_CHECKING:  # bpy.types.Operator's, which the operators below also derive from
+
+        def report(self, type: set[str], message: str) -> set[str]: ...
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -105,11 +109,13 @@ class _JobOperator:
     def warn(self, message: str) -> None:
         """Report a warning now, and keep it for the panel beside the engine's."""
         self.report({"WARNING"}, message)
+        assert self._notes is not None  # set by _begin, before prepare
         self._notes.append(message)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self._begin(context):
             return {"CANCELLED"}
+        assert self._job is not None  # set by _begin
         self._job.run()
         return self._end(context)
 
@@ -118,6 +124,7 @@ class _JobOperator:
             return self.execute(context)
         if not self._begin(context):
             return {"CANCELLED"}
+        assert self._job is not None  # set by _begin
         self._job.start()
         wm = context.window_manager
         self._timer = wm.event_timer_add(_TIMER_INTERVAL_S, window=context.window)
@@ -130,6 +137,7 @@ class _JobOperator:
             return self._modal(context, event)
         except Exception as exc:  # a bug here must not leave the engine running, the job claimed
             log.exception("Moodscore: the scoring operator failed")
+            assert self._job is not None  # modal runs only after invoke started the job
             self._job.cancel()
             self._job.poll()
             context.window_manager.event_timer_remove(self._timer)
@@ -140,9 +148,11 @@ class _JobOperator:
 
     def _modal(self, context: bpy.types.Context, event: Any) -> set[str]:
         if event.type == "ESC" and event.value == "PRESS":
+            assert self._job is not None  # modal runs only after invoke started the job
             self._job.cancel()
             return {"RUNNING_MODAL"}
         if event.type == "TIMER":
+            assert self._job is not None
             done = self._job.poll()
             if not done:
                 self._shown = progress.update(context, self._job, self._shown)
@@ -168,6 +178,7 @@ class _JobOperator:
 
     def _end(self, context: bpy.types.Context) -> set[str]:
         job = self._job
+        assert job is not None  # set by _begin
         engine.release(job)
         if not bpy.app.background:
             progress.clear(context)
@@ -216,7 +227,8 @@ class MOODSCORE_OT_score_strip(_JobOperator, bpy.types.Operator):  # noqa: N801 
             raise StripError("Select a movie strip to score.")
         config = self.configured(context)
         base, beside_blend = strip_ops.output_base()
-        requests, refusals, taken = [], [], set()
+        requests, refusals = [], []
+        taken: set[Path] = set()
         self._spans, self._uids, self._scene_name = {}, {}, scene.name
         for strip in candidates:
             try:
@@ -297,7 +309,8 @@ class MOODSCORE_OT_rescore_from_curves(_JobOperator, bpy.types.Operator):  # noq
             raise StripError(
                 "Select a score strip made by Moodscore (or its movie strip); score it first."
             )
-        requests, taken = [], set()
+        requests = []
+        taken: set[Path] = set()
         self._uids = {}
         for score in scores.values():
             self._uids[score.name] = strip_ops.ensure_identity(scene, score)

@@ -323,6 +323,7 @@ def key_curves(scene: bpy.types.Scene, strip: Any, timeline: EmotionTimeline) ->
                 setattr(strip, prop, float(value))
             strip.keyframe_insert(prop, frame=start + step.start_s * fps)
         fcurve = compat.find_fcurve(scene, strip.path_from_id(prop))
+        assert fcurve is not None  # keyed just above
         for point in fcurve.keyframe_points:
             point.interpolation = "LINEAR"  # reads like the emotion plot, no overshoot
 
