@@ -6,6 +6,7 @@ each rule is asserted on composed MIDI (through the independent judge) or on the
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -14,9 +15,16 @@ import pytest
 from core.config import Config
 from core.generators.chords import ARRANGEMENT as CHORDS_ARRANGEMENT
 from core.generators.frame import TUNE_LED
-from core.generators.harmony import HarmonicPlan, plan_harmony
+from core.generators.harmony import (
+    MODAL_TONIC_DOWNBEATS,
+    HarmonicPlan,
+    is_suspended,
+    plan_harmony,
+)
+from core.generators.mapping import valence_band
+from core.music.score import TICKS_PER_BEAT
 from core.timeline import EmotionTimeline, TimeGrid, read_emotion_file
-from tests.helpers import GENERATORS, REPO, benchmark_module, compose, judged
+from tests.helpers import BAR, GENERATORS, REPO, benchmark_module, compose, judged
 
 judge = benchmark_module("music_judge")
 random_arc = benchmark_module("random_arcs").random_arc
@@ -74,3 +82,108 @@ def test_no_authentic_close_inside_a_rising_section(generator: str) -> None:
         rising = set(judge.rising_bars(bar_arousal(timeline, piece.bar_count)))
         closes = rising & set(judge.authentic_cadence_bars(piece))
         assert not closes, (seed, sorted(closes))
+
+
+def changing_cases() -> list[tuple[EmotionTimeline, int]]:
+    """Random arcs (a cut, often a hit, at every jump) and the two changing cue arcs."""
+    cases = [(random_timeline(seed), seed) for seed in range(8)]
+    return cases + [(cue_timeline(arc), seed) for arc in ("thriller", "romcom") for seed in (1, 2)]
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_a_change_of_key_is_prepared_the_beat_before(generator: str) -> None:
+    # Every change of key (the relative key on a valence jump, the return home for the last
+    # phrase) is announced on the beat before the new key's first bar (the bar, where a
+    # cadence's dominant turns to the new key's): by the new key's dominant or by a pivot
+    # chord whose tones the old key has too.
+    changes = 0
+    for timeline, seed in changing_cases():
+        segments = plan_of(generator, timeline, seed).segments
+        for before, approach, after in zip(segments, segments[1:], segments[2:], strict=False):
+            if approach.tonic == before.tonic:
+                continue
+            changes += 1
+            chord = approach.chord
+            assert approach.duration <= 4 * TICKS_PER_BEAT, approach
+            assert after.tonic == approach.tonic and after.start % TICKS_PER_BEAT == 0
+            new_dominant = chord.root == (approach.tonic + 7) % 12
+            pivot = set(chord.pitch_classes) <= set(before.scale) | {before.tonic}
+            assert new_dominant or pivot, (seed, approach.start, chord)
+    assert changes >= 8
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_a_hit_is_approached_by_a_suspended_chord(generator: str) -> None:
+    # The beat (or half bar) before a hit (a cut across which the emotion jumps) holds a sus4
+    # or sus2 chord whose suspended tone resolves by step onto the hit's chord (or is held
+    # into it). An authentic cadence's dominant keeps its place (its tonic must follow), and
+    # a sus that would tip its bar into the other mode is left out: at least 80% of the rest.
+    hits = suspended_hits = 0
+    for timeline, seed in changing_cases():
+        segments = plan_of(generator, timeline, seed).segments
+        for before, hit in itertools.pairwise(segments):
+            if not hit.hit or (before.cadence_role, hit.cadence_role) == ("dominant", "tonic"):
+                continue
+            hits += 1
+            if not is_suspended(before.chord):
+                continue
+            suspended_hits += 1
+            assert before.duration <= 2 * TICKS_PER_BEAT
+            tone = before.chord.third
+            assert any((tone - pc) % 12 in (0, 1, 2) for pc in hit.chord.pitch_classes)
+    assert hits >= 40 and suspended_hits >= 0.8 * hits, (suspended_hits, hits)
+
+
+def modal_windows_on_tonic(generator: str, timeline: EmotionTimeline, seed: int) -> list[bool]:
+    """For each 4-bar window of one key in one modal band (lydian, mixolydian, dorian,
+    phrygian), whether the judge's Krumhansl-Kessler estimate names the plan's tonic."""
+    plan = plan_of(generator, timeline, seed)
+    piece = judged(compose(generator, timeline, seed))
+    per_bar = piece.steps_per_bar
+    bar_key = {}
+    for seg in plan.segments:
+        bar_key.setdefault(seg.start // BAR, (seg.tonic, valence_band(seg.valence).mode))
+    found = []
+    for first in range(plan.length_ticks // BAR - 3):
+        keys = {bar_key.get(first + k) for k in range(4)}
+        if len(keys) != 1 or None in keys:
+            continue
+        ((tonic, mode),) = keys
+        if mode not in MODAL_TONIC_DOWNBEATS:
+            continue
+        histogram = judge.pitch_class_histogram(piece, first * per_bar, (first + 4) * per_bar)
+        key = judge.estimate_key(histogram)
+        found.append(key is not None and key[0] == tonic)
+    return found
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_a_modal_passage_reads_as_its_own_tonic(generator: str) -> None:
+    # Two minutes of (0.5, 0.5) are mixolydian: with the tonic on the downbeats (bVII or I
+    # on the half bar, never IV, whose key has the mode's notes) a key finder names the
+    # mode's tonic, not the major key a fourth above (F mixolydian heard as B-flat major).
+    for seed in (1, 2):
+        found = modal_windows_on_tonic(generator, cue_timeline("constant_mid"), seed)
+        assert len(found) >= 20 and sum(found) >= 0.9 * len(found), (seed, sum(found), len(found))
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_modal_bars_that_move_twice_hold_the_tonic_on_the_downbeat(generator: str) -> None:
+    # Plan rule: in a modal band, a bar inside a phrase whose harmony moves on the half bar
+    # opens on the tonic; the half bar never holds the chord on the tonic of the major or
+    # minor key with the mode's notes (lydian V, mixolydian IV, dorian v, phrygian iv).
+    timeline = cue_timeline("constant_mid")
+    segments = plan_of(generator, timeline, 1).segments
+    checked = 0
+    for seg in segments:
+        bar, offset = divmod(seg.start, BAR)
+        if seg.cadence_role or bar in (seg.phrase.first_bar, seg.phrase.last_bar):
+            continue
+        if bar == seg.phrase.last_bar - 1 or seg.hit or seg.at_cut:
+            continue
+        if offset == 0 and seg.duration == BAR // 2:
+            checked += 1
+            assert seg.chord.root == seg.tonic, seg
+        if offset == BAR // 2:
+            assert seg.chord.root != (seg.tonic + 5) % 12, seg  # mixolydian's IV
+    assert checked >= 5

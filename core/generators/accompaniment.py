@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..music.score import Note
-from .harmony import Chord, Segment, holds_pedal
+from .harmony import Chord, Segment, holds_pedal, is_suspended
 from .mapping import busier
 from .metre import BAR, BEAT, SIXTEENTH
 
@@ -164,7 +164,10 @@ def _voicings_for(
             # A pad of more than four voices spreads upward: the climax's widest register.
             top = high + WIDER_PAD_STEP * max(0, voices - 4)
             for options in (
-                {"root_position": segment.final, "open_position": open_position},
+                {
+                    "root_position": segment.final or segment.root_position,
+                    "open_position": open_position,
+                },
                 {"open_position": open_position},
                 {},
             ):
@@ -333,6 +336,12 @@ def bass_line(
             # The calm drone changes octave from phrase to phrase.
             previous = pitch_range[0] + (12 if seg.phrase.index % 2 else 0)
         root = _bass_pitch(seg.tonic if pedal else seg.chord.root, previous, ceiling, pitch_range)
+        held = notes[-1] if notes else None
+        if is_suspended(seg.chord) and held and held.end == seg.start and held.pitch == root:
+            # A suspension over the chord before's root (a beat before a hit): the bass holds
+            # on through it, only the suspended tone moves above.
+            notes[-1] = Note(held.start, seg.end - held.start, root, held.velocity)
+            continue
         if closing or not value:
             held = notes[-1] if notes else None
             if seg.final and held and held.pitch == root and held.end == seg.start:

@@ -47,6 +47,8 @@ from .mapping import (
 )
 from .metre import BAR, BEAT, HALF_BAR
 
+#: Modes whose bars hold the tonic on the downbeat (see :func:`_bar_formulas`).
+MODAL_TONIC_DOWNBEATS = frozenset({"lydian", "mixolydian", "dorian", "phrygian"})
 #: Rise of arousal (within RISE_BARS bars ahead) that marks a bar as still building.
 RISE = 0.05
 RISE_BARS = 4
@@ -92,6 +94,8 @@ class Segment:
     #: The bass holds the tonic under the chord (see :func:`holds_pedal`); None leaves it to
     #: that rule, False is the plan's veto where the drone would be heard as a close.
     pedal: bool | None = None
+    #: The pad stands on the chord's root (where no bass plays, its lowest voice is the bass).
+    root_position: bool = False
 
     @property
     def band(self) -> ArousalBand:
@@ -174,6 +178,31 @@ def sounds_like_close(before: Chord, after: Chord, bass_after: Collection[int]) 
     fifth below its root. On a downbeat that is an authentic close, whatever key the ear
     settles on (lydian's II after V, over the tonic pedal, is V–I in the home key)."""
     return is_major(before) and (before.root + 5) % 12 in bass_after
+
+
+def suspensions(root: int, scale: Collection[int]) -> list[Chord]:
+    """The suspended chords on ``root`` inside ``scale``: the sus4 (root, fourth, fifth) and
+    the sus2, those whose tones the mode has. The suspended tone (kept in the ``third`` slot)
+    resolves by step onto a third."""
+    root %= 12
+    if (root + 7) % 12 not in scale:
+        return []
+    return [
+        Chord(root, (root + step) % 12, (root + 7) % 12)
+        for step in (5, 2)
+        if (root + step) % 12 in scale
+    ]
+
+
+def resolves_into(sus: Chord, chord: Chord) -> bool:
+    """Whether the suspended tone of ``sus`` falls by a step onto a tone of ``chord`` (or is
+    held into it as a common tone)."""
+    return any((sus.third - pc) % 12 in (0, 1, 2) for pc in chord.pitch_classes)
+
+
+def is_suspended(chord: Chord) -> bool:
+    """Whether ``chord`` is a sus4 or sus2 chord (see :func:`suspended`)."""
+    return (chord.third - chord.root) % 12 in (2, 5) and (chord.fifth - chord.root) % 12 == 7
 
 
 def piece_length_ticks(timeline: EmotionTimeline) -> int:
@@ -277,21 +306,52 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
             return [[(0, opening), (HALF_BAR, "D")], [(0, "P"), (HALF_BAR, "D")]]
         lead_in = "P" if bar > first else opening  # iv-V-i: the predominant keeps it minor
         return [[(0, lead_in), (late, "D")], [(0, opening), (late, "D")], [(0, opening)]]
+    pulsing = info.chords_per_bar == 2 or info.pace.pad_pulse_16ths
+    if info.colour.mode in MODAL_TONIC_DOWNBEATS and opening == "x" and pulsing:
+        # A mode other than major or minor is heard as its own tonic only with the tonic's
+        # weight: where the harmony moves twice a bar or the pad pulses (a change on the half
+        # bar adds no onsets to a busy texture), the tonic on the downbeat and the
+        # mode's colour chord on the half bar (lydian's II, mixolydian's bVII, dorian's ii),
+        # never a bar of colour chords alone, which a key finder hears as a key of its own.
+        return [[(0, "T"), (HALF_BAR, "x")], [(0, opening), (HALF_BAR, "x")], [(0, opening)]]
     if info.chords_per_bar == 2:
         return [[(0, opening), (HALF_BAR, "x")], [(0, opening)]]
     return [[(0, opening)]]
 
 
-def sounds_in_mode(chords: Sequence[tuple[Chord, int]], scale: Sequence[int], bright: bool) -> bool:
+def sounds_in_mode(
+    chords: Sequence[tuple[Chord, int]],
+    scale: Sequence[int],
+    bright: bool,
+    drone: int | None = None,
+) -> bool:
     """Whether chords held for the given ticks, with a tune in ``scale``, sound major (or
     minor) by a Krumhansl–Kessler key estimate, even when the tune dwells on the chords'
-    thirds: the test every bar of the plan must pass so that the mode is heard bar by bar."""
+    thirds: the test every bar of the plan must pass so that the mode is heard bar by bar.
+    ``drone`` is the pitch class a bass pedal holds under chords without a semitone from it."""
     histogram = np.zeros(12)
     for chord, ticks in chords:
         histogram[list(chord.pitch_classes)] += ticks / BEAT
         histogram[chord.third] += 0.5 * ticks / BEAT
+        if drone is not None and all(
+            (pc - drone) % 12 not in (1, 11) for pc in chord.pitch_classes
+        ):
+            histogram[drone] += ticks / BEAT
     histogram[list(scale)] += 0.3
     return (estimate_key(histogram).mode == "major") == bright
+
+
+def _shadow_tonic(info: _Bar) -> Chord:
+    """The triad, inside a bar's mode, on the tonic of the major (or minor) key with the same
+    notes: C major in F lydian or G mixolydian, A minor in B phrygian or E dorian."""
+    intervals = MODES[info.colour.mode]
+    target = MODES["ionian" if info.colour.bright else "aeolian"]
+    degree = next(
+        d
+        for d in range(len(intervals))
+        if tuple((i - intervals[d]) % 12 for i in (*intervals[d:], *intervals[:d])) == target
+    )
+    return triad(info.tonic, info.colour.mode, degree)
 
 
 def _chord_for(function: str, bar: _Bar, progression: tuple[int, ...], position: int) -> Chord:
@@ -348,8 +408,12 @@ class _Slot:
     bar: int
     phrase: Phrase
     chord: Chord
-    #: See :attr:`Segment.pedal`.
+    #: See :attr:`Segment.pedal` and :attr:`Segment.root_position`.
     pedal: bool | None = None
+    root_position: bool = False
+    #: The bar whose key the chord belongs to, when not its own: an approach chord that
+    #: prepares the next bar's key (a pivot, the new dominant, a suspension into a hit).
+    key_bar: int | None = None
 
     def role(self, final_bar: int) -> str:
         """The slot's part in its phrase's cadence (see :attr:`Segment.cadence_role`)."""
@@ -377,7 +441,7 @@ def _bass_under(slot: _Slot, chord: Chord, info: _Bar, final_bar: int) -> set[in
         pedal = holds_pedal(chord, info.tonic, info.valence, slot.role(final_bar))
     if pedal:
         return {info.tonic}
-    return {chord.root} if info.pace.bass_16ths else set(chord.pitch_classes)
+    return {chord.root} if info.pace.bass_16ths or slot.root_position else set(chord.pitch_classes)
 
 
 def _major_over_bass(slot: _Slot, info: _Bar, final_bar: int) -> bool:
@@ -385,6 +449,139 @@ def _major_over_bass(slot: _Slot, info: _Bar, final_bar: int) -> bool:
     return is_major(slot.chord) and slot.chord.root in _bass_under(
         slot, slot.chord, info, final_bar
     )
+
+
+def _key_scale(info: _Bar) -> tuple[int, ...]:
+    """The pitch classes of a bar's mode on its tonic."""
+    return tuple((info.tonic + i) % 12 for i in MODES[info.colour.mode])
+
+
+def _approach(slots: list[_Slot], index: int, function: str, chord: Chord, key_bar: int) -> None:
+    """Put ``chord`` (in the key of bar ``key_bar``) before ``slots[index]``: the slot before
+    becomes the approach when it is at most half a bar long and not an authentic cadence's own
+    chord (the harmonic rhythm stays the scene's: no extra change in a calm bar); else the
+    approach takes its last beat."""
+    before, tick = slots[index - 1], slots[index].start
+    if tick - before.start <= HALF_BAR and before.function not in ("D", "T", "c"):
+        slots[index - 1] = replace(
+            before, function=function, chord=chord, pedal=False, key_bar=key_bar
+        )
+    elif tick - before.start > BEAT:
+        slots.insert(
+            index,
+            _Slot(tick - BEAT, function, before.bar, before.phrase, chord, False, key_bar=key_bar),
+        )
+
+
+def _dominant_scale(info: _Bar) -> tuple[int, ...]:
+    """The scale under a bar's key's major dominant (harmonic minor in a dark key)."""
+    return tuple((info.tonic + i) % 12 for i in DOMINANT_SCALES[info.colour.bright])
+
+
+def _suspensions_into(chord: Chord, roots: Sequence[tuple[int, Collection[int]]]) -> list[Chord]:
+    """Suspended chords on each (root, scale) of ``roots`` that resolve into ``chord`` and
+    move the bass there: a sus on ``chord``'s own root differs from it by one inner tone
+    only, which a thin pad may not even sound."""
+    return [
+        sus
+        for root, scale in roots
+        for sus in suspensions(root, scale)
+        if resolves_into(sus, chord) and sus.root != chord.root
+    ]
+
+
+def _prepare_changes(
+    slots: list[_Slot],
+    bars: Sequence[_Bar],
+    hit_ticks: Collection[int],
+    rising: Collection[int],
+) -> None:
+    """Approach chords on the beat before each change of key and each hit.
+
+    A change of key is prepared by a pivot chord common to both keys: the new key's dominant
+    where the old key has all its tones (V of C major is VII of A minor), else its
+    predominant (ii of C is iv of A minor); failing both, by the new key's own dominant. A
+    hit is approached by a suspended chord (see :func:`suspensions`) whose fourth, or second,
+    resolves on the hit: the chord before suspended (a half cadence's one-beat dominant too:
+    the question held in suspense into the cut); where the hit changes key, the pivot or the
+    new dominant suspended. Each approach is the first candidate that leaves its bar in the
+    bar's mode (see :func:`sounds_in_mode`). An authentic cadence's dominant before a change
+    of key becomes the new key's dominant."""
+    index = 1
+    while index < len(slots):
+        before, slot = slots[index - 1], slots[index]
+        old, new = bars[before.bar], bars[slot.bar]
+        modulates = old.tonic != new.tonic
+        hit = slot.start in hit_ticks
+        options: list[tuple[Chord, int]] = []
+        short_dominant = before.function == "h" and slot.start - before.start == BEAT
+        if modulates and before.function == "D":
+            # A cadence's dominant before a change of key becomes the new key's: the close
+            # confirms where the music arrives (V of C major, then A minor, would be bare).
+            slots[index - 1] = replace(
+                before, chord=dominant(new.tonic), key_bar=slot.bar, pedal=False
+            )
+        elif modulates:
+            old_scale = set(_key_scale(old))
+            pivots = [
+                dominant(new.tonic),
+                triad(new.tonic, new.colour.mode, new.colour.predominant),
+            ]
+            pivots.sort(key=lambda c: not set(c.pitch_classes) <= old_scale)
+            if hit:
+                # Into a hit, the pivot (or the new dominant) suspended, or the old key's chord
+                # before (a relative key has all its tones).
+                roots = [(p.root, (*_key_scale(new), *_dominant_scale(new))) for p in pivots]
+                common = (before.chord.root, tuple(old_scale & set(_key_scale(new))))
+                # Across a change of mode the old chord keeps its bar's colour best.
+                roots.insert(0 if old.colour.bright != new.colour.bright else 2, common)
+                pivots = _suspensions_into(slot.chord, roots) + pivots
+            options = [(c, slot.bar) for c in pivots]
+        elif hit:
+            roots = [(before.chord.root, _key_scale(old))]
+            if short_dominant:
+                roots.insert(0, (before.chord.root, _dominant_scale(old)))
+            if slot.bar not in rising:
+                # The hit chord's own dominant, suspended (no leading tone: no close).
+                roots.append((slot.chord.root + 7, _key_scale(new)))
+            options = [(c, before.bar) for c in _suspensions_into(slot.chord, roots)]
+        function = "s" if hit else "m"
+        trials = []
+        for approach, key_bar in options:
+            if approach in (slot.chord, before.chord):
+                continue
+            trial = list(slots)
+            _approach(trial, index, function, approach, key_bar)
+            trials.append(trial)
+            # The approach should leave its bar in the bar's own mode (see sounds_in_mode).
+            if _bar_sounds_in_mode(trial, before.bar, old):
+                break
+        else:
+            # The return home is prepared even where no pivot keeps the old bar's mode (it
+            # must not be bare); another change of key or a hit goes without.
+            trials = trials[:1] if modulates and slot.phrase.final else []
+        if trials:
+            index += len(trials[-1]) - len(slots)
+            slots[:] = trials[-1]
+        index += 1
+
+
+def _bar_sounds_in_mode(slots: Sequence[_Slot], bar: int, info: _Bar) -> bool:
+    """Whether the chords of ``bar`` among ``slots`` sound in the bar's mode, an approach
+    chord (a pivot, a sus) counted twice: the tune leans on it as it leads into the change."""
+    start, end = bar * BAR, (bar + 1) * BAR
+    ends = [slot.start for slot in slots[1:]] + [end]
+    chords = [
+        (
+            slot.chord,
+            (2 if slot.function in ("m", "s") else 1) * (min(end, stop) - max(start, slot.start)),
+        )
+        for slot, stop in zip(slots, ends, strict=True)
+        if slot.start < end and stop > start
+    ]
+    first = next(slot for slot, stop in zip(slots, ends, strict=True) if stop > start)
+    drone = info.tonic if info.colour.pedal else None
+    return sounds_in_mode(chords, _scale_under(first.chord, info), info.colour.bright, drone)
 
 
 def _no_close_while_rising(
@@ -417,20 +614,32 @@ def _no_close_while_rising(
         if slot.pedal is None and not closes(index, drop_pedal=True):
             slots[index] = replace(slot, pedal=False)
             continue
+        rooted = replace(
+            slot, pedal=False if slot.pedal is None else slot.pedal, root_position=True
+        )
+        slots[index] = rooted
+        if not closes(index):
+            # Where no bass plays, the pad's lowest voice is the bass: on the root, not on
+            # the tone a fifth below the chord before.
+            continue
+        slots[index] = slot
         following = slots[index + 1].chord if index + 1 < len(slots) else None
         if free(slot):
             options = [
-                c
+                (c, drop)
                 for c in _band_chords(bars[slot.bar])
-                if c not in (before.chord, following) and not closes(index, c)
+                for drop in (False, True)
+                if c not in (before.chord, following) and not closes(index, c, drop)
             ]
             if options:
-                slots[index] = replace(slot, chord=options[0])
+                chord, drop = options[0]
+                slots[index] = replace(slot, chord=chord, pedal=False if drop else slot.pedal)
                 continue
         if free(before) and index > 1:
             earlier = slots[index - 2]
             for chord in _band_chords(bars[before.bar]):
-                if chord in (earlier.chord, slot.chord):
+                # (Never onto the root of the chord before: a sus there must move on.)
+                if chord == slot.chord or chord.root == earlier.chord.root:
                     continue
                 slots[index - 1] = replace(before, chord=chord)
                 if not closes(index) and not closes(index - 1):
@@ -477,6 +686,11 @@ def _bar_chords(
             if info.rising and before is not None and before.root == (info.tonic + 7) % 12:
                 # No V - I inside a rising section, not even in passing: the walk goes on.
                 avoid += (triad(info.tonic, info.colour.mode, 0),)
+            if info.colour.mode in MODAL_TONIC_DOWNBEATS:
+                # Next to a modal tonic, not the chord whose key shares the mode's notes
+                # (lydian's V, mixolydian's IV, dorian's v, phrygian's iv): with it the key
+                # finder hears that key, not the mode.
+                avoid += (_shadow_tonic(info),)
             chord = walk.chord(function, info, phrase, avoid)
             slots.append(_Slot(bar * BAR + offset, function, bar, phrase, chord))
             before = chord
@@ -484,7 +698,8 @@ def _bar_chords(
         spans.append(BAR - (slots[-1].start - bar * BAR))
         chords = [(slot.chord, span) for slot, span in zip(slots, spans, strict=True)]
         scale = _scale_under(slots[0].chord, info)
-        if sounds_in_mode(chords, scale, info.colour.bright):
+        drone = info.tonic if info.colour.pedal else None
+        if sounds_in_mode(chords, scale, info.colour.bright, drone):
             return slots
         chosen = chosen or slots
         walk.position = saved
@@ -584,11 +799,13 @@ def plan_harmony(
         else:
             fresh = walk.chord("x", info, slot.phrase, (slot.chord, after))
             slots.insert(index + 1, _Slot(tick, "x", slot.bar, slot.phrase, fresh))
+    _prepare_changes(slots, bars, hit_ticks, rising)
     _no_close_while_rising(slots, bars, rising, final_bar)
     ends = [slot.start for slot in slots[1:]] + [length]
     segments = []
     for slot, end in zip(slots, ends, strict=True):
         info, phrase = bars[slot.bar], slot.phrase
+        key = bars[slot.key_bar] if slot.key_bar is not None else info
         role = slot.role(final_bar)
         segments.append(
             Segment(
@@ -596,8 +813,8 @@ def plan_harmony(
                 end=end,
                 arousal=info.arousal,
                 valence=info.valence,
-                tonic=info.tonic,
-                scale=_scale_under(slot.chord, info),
+                tonic=key.tonic,
+                scale=_scale_under(slot.chord, key),
                 chord=slot.chord,
                 phrase=phrase,
                 phrase_span=(phrase.first_bar * BAR, min(length, (phrase.last_bar + 1) * BAR)),
@@ -605,6 +822,7 @@ def plan_harmony(
                 hit=slot.start in hit_ticks,
                 cadence_role=role,
                 pedal=slot.pedal,
+                root_position=slot.root_position,
             )
         )
     return HarmonicPlan(length, tuple(segments), tuple(sorted(hit_ticks)))
