@@ -106,15 +106,13 @@ def test_a_pop_preset_keeps_the_drum_set() -> None:
     assert {42, 38, 36} <= {n.pitch for n in drums}
 
 
-def test_a_drum_set_part_on_the_orchestra_kit_keeps_only_what_an_orchestra_has() -> None:
-    # A part written for a drum set (as the RBM's is) loses its hi-hats and crashes on the
-    # concert cymbal when the preset's kit is the Orchestra Kit, whose hat keys are timpani.
-    drums = [Note(0, 120, key, 90) for key in (36, 38, 42, 46, 49)]
-    programs = programs_for("orchestral")
-    score = assemble_score(120.0, BAR, {"percussion": drums}, programs)
-    assert sorted(n.pitch for n in score.tracks[0].notes) == [36, 38, 57]
-    pop = assemble_score(120.0, BAR, {"percussion": drums}, programs_for("electric"))
-    assert sorted(n.pitch for n in pop.tracks[0].notes) == [36, 38, 42, 46, 49]
+def test_timpani_keep_every_tuning_on_the_orchestra_kit() -> None:
+    # Keys 41-53 of the Orchestra Kit are timpani tuned F2-F3: a timpano on the dominant of
+    # C# (key 44) or on E (key 52) is as much a timpano as one on F, and must not be dropped
+    # or turned into a cymbal as a drum set's hi-hat or crash on those keys would be.
+    timpani = [Note(i * 120, 120, key, 90) for i, key in enumerate(range(41, 54))]
+    score = assemble_score(120.0, 2 * BAR, {"percussion": timpani}, programs_for("orchestral"))
+    assert [n.pitch for n in score.tracks[0].notes] == list(range(41, 54))
 
 
 @pytest.mark.parametrize("preset", ["piano", "orchestral"])

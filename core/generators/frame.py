@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from ..music.instruments import (
-    CONCERT_CYMBAL,
-    ORCHESTRA_KIT,
     ROLE_CHANNELS,
     TRACK_NAMES,
     balanced_drum_velocity,
@@ -394,28 +392,14 @@ def compose_over_harmony(
     )
 
 
-#: Drum-set keys an orchestra has no instrument for (the hi-hats), and drum-set cymbals moved
-#: to the Orchestra Kit's concert cymbal: a part written for a drum set (the RBM's, through the
-#: shared percussion) is played on the orchestral kit with what it really has.
-HI_HATS = frozenset({42, 44, 46})
-ORCHESTRAL_CYMBALS = {49: CONCERT_CYMBAL, 51: CONCERT_CYMBAL, 52: CONCERT_CYMBAL}
-
-
 def _balanced(notes: list[Note], role: str, program: int) -> list[Note]:
     """A pitched part's velocities evened for its program's loudness (see
     :func:`~core.music.instruments.balanced_velocity`), a drum part's for its kit's
-    (:func:`~core.music.instruments.balanced_drum_velocity`); on the Orchestra Kit a drum part
-    also loses its hi-hats and strikes the concert cymbal for a crash or ride
-    (the kit's own keys for those are timpani)."""
+    (:func:`~core.music.instruments.balanced_drum_velocity`). Every drum part is written for
+    its kit (:func:`~.percussion.kit_for`), so its keys are kept as they are: on the Orchestra
+    Kit keys 41-53 are tuned timpani, whatever a drum set plays on them."""
     if role == "percussion":
-        evened = [replace(n, velocity=balanced_drum_velocity(n.velocity, program)) for n in notes]
-        if program != ORCHESTRA_KIT:
-            return evened
-        return [
-            replace(n, pitch=ORCHESTRAL_CYMBALS.get(n.pitch, n.pitch))
-            for n in evened
-            if n.pitch not in HI_HATS
-        ]
+        return [replace(n, velocity=balanced_drum_velocity(n.velocity, program)) for n in notes]
     return [replace(n, velocity=balanced_velocity(n.velocity, program)) for n in notes]
 
 
