@@ -258,11 +258,14 @@ def doubled_below(
         # third is never among them: held long, it weighs the bar toward the relative minor.
         major = (seg.chord.third - seg.chord.root) % 12 == 4
         colours = [c for c in classes if not (major and c == seg.chord.third)]
-        below = [p for p in range(note.pitch - 3, note.pitch - 13, -1) if p % 12 in colours]
+        below = [p for p in range(note.pitch - 3, note.pitch - 20, -1) if p % 12 in colours]
         lower = [note.pitch - 12] if (note.pitch - 12) % 12 in colours else []
-        for pitch in list(dict.fromkeys([*lower, *below]))[:2]:
-            if pitch < pitch_range[0]:
-                continue
+        added = 0
+        # The first two candidates the accompaniment does not already sound: a doubling on a
+        # pad's pitch would add no voice, so the next chord tone down takes its place.
+        for pitch in dict.fromkeys([*lower, *below]):
+            if added == 2 or pitch < pitch_range[0]:
+                break
             # Held only while the tune stays above it: a doubling must never become the top.
             stop = next(
                 (f.start for f in ordered[index + 1 :] if f.start < end and f.pitch <= pitch), end
@@ -272,6 +275,7 @@ def doubled_below(
                 continue
             velocity = max(1, note.velocity - DOUBLING_VELOCITY_DROP)
             doubled.append(Note(note.start, stop - note.start, pitch, velocity))
+            added += 1
     return doubled
 
 
