@@ -1,7 +1,8 @@
 """``--stems``: one WAV per part (melody, figuration, harmony, bass, percussion).
 
 Each part is rendered on its own through the same synthesizer, DC blocker and end fade as the
-mix's first pass, and every stem gets the mix's mastering: its one loudness gain and, frame by
+mix's first pass, at the channel volumes the loudness matching gave the whole score (not matched
+again alone), and every stem gets the mix's mastering: its one loudness gain and, frame by
 frame, the gain its true-peak limiter applied (read back from the mastered mix), so the stems
 add up to the mix as written. FluidSynth's parts do not add up exactly, though: rendered alone,
 a part differs from its share of the mix by up to about -43 dBFS in the 64-frame block where a
@@ -30,7 +31,7 @@ from ..music.instruments import ROLE_CHANNELS
 from ..music.master import DcBlocker
 from ..music.render import SAMPLE_WIDTH, _fade_out
 from ..music.score import Score, Track
-from ..music.synth import BLOCK_FRAMES, CHANNELS, synthesize
+from ..music.synth import BLOCK_FRAMES, CHANNELS, matched_volumes, synthesize
 
 #: MIDI channel -> role (the stem's name); parts on other channels count as melody.
 _ROLE_OF_CHANNEL = {channel: role for role, channel in ROLE_CHANNELS.items()}
@@ -57,15 +58,17 @@ def render_float(
     duration_s: float,
     soundfont: Path,
     cancel: threading.Event | None = None,
+    volumes: dict[int, int] | None = None,
 ) -> int:
     """Render ``score`` into ``spool`` as the mix's first pass does (float32 stereo, DC-blocked,
-    faded at the end); returns the frame count."""
+    faded at the end); returns the frame count. ``volumes`` (CC 7 per channel) replace the
+    loudness matching of ``score`` itself (see :func:`render_stems`)."""
     rate = int(config.sample_rate)
     total = round(duration_s * rate)
     fade = min(total, round(config.fade_s * rate))
     dc_blocker = DcBlocker(rate, CHANNELS)
     start = 0
-    blocks = synthesize(score, soundfont, rate, total, cancel, synth=config.synth)
+    blocks = synthesize(score, soundfont, rate, total, cancel, synth=config.synth, volumes=volumes)
     with contextlib.closing(blocks):
         for synthesized in blocks:
             block = dc_blocker(synthesized)
@@ -109,14 +112,17 @@ def render_stems(
         tempfile.TemporaryFile(prefix=".moodscore-stem-", dir=folder) as others,
         tempfile.TemporaryFile(prefix=".moodscore-stem-", dir=folder) as curve,
     ):
-        total = render_float(score, mix, config, duration_s, soundfont, cancel)
+        # The parts keep the channel volumes matched on the whole score: matched alone, a part
+        # could move by the common shift that keeps every boost under CC 7's 127.
+        volumes = matched_volumes(score, soundfont, synth=config.synth)
+        total = render_float(score, mix, config, duration_s, soundfont, cancel, volumes)
         limited = mastered is not None and limiter_gain(mix, mastered, gain, total, curve)
         gains = curve if limited else None
         others.write(bytes(total * CHANNELS * 4))
         for role in alone:
             part = Score(score.bpm, parts[role], score.length_ticks, score.ticks_per_beat)
             with tempfile.TemporaryFile(prefix=".moodscore-stem-", dir=folder) as spool:
-                render_float(part, spool, config, duration_s, soundfont, cancel)
+                render_float(part, spool, config, duration_s, soundfont, cancel, volumes)
                 _add(others, spool, total)
                 _write_wav(spool, total, gain, paths[role], rate, gains)
         _add(mix, others, total, -1.0)  # what the mix holds beyond the parts alone

@@ -302,7 +302,9 @@ def _window(
                 notes.append(moved)
                 last_off = max(last_off, end - first_tick)
         tracks.append(replace(track, notes=notes))
-    length = last_off + score.ticks(RELEASE_TAIL_S) if any(t.notes for t in tracks) else 0
+    # Nothing past the end of the audio needs rendering (one tick more covers rounding).
+    length = min(last_off + score.ticks(RELEASE_TAIL_S), end_tick + 1 - first_tick)
+    length = length if any(t.notes for t in tracks) else 0
     return replace(score, tracks=tracks, length_ticks=length), length
 
 
@@ -458,6 +460,27 @@ def _rustysynth_blocks(
         emitted += count
 
 
+def _raw_synthesize(name: str) -> balance.Synthesize:
+    """``name``'s synthesizer as :mod:`.balance` drives it (volumes given, nothing matched)."""
+    blocks = _fluidsynth_blocks if name == "fluidsynth" else _rustysynth_blocks
+
+    def raw(
+        score: Score, soundfont: Path, rate: int, frames: int, volumes: dict[int, int]
+    ) -> Iterator[NDArray[Any]]:
+        return blocks(score, soundfont, rate, frames, None, volumes)
+
+    return raw
+
+
+def matched_volumes(score: Score, soundfont: Path, *, synth: str = "auto") -> dict[int, int]:
+    """CC 7 per channel that evens ``score``'s parts in ``soundfont`` with ``synth``
+    (:func:`.balance.matched_volumes`): what :func:`synthesize` applies with
+    ``match_loudness``. Computed once on a whole score, it can be handed to the renders of its
+    parts (stems) so that each sounds as it does in the mix."""
+    name = choose_synth(synth)
+    return balance.matched_volumes(score, soundfont, name, _raw_synthesize(name))
+
+
 def synthesize(
     score: Score,
     soundfont: Path,
@@ -467,6 +490,7 @@ def synthesize(
     *,
     synth: str = "auto",
     match_loudness: bool = True,
+    volumes: dict[int, int] | None = None,
 ) -> Generator[NDArray[Any], None, None]:
     """The piece as float32 stereo blocks ``(frames, 2)`` of :data:`BLOCK_FRAMES` (the last
     shorter), exactly ``total_frames`` long: notes past the end are cut, silence pads a
@@ -474,18 +498,15 @@ def synthesize(
 
     ``synth`` is ``render.synth`` (see :func:`choose_synth`). With ``match_loudness`` each
     channel's volume is set so its program sounds in ``soundfont`` as loud as the velocities
-    intend (:mod:`.balance`: probes measured once per font and process); the score itself,
-    and so the MIDI file a user gets, is left as it is.
+    intend (:func:`matched_volumes`; the font's reference is measured once per process, the
+    parts over a few excerpts each); the score itself, and so the MIDI file a user gets, is
+    left as it is. ``volumes`` (CC 7 per channel, e.g. :func:`matched_volumes` of a larger
+    score this one is part of) are applied instead of matching.
     """
     name = choose_synth(synth)
     blocks = _fluidsynth_blocks if name == "fluidsynth" else _rustysynth_blocks
-
-    def raw(
-        score: Score, soundfont: Path, rate: int, frames: int, volumes: dict[int, int]
-    ) -> Iterator[NDArray[Any]]:
-        return blocks(score, soundfont, rate, frames, None, volumes)
-
-    volumes: dict[int, int] = {}
-    if match_loudness:
-        volumes = balance.matched_volumes(score, soundfont, name, raw)
+    if volumes is None:
+        volumes = {}
+        if match_loudness:
+            volumes = balance.matched_volumes(score, soundfont, name, _raw_synthesize(name))
     return blocks(score, soundfont, sample_rate, total_frames, cancel, volumes)
