@@ -8,7 +8,13 @@ as the best of a few alternating runs, so a busy machine slows both alike. Wall 
 user waits; CPU time is shown too (FluidSynth renders on two cores). A last table gives the
 peak memory of rendering a 4-minute piece in a fresh process.
 
+A table of the loudness matching (core/music/balance.py) renders the same cues with and without
+it, side by side, on FluidSynth and RustySynth: × real time of the mastered render both ways,
+their ratio, and the matching pass's own seconds (the font's reference cached, as after the
+first render of a process).
+
     .venv/bin/python benchmarks/bench_render.py [--seconds 60] [--presets piano,strings]
+    .venv/bin/python benchmarks/bench_render.py --matching-only [--matching-seconds 60,120]
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from _common import python_child, run_measured
 
 from core.config import Config
 from core.generators import GENERATORS, get_composer
+from core.music import balance
+from core.music import synth as synth_module
 from core.music.config import RenderConfig
 from core.music.instruments import PRESETS
 from core.music.render import render_wav
-from core.music.soundfont import find_soundfont
+from core.music.soundfont import BUNDLED_SOUNDFONT, find_soundfont
 from core.music.synth import SYNTH_SETTINGS, synthesize
 from core.timeline import EmotionTimeline, TimeGrid
 
@@ -174,6 +182,83 @@ def markdown(rows: list[dict[str, str]]) -> str:
     return header + "\n".join(lines)
 
 
+#: (synthesizer, SoundFont or None for the one Moodscore finds) compared by the matching table.
+MATCHING_PAIRS: tuple[tuple[str, Path | None], ...] = (
+    ("fluidsynth", None),
+    ("rustysynth", BUNDLED_SOUNDFONT),
+    ("rustysynth", None),
+)
+MATCHING_REPEATS = 2
+
+
+@contextlib.contextmanager
+def matching_off():
+    """Renders inside skip the loudness matching (every channel at its default volume)."""
+    saved = balance.matched_volumes
+    balance.matched_volumes = lambda *args, **kwargs: {}
+    try:
+        yield
+    finally:
+        balance.matched_volumes = saved
+
+
+def matching_table(seconds_list: list[float], generators: list[str], presets: list[str],
+                   seed: int) -> str:  # fmt: skip
+    """Mastered render × real time with the loudness matching off and on, per synthesizer."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="moodscore-bench-") as folder:
+        out = Path(folder) / "out.wav"
+        for synth, font in MATCHING_PAIRS:
+            if synth == "fluidsynth" and synth_module.fluidsynth_problem():
+                continue
+            soundfont = font or find_soundfont(None, "")
+            config = RenderConfig()
+            config.synth = synth
+            for seconds in seconds_list:
+                timeline = arc_timeline(seconds, TimeGrid())
+                for generator in generators:
+                    for preset in presets:
+                        music = Config()
+                        music.music.preset = preset
+                        score = get_composer(generator)(timeline, music, seed)
+                        # The font's reference is measured once per process: not timed here.
+                        synth_module.matched_volumes(score, soundfont, synth=synth)
+
+                        def render(
+                            score=score, seconds=seconds, soundfont=soundfont, config=config
+                        ):
+                            render_wav(score, out, config, seconds, soundfont=soundfont)
+
+                        def match(score=score, soundfont=soundfont, synth=synth):
+                            synth_module.matched_volumes(score, soundfont, synth=synth)
+
+                        off, on, alone = [], [], []
+                        for _ in range(MATCHING_REPEATS):  # alternated: load hits all alike
+                            with matching_off():
+                                off.append(best_time(render, 1)[0])
+                            on.append(best_time(render, 1)[0])
+                            alone.append(best_time(match, 1)[0])
+                        rows.append(
+                            f"| {synth} | {soundfont.stem} | {generator} | {preset} | {seconds:g} "
+                            f"| {seconds / min(off):.0f}× | {seconds / min(on):.0f}× "
+                            f"| {min(off) / min(on):.2f} | {min(alone):.2f} | {min(off):.2f} "
+                            f"| {100 * min(alone) / min(off):.0f}% |"
+                        )
+                        print(rows[-1], file=sys.stderr, flush=True)
+    header = (
+        "| synth | SoundFont | generator | preset | cue (s) | × real time, mastered, no matching "
+        "| × real time, mastered, matching | ratio | matching pass (s) | render, no matching (s) "
+        "| matching / render |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    return (
+        f"Loudness matching on and off (best of {MATCHING_REPEATS} alternating runs; 48 kHz, "
+        f"mastered to {RenderConfig().loudness_lufs:g} LUFS; target ≥ "
+        f"{TARGET_X_REALTIME:.0f}× with FluidSynth + FluidR3_GM at 60 s):\n\n"
+        + header
+        + "\n".join(rows)
+    )
+
+
 def numpy_only_line(seconds: float, seed: int) -> str:
     """Speed of a mastered piano render with mastering's numpy filters, as in Blender's
     Python (no scipy, no pyloudnorm), beside the same render with them."""
@@ -213,7 +298,7 @@ from core.config import Config
 from core.generators import get_composer
 from core.music.config import RenderConfig
 from core.music.render import render_wav
-from core.music.soundfont import find_soundfont
+from core.music.soundfont import BUNDLED_SOUNDFONT, find_soundfont
 from core.timeline import TimeGrid
 score = get_composer("chords")(arc_timeline({seconds}, TimeGrid()), Config(), 0)
 with tempfile.TemporaryDirectory() as folder:
@@ -250,14 +335,28 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-seconds", type=float, default=MEMORY_SECONDS)
+    parser.add_argument("--matching-seconds", default="60,120")
+    parser.add_argument("--matching-presets", default="piano,orchestral")
+    parser.add_argument("--matching-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    matching = matching_table(
+        [float(s) for s in args.matching_seconds.split(",")],
+        ["scales", "chords"],
+        [p.strip() for p in args.matching_presets.split(",") if p.strip()],
+        args.seed,
+    )
+    if args.matching_only:
+        print(matching)
+        return
     print(markdown(bench(args.seconds, presets, args.seed)))
     print()
     print(numpy_only_line(args.seconds, args.seed))
     print()
     print(memory_table(args.memory_seconds))
+    print()
+    print(matching)
 
 
 if __name__ == "__main__":

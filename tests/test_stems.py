@@ -69,3 +69,31 @@ def test_without_the_option_no_stems_are_written(tmp_path: Path) -> None:
     clip = write_clip_with_audio(tmp_path / "c.mp4", 2.0)
     assert main(["score", str(clip), "--quiet", "--out", str(tmp_path / "o")]) == 0
     assert not list((tmp_path / "o").glob("c.*.wav"))
+
+
+def test_every_stem_renders_at_the_volumes_matched_on_the_whole_score(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Matched alone, a part could move by the common shift that keeps every boost under
+    # CC 7's 127; so the mix and every part get the whole score's volumes.
+    from core.edit import stems
+    from core.music.config import RenderConfig
+    from core.music.score import Note, Score, Track
+
+    notes = [Note(i * 480, 480, 60, 80) for i in range(8)]
+    score = Score(120.0, [Track("Melody", 0, 0, notes), Track("Harmony", 48, 2, notes),
+                          Track("Bass", 32, 3, notes)], 8 * 480)  # fmt: skip
+    matched = {0: 90, 2: 127, 3: 80}
+    monkeypatch.setattr(stems, "matched_volumes", lambda s, f, synth: matched)
+    seen = []
+
+    def fake(s, font, rate, total, cancel=None, *, synth="auto", volumes=None):  # type: ignore[no-untyped-def]
+        seen.append(({t.channel for t in s.tracks}, volumes))
+        yield np.full((total, 2), 0.01, np.float32)
+
+    monkeypatch.setattr(stems, "synthesize", fake)
+    paths = {role: tmp_path / f"{role}.wav" for role in ("melody", "harmony", "bass")}
+    written = stems.render_stems(score, paths, RenderConfig(), 4.0, Path("x.sf2"), 0.0)
+    assert set(written) == set(paths)
+    assert len(seen) == 3  # the mix, then every part but the last
+    assert all(volumes == matched for _, volumes in seen)
