@@ -66,10 +66,11 @@ PROBE_RATE = 22050
 #: (``channel_corrections(excerpt_s=...)``): :data:`EXCERPT_WINDOWS` excerpts spread evenly
 #: over the time the part plays (so more where it plays, none where it rests), corrected by
 #: what the score predicts the excerpts miss (:func:`predicted_hops`). Off by default
-#: (``None``: every part measured whole): measured on 34 cues of 60-120 s (4 generators, 4
-#: presets, 4 arcs), 16 s in 8 windows per part left the parts' balance within 0.8 LU of the
-#: whole measurement on average but 2.1 LU at worst (8 s: 1.3 and 2.8; 30 s in 15: 0.45 and
-#: 1.3), while costing half the whole pass on a 60 s cue.
+#: (``None``: every part measured whole): on 34 cues of 60-120 s (3 generators, 2-4 presets,
+#: 4 arcs; FluidSynth, FluidR3_GM), 16 s in 8 windows per part left the parts' balance (the
+#: widest gap between two parts' errors) within 0.8 LU of the whole measurement on average
+#: but 2.1 LU at worst (8 s in 4: 1.3 and 2.8; 30 s in 15: 0.45 and 1.3), while costing about
+#: half the whole pass on a 60 s cue.
 EXCERPT_S: float | None = None
 EXCERPT_WINDOWS = 8
 #: Seconds rendered before an excerpt's measured span: the notes still sounding at its start
@@ -78,9 +79,10 @@ LEAD_S = 0.5
 #: Seconds of silence after each excerpt in the probe, for releases and reverb to die away
 #: before the next excerpt's lead.
 GAP_S = 0.5
+#: Whether excerpts are corrected by :func:`predicted_hops` (halved their error).
+PREDICT = True
 #: Seconds a note is taken to sound past its end (a drum hit's written length is short).
 RING_S = 1.0
-PREDICT = True
 #: The reference: the piano playing a tune in quarters (C5-G5) and a closing half note at
 #: 120 bpm, as (start, duration, pitch) in ticks, then a second of release and reverb.
 REFERENCE_PHRASE: tuple[tuple[int, int, int], ...] = (
@@ -222,7 +224,8 @@ def excerpt_spans(
     With no ``budget`` the whole piece. Else, where the part plays less than ``budget`` ticks,
     every stretch it plays; otherwise ``windows`` spans of ``budget / windows`` ticks centred
     at evenly spaced points of the time it plays (its notes' union), so a part that rests for
-    a section is measured only where it plays, and evenly over quiet and loud passages.
+    a section is measured only where it plays, and evenly over quiet and loud passages. A note
+    counts as playing ``ring`` ticks past its end (a drum hit is written short).
     """
     if budget is None:
         return [(0, length)]
