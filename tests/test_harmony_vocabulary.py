@@ -18,6 +18,7 @@ from core.generators.frame import TUNE_LED
 from core.generators.harmony import (
     MODAL_TONIC_DOWNBEATS,
     HarmonicPlan,
+    Segment,
     is_suspended,
     plan_harmony,
 )
@@ -187,3 +188,54 @@ def test_modal_bars_that_move_twice_hold_the_tonic_on_the_downbeat(generator: st
         if offset == BAR // 2:
             assert seg.chord.root != (seg.tonic + 5) % 12, seg  # mixolydian's IV
     assert checked >= 5
+
+
+def constant_timeline(arousal: float, valence: float, seconds: float = 64.0) -> EmotionTimeline:
+    """One emotion held for ``seconds``."""
+    steps = round(seconds / TimeGrid().step_s)
+    return EmotionTimeline.from_values([arousal] * steps, [valence] * steps, TimeGrid(), seconds)
+
+
+def applied_dominants(plan: HarmonicPlan) -> list[tuple[Segment, Segment]]:
+    """(V of V, the dominant after it) pairs of a major-key plan: a major triad on the second
+    degree, whose third is the raised 4th, followed by the key's dominant."""
+    return [
+        (before, seg)
+        for before, seg in itertools.pairwise(plan.segments)
+        if valence_band(before.valence).mode == "ionian"
+        and before.chord.root == (before.tonic + 2) % 12
+        and before.chord.third == (before.tonic + 6) % 12
+        and before.chord.fifth == (before.tonic + 9) % 12
+        and seg.chord.root == (seg.tonic + 7) % 12
+    ]
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_a_major_key_half_cadence_may_go_through_v_of_v(generator: str) -> None:
+    # At a moderate arousal (0.6) in a major key some half cadences are approached by V of V
+    # (D major before G in C): the tune takes the raised 4th under it, and no part sounds the
+    # plain 4th against it; its bar still reads major. Calm music (0.3) keeps the plain
+    # predominant.
+    found = 0
+    for seed in (1, 2, 3, 4):
+        timeline = constant_timeline(0.6, 0.7)
+        plan = plan_of(generator, timeline, seed)
+        pairs = applied_dominants(plan)
+        found += len(pairs)
+        score = compose(generator, timeline, seed)
+        pitched = [n for t in score.tracks if t.channel != 9 for n in t.notes]
+        modes = judge.bar_modes(judged(score))
+        for applied, dominant in pairs:
+            assert modes[applied.start // BAR] == "major", (seed, applied.start)
+            assert dominant.cadence_role == "dominant" and dominant.start % BAR == BAR // 2
+            raised, plain = (applied.tonic + 6) % 12, (applied.tonic + 5) % 12
+            assert raised in applied.scale and plain not in applied.scale
+            sounding = {
+                n.pitch % 12
+                for n in pitched
+                if n.start < applied.end and n.start + n.duration > applied.start
+            }
+            assert plain not in sounding, (seed, applied.start)
+        calm = plan_of(generator, constant_timeline(0.3, 0.7), seed)
+        assert not applied_dominants(calm)
+    assert found >= 4

@@ -49,6 +49,10 @@ from .metre import BAR, BEAT, HALF_BAR
 
 #: Modes whose bars hold the tonic on the downbeat (see :func:`_bar_formulas`).
 MODAL_TONIC_DOWNBEATS = frozenset({"lydian", "mixolydian", "dorian", "phrygian"})
+#: Bright modes whose cadences may take V of V (the major II, with the raised 4th) before the
+#: dominant, and the arousal from which they do: calm music keeps its plain predominant.
+SECONDARY_DOMINANT_MODES = frozenset({"ionian"})
+SECONDARY_DOMINANT_AROUSAL = 0.4
 #: Rise of arousal (within RISE_BARS bars ahead) that marks a bar as still building.
 RISE = 0.05
 RISE_BARS = 4
@@ -149,6 +153,12 @@ def triad(tonic: int, mode: str, degree: int) -> Chord:
 def dominant(tonic: int) -> Chord:
     """The major triad on the fifth degree: with its leading tone, whatever the mode."""
     return Chord((tonic + 7) % 12, (tonic + 11) % 12, (tonic + 2) % 12)
+
+
+def secondary_dominant(tonic: int) -> Chord:
+    """V of V: the major triad on the second degree, whose third is the raised 4th (F♯ in C
+    major) leading up into the dominant."""
+    return Chord((tonic + 2) % 12, (tonic + 6) % 12, (tonic + 9) % 12)
 
 
 def coloured(chord: Chord) -> Chord:
@@ -278,8 +288,8 @@ def _bars(timeline: EmotionTimeline, bar_count: int, home: int) -> list[_Bar]:
 
 def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, str]]]:
     """Candidate chord slots of a bar, best first, each as (offset in ticks, function): "T"
-    tonic, "D" cadential dominant, "P" predominant, "h" half-cadence dominant, "x" the next
-    chord of the progression.
+    tonic, "D" cadential dominant, "P" predominant, "h" half-cadence dominant, "V" V of V, "x"
+    the next chord of the progression.
 
     A dark key's major dominant takes only the bar's last beat, the harmonic rhythm of a
     hymn's cadence: held longer it would make the whole bar sound major.
@@ -297,7 +307,8 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
     if bar == last:  # half cadence
         lead_in = "P" if bar > first else "T"
         if info.colour.bright:
-            return [[(0, lead_in), (HALF_BAR, "h")], [(0, "T"), (HALF_BAR, "h")]]
+            applied = [[(0, "V"), (HALF_BAR, "h")]] if _takes_applied_dominant(phrase, info) else []
+            return [*applied, [(0, lead_in), (HALF_BAR, "h")], [(0, "T"), (HALF_BAR, "h")]]
         return [[(0, lead_in), (late, "h")], [(0, "T"), (late, "h")], [(0, lead_in)]]
     if bar == last - 1 and phrase.cadence == AUTHENTIC:
         if info.colour.bright and info.chords_per_bar == 1 and bar > first:
@@ -317,6 +328,21 @@ def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, 
     if info.chords_per_bar == 2:
         return [[(0, opening), (HALF_BAR, "x")], [(0, opening)]]
     return [[(0, opening)]]
+
+
+def _takes_applied_dominant(phrase: Phrase, info: _Bar) -> bool:
+    """Whether a half cadence closing ``phrase`` goes through V of V (II - V, the raised 4th
+    leading up into the dominant's root) instead of the plain predominant: in a major key
+    (lydian has II of its own; in mixolydian, II - V makes a key finder hear the dominant's
+    key), where the music has some drive (calm music stays plain), in a phrase of more than
+    one bar and every other period, the key drawn by the seed deciding which, so not every
+    question is asked the same way."""
+    return (
+        info.colour.mode in SECONDARY_DOMINANT_MODES
+        and info.arousal >= SECONDARY_DOMINANT_AROUSAL
+        and phrase.first_bar < phrase.last_bar
+        and (phrase.index // 2 + info.tonic) % 2 == 1
+    )
 
 
 def sounds_in_mode(
@@ -364,6 +390,8 @@ def _chord_for(function: str, bar: _Bar, progression: tuple[int, ...], position:
         return triad(bar.tonic, mode, bar.colour.predominant)
     if function == "d":
         return triad(bar.tonic, mode, bar.colour.predominant)
+    if function == "V":
+        return secondary_dominant(bar.tonic)
     return triad(bar.tonic, mode, progression[position % len(progression)])
 
 
@@ -372,6 +400,8 @@ def _scale_under(chord: Chord, bar: _Bar) -> tuple[int, ...]:
     dark key, harmonic minor (a mode's own note a semitone from a chord tone would rub)."""
     if chord == dominant(bar.tonic):
         intervals = DOMINANT_SCALES[bar.colour.bright]
+    elif bar.colour.bright and chord == secondary_dominant(bar.tonic):
+        intervals = MODES["lydian"]  # the raised 4th is V of V's third
     else:
         intervals = MODES[bar.colour.mode]
     return tuple((bar.tonic + i) % 12 for i in intervals)
