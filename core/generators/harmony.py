@@ -53,6 +53,10 @@ MODAL_TONIC_DOWNBEATS = frozenset({"lydian", "mixolydian", "dorian", "phrygian"}
 #: dominant, and the arousal from which they do: calm music keeps its plain predominant.
 SECONDARY_DOMINANT_MODES = frozenset({"ionian"})
 SECONDARY_DOMINANT_AROUSAL = 0.4
+#: Where a phrase may open on ♭VI (see :func:`_opens_on_mediant`): driven music in a major
+#: key, in one phrase of every MEDIANT_EVERY.
+MEDIANT_AROUSAL = 0.7
+MEDIANT_EVERY = 3
 #: Rise of arousal (within RISE_BARS bars ahead) that marks a bar as still building.
 RISE = 0.05
 RISE_BARS = 4
@@ -159,6 +163,13 @@ def secondary_dominant(tonic: int) -> Chord:
     """V of V: the major triad on the second degree, whose third is the raised 4th (F♯ in C
     major) leading up into the dominant."""
     return Chord((tonic + 2) % 12, (tonic + 6) % 12, (tonic + 9) % 12)
+
+
+def flat_submediant(tonic: int) -> Chord:
+    """♭VI of a major key, borrowed from the parallel minor (A♭ major in C): a chromatic
+    mediant, a major triad a third below the tonic that keeps the tonic's root as a common
+    tone while the other two voices move by a semitone (E → E♭, G → A♭)."""
+    return Chord((tonic + 8) % 12, tonic % 12, (tonic + 3) % 12)
 
 
 def coloured(chord: Chord) -> Chord:
@@ -288,12 +299,21 @@ def _bars(timeline: EmotionTimeline, bar_count: int, home: int) -> list[_Bar]:
 
 def _bar_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, str]]]:
     """Candidate chord slots of a bar, best first, each as (offset in ticks, function): "T"
-    tonic, "D" cadential dominant, "P" predominant, "h" half-cadence dominant, "V" V of V, "x"
-    the next chord of the progression.
+    tonic, "D" cadential dominant, "P" predominant, "h" half-cadence dominant, "V" V of V, "L" ♭VI
+    (a chromatic mediant), "x" the next chord of the progression.
 
     A dark key's major dominant takes only the bar's last beat, the harmonic rhythm of a
-    hymn's cadence: held longer it would make the whole bar sound major.
+    hymn's cadence: held longer it would make the whole bar sound major. A phrase's opening
+    bar may first try a chromatic mediant turning back to the tonic (see :func:`_opens_on_mediant`).
     """
+    plain = _plain_formulas(bar, phrase, info)
+    if not _opens_on_mediant(bar, phrase, info):
+        return plain
+    return [[(0, "L"), (HALF_BAR, "T")], [(0, "L"), (BEAT, "T")], *plain]
+
+
+def _plain_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int, str]]]:
+    """The formulas of :func:`_bar_formulas` built from the band's own chords and V of V."""
     first, last = phrase.first_bar, phrase.last_bar
     # A phrase after a half cadence in a rising section opens on the predominant, not the
     # tonic (V - IV, or V - iv in a dark key: the mode's own colour), so the build runs on
@@ -345,6 +365,26 @@ def _takes_applied_dominant(phrase: Phrase, info: _Bar) -> bool:
     )
 
 
+def _opens_on_mediant(bar: int, phrase: Phrase, info: _Bar) -> bool:
+    """Whether ``phrase`` opens on ♭VI turning back to the tonic (the film-score lift,
+    I - ♭VI - I, after the previous phrase's close): in driven music in a major key (arousal
+    at least :data:`MEDIANT_AROUSAL`), in one phrase of every :data:`MEDIANT_EVERY`, the key
+    drawn by the seed deciding which. Never the piece's first phrase (the key is not yet
+    heard), a rising phrase's predominant opening or a one-bar phrase. Lydian keeps its own
+    colour (II over the pedal): under its raised-4th tune ♭VI tipped 3 bars in 7 to minor.
+    III, the other major mediant, is heard as the relative minor's dominant (a key finder
+    names that minor key), so it is left out."""
+    return (
+        bar == phrase.first_bar
+        and bar > 0
+        and not info.rising
+        and phrase.last_bar > bar
+        and info.arousal >= MEDIANT_AROUSAL
+        and info.colour.mode == "ionian"
+        and (phrase.index + info.tonic) % MEDIANT_EVERY == 0
+    )
+
+
 def sounds_in_mode(
     chords: Sequence[tuple[Chord, int]],
     scale: Sequence[int],
@@ -392,6 +432,8 @@ def _chord_for(function: str, bar: _Bar, progression: tuple[int, ...], position:
         return triad(bar.tonic, mode, bar.colour.predominant)
     if function == "V":
         return secondary_dominant(bar.tonic)
+    if function == "L":
+        return flat_submediant(bar.tonic)
     return triad(bar.tonic, mode, progression[position % len(progression)])
 
 
@@ -402,6 +444,8 @@ def _scale_under(chord: Chord, bar: _Bar) -> tuple[int, ...]:
         intervals = DOMINANT_SCALES[bar.colour.bright]
     elif bar.colour.bright and chord == secondary_dominant(bar.tonic):
         intervals = MODES["lydian"]  # the raised 4th is V of V's third
+    elif bar.colour.bright and chord == flat_submediant(bar.tonic):
+        intervals = MODES["aeolian"]  # ♭VI is borrowed from the parallel minor
     else:
         intervals = MODES[bar.colour.mode]
     return tuple((bar.tonic + i) % 12 for i in intervals)
@@ -731,7 +775,8 @@ def _bar_chords(
         drone = info.tonic if info.colour.pedal else None
         if sounds_in_mode(chords, scale, info.colour.bright, drone):
             return slots
-        chosen = chosen or slots
+        if slots[0].function != "L":  # a colour chord only where it keeps the mode
+            chosen = chosen or slots
         walk.position = saved
     return chosen
 
