@@ -401,14 +401,21 @@ ORCHESTRA_KIT = 48
 AUDIO_RATE = 22050
 
 
-def _render(score, seconds: float | None = None, soundfont: Path | None = None) -> np.ndarray:
+def _render(
+    score,
+    seconds: float | None = None,
+    soundfont: Path | None = None,
+    volumes: dict[int, int] | None = None,
+) -> np.ndarray:
     """``score`` rendered as a user would hear it, stereo: with ``soundfont``, or the one
-    Moodscore finds."""
+    Moodscore finds; at ``volumes`` (CC 7 per channel) when given, else matched as a render
+    matches it."""
     from core.music.soundfont import find_soundfont
     from core.music.synth import synthesize
 
     frames = int((seconds or score.duration_s) * AUDIO_RATE)
-    blocks = synthesize(score, soundfont or find_soundfont(), AUDIO_RATE, frames)
+    font = soundfont or find_soundfont()
+    blocks = synthesize(score, font, AUDIO_RATE, frames, volumes=volumes)
     return np.concatenate([block.copy() for block in blocks])  # blocks reuse one buffer
 
 
@@ -480,6 +487,8 @@ def stem_balance(
     import pyloudnorm
 
     from core.music.score import Score
+    from core.music.soundfont import find_soundfont
+    from core.music.synth import matched_volumes
 
     timeline = arc_timeline("thriller")
     config = Config()
@@ -489,9 +498,13 @@ def stem_balance(
     accompaniment_names = {"Harmony", "Bass"}
     lead = {t.name for t in score.tracks} - drums - accompaniment_names
 
+    font = soundfont or find_soundfont()
+    volumes = matched_volumes(score, font)  # the mix's, as `--stems` renders each stem
+
     def stem(names: set[str]) -> np.ndarray:
         tracks = [t for t in score.tracks if t.name in names]
-        return _render(Score(score.bpm, tracks, score.length_ticks), soundfont=soundfont)
+        part = Score(score.bpm, tracks, score.length_ticks)
+        return _render(part, soundfont=font, volumes=volumes)
 
     tune, accompaniment, percussion = stem(lead), stem(accompaniment_names), stem(drums)
     meter = pyloudnorm.Meter(AUDIO_RATE)
