@@ -26,6 +26,7 @@ OVERRIDES = {
     "synth": "render.synth",
     "loudness": "render.loudness_lufs",
     "story_range": "render.story_range_lu",
+    "match_balance": "render.match_balance",
     "sources": "analysis.sources",
     "keep_original_audio": "video.keep_original_audio",
     "model": "rbm.model",
@@ -79,6 +80,14 @@ def add_common(parser: argparse.ArgumentParser, *, music: bool) -> None:
         type=float,
         help="master calmer cues up to LU lower than --loudness, which then names the level of "
         "a cue at full intensity (default 0: every cue at --loudness)",
+    )
+    parser.add_argument(
+        "--no-match-balance",
+        dest="match_balance",
+        action="store_false",
+        default=None,
+        help="render with the MIDI velocities only, without evening each part in the SoundFont "
+        "(faster: the matching pass costs about one render with FluidSynth, 2-6 with RustySynth)",
     )
     parser.add_argument("--model", metavar="NPZ", help="RBM model (.npz) for the rbm generators")
 

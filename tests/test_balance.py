@@ -174,3 +174,30 @@ def test_parts_rendered_at_the_whole_scores_volumes_add_up_to_the_mix() -> None:
     parts = [Score(score.bpm, [t], score.length_ticks) for t in score.tracks if t.notes]
     total = sum(render(part, volumes=volumes) for part in parts)
     assert 20 * np.log10(np.abs(total - mix).max() / np.abs(mix).max()) < -50.0
+
+
+def test_no_match_balance_renders_with_the_midi_velocities_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--no-match-balance`` skips the matching pass (the balance module is never asked) and
+    the WAV differs from the matched one; the MIDI file is the same either way."""
+    from core.cli import main
+
+    emotions = tmp_path / "arc.txt"
+    emotions.write_text("0.2, 0.3\n0.8, 0.7\n0.5, 0.6\n0.3, 0.4\n")
+    assert main(["compose", str(emotions), "--out", str(tmp_path / "matched"), "--quiet"]) == 0
+    asked: list[object] = []
+    real = balance.matched_volumes
+
+    def spy(*args: object, **kwargs: object) -> dict[int, int]:
+        asked.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(balance, "matched_volumes", spy)
+    out = tmp_path / "plain"
+    argv = ["compose", str(emotions), "--out", str(out), "--no-match-balance", "--quiet"]
+    assert main(argv) == 0
+    assert not asked
+    matched = (tmp_path / "matched" / "arc.mid").read_bytes()
+    assert (out / "arc.mid").read_bytes() == matched
+    assert (out / "arc.wav").read_bytes() != (tmp_path / "matched" / "arc.wav").read_bytes()

@@ -114,7 +114,9 @@ def render_stems(
     ):
         # The parts keep the channel volumes matched on the whole score: matched alone, a part
         # could move by the common shift that keeps every boost under CC 7's 127.
-        volumes = matched_volumes(score, soundfont, synth=config.synth)
+        volumes = (
+            matched_volumes(score, soundfont, synth=config.synth) if config.match_balance else {}
+        )
         total = render_float(score, mix, config, duration_s, soundfont, cancel, volumes)
         limited = mastered is not None and limiter_gain(mix, mastered, gain, total, curve)
         gains = curve if limited else None

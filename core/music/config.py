@@ -35,6 +35,10 @@ class RenderConfig:
     #: ``auto`` (FluidSynth where its library is installed, else the bundled RustySynth),
     #: ``fluidsynth`` or ``rustysynth``.
     synth: str = "auto"
+    #: Even each part in the SoundFont actually used before rendering (``core.music.balance``:
+    #: every part rendered alone once more and measured; costs about one more render with
+    #: FluidSynth, 2-6 with RustySynth). Off renders with the MIDI file's velocities only.
+    match_balance: bool = True
     sample_rate: int = ranged(48000, 8000, 96000, why="Hz")
     #: Louder than -10 LUFS would take a compressor, and mastering here keeps the dynamics.
     loudness_lufs: float = ranged(

@@ -292,7 +292,15 @@ def render_wav(
     log.info("Rendering %.1f s with %s", duration_s, soundfont)
     # The spool sits beside the output: that disk has room for the WAV, /tmp may not.
     with tempfile.TemporaryFile(prefix=".moodscore-mix-", dir=Path(path).parent) as spool:
-        blocks = synthesize(score, soundfont, sample_rate, total_frames, cancel, synth=config.synth)
+        blocks = synthesize(
+            score,
+            soundfont,
+            sample_rate,
+            total_frames,
+            cancel,
+            synth=config.synth,
+            match_loudness=config.match_balance,
+        )
         with contextlib.closing(blocks):
             mix = _spool_float_mix(blocks, total_frames, sample_rate, fade_frames, spool, progress)
         if mix.peaks.max(initial=0.0) < SILENCE_PEAK:
