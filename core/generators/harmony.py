@@ -327,7 +327,11 @@ def _plain_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int
     if bar == last:  # half cadence
         lead_in = "P" if bar > first else "T"
         if info.colour.bright:
-            applied = [[(0, "V"), (HALF_BAR, "h")]] if _takes_applied_dominant(phrase, info) else []
+            applied = (
+                [[(0, lead_in), (BEAT, "V"), (HALF_BAR, "h")]]
+                if _takes_applied_dominant(phrase, info)
+                else []
+            )
             return [*applied, [(0, lead_in), (HALF_BAR, "h")], [(0, "T"), (HALF_BAR, "h")]]
         return [[(0, lead_in), (late, "h")], [(0, "T"), (late, "h")], [(0, lead_in)]]
     if bar == last - 1 and phrase.cadence == AUTHENTIC:
@@ -351,8 +355,9 @@ def _plain_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int
 
 
 def _takes_applied_dominant(phrase: Phrase, info: _Bar) -> bool:
-    """Whether a half cadence closing ``phrase`` goes through V of V (II - V, the raised 4th
-    leading up into the dominant's root) instead of the plain predominant: in a major key
+    """Whether a half cadence closing ``phrase`` goes through V of V (IV - II - V, a beat of
+    the predominant, a beat of II whose raised 4th leads up into the dominant's root): held
+    longer, II - V makes a key finder hear the dominant's key. In a major key
     (lydian has II of its own; in mixolydian, II - V makes a key finder hear the dominant's
     key), where the music has some drive (calm music stays plain), in a phrase of more than
     one bar and every other period, the key drawn by the seed deciding which, so not every
