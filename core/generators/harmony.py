@@ -355,13 +355,13 @@ def _plain_formulas(bar: int, phrase: Phrase, info: _Bar) -> list[list[tuple[int
 
 
 def _takes_applied_dominant(phrase: Phrase, info: _Bar) -> bool:
-    """Whether a half cadence closing ``phrase`` goes through V of V (IV - II - V, a beat of
-    the predominant, a beat of II whose raised 4th leads up into the dominant's root): held
-    longer, II - V makes a key finder hear the dominant's key. In a major key
-    (lydian has II of its own; in mixolydian, II - V makes a key finder hear the dominant's
-    key), where the music has some drive (calm music stays plain), in a phrase of more than
-    one bar and every other period, the key drawn by the seed deciding which, so not every
-    question is asked the same way."""
+    """Whether a half cadence closing ``phrase`` goes through V of V (IV - II - V: a beat of
+    the predominant, a beat of II whose raised 4th leads up into the dominant's root; held
+    half a bar, II - V makes a key finder hear the dominant's key). In a major key only
+    (lydian has II of its own; in mixolydian, tried with II held half a bar, a key finder
+    named the dominant's key in half the modal passages), where the music has some drive
+    (calm music stays plain), in a phrase of more than one bar and every other period, the
+    key drawn by the seed deciding which, so not every question is asked the same way."""
     return (
         info.colour.mode in SECONDARY_DOMINANT_MODES
         and info.arousal >= SECONDARY_DOMINANT_AROUSAL
