@@ -17,7 +17,6 @@ puts a generator's lead part on them, in :mod:`.frame`.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
@@ -43,6 +42,7 @@ from .mapping import (
     ArousalBand,
     ValenceBand,
     arousal_band,
+    emotion_jump,
     valence_band,
 )
 from .metre import BAR, BEAT, HALF_BAR
@@ -471,8 +471,7 @@ def _snap_cuts(timeline: EmotionTimeline, length: int) -> list[tuple[int, bool]]
         index = grid.step_of_tick(round(grid.ticks_at(cut)), count)
         here = timeline.steps[index]
         jump = max(
-            math.hypot(here.arousal - other.arousal, here.valence - other.valence)
-            for other in timeline.steps[max(0, index - 1) : index + 2]
+            emotion_jump(here, other) for other in timeline.steps[max(0, index - 1) : index + 2]
         )
         snapped[tick] = snapped.get(tick, False) or jump >= HIT_JUMP
     return sorted(snapped.items())

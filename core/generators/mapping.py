@@ -13,7 +13,9 @@ loudness and register; Persichetti's ordering of the modes from bright to dark.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Protocol
 
 #: Semitones above the tonic of each mode, brightest first.
 MODES: dict[str, tuple[int, ...]] = {
@@ -180,6 +182,22 @@ REGISTER_SPAN_AROUSAL = 8
 REGISTER_SPAN_VALENCE = 6
 #: How far the tune may wander below and above its centre (semitones).
 MELODY_REACH = (-7, 9)
+
+
+class Emotional(Protocol):
+    """Anything holding an emotion: a step of a timeline, a segment of a plan."""
+
+    @property
+    def arousal(self) -> float: ...
+
+    @property
+    def valence(self) -> float: ...
+
+
+def emotion_jump(before: Emotional, after: Emotional) -> float:
+    """How far the emotion moves from ``before`` to ``after``: their distance in the
+    (arousal, valence) plane, as :data:`HIT_JUMP` measures it."""
+    return math.hypot(after.arousal - before.arousal, after.valence - before.valence)
 
 
 def valence_band(valence: float) -> ValenceBand:

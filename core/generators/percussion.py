@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from ..music.instruments import (
 )
 from ..music.score import Note
 from .harmony import HarmonicPlan, Segment
-from .mapping import HIT_JUMP
+from .mapping import HIT_JUMP, emotion_jump
 from .metre import BAR, BEAT, SIXTEENTH
 from .phrasing import ritardando_bar, slower_band, slowing
 
@@ -170,8 +169,7 @@ def jump_points(plan: HarmonicPlan) -> list[tuple[int, Segment, Segment]]:
     starts = [seg.start for seg in segments]
     ticks = set(plan.hits)
     for before, after in itertools.pairwise(segments):
-        jump = math.hypot(after.arousal - before.arousal, after.valence - before.valence)
-        if after.start % BAR == 0 and jump >= HIT_JUMP and not before.final:
+        if after.start % BAR == 0 and emotion_jump(before, after) >= HIT_JUMP and not before.final:
             ticks.add(after.start)
     points: list[tuple[int, Segment, Segment]] = []
     for tick in sorted(ticks):

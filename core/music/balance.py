@@ -48,6 +48,7 @@ from .instruments import (
     PROGRAM_LOUDNESS_LUFS,
     REFERENCE_LOUDNESS_LUFS,
     ROLE_CHANNELS,
+    VELOCITY_DB_PER_DECADE,
 )
 from .master import HOP_S, LoudnessMeter
 from .score import TICKS_PER_BEAT, Note, Score, Track
@@ -94,9 +95,6 @@ REFERENCE_PHRASE: tuple[tuple[int, int, int], ...] = (
 )
 REFERENCE_BPM = 120.0
 REFERENCE_TAIL_BEATS = 2
-#: The velocity law the MIDI's velocities mean: dB per factor of 10 (SoundFont 2's default
-#: velocity-to-attenuation curve, the baseline tables' assumption).
-VELOCITY_DB_PER_DECADE = 40.0
 #: CC 7 a channel sits at with no correction (General MIDI's default).
 DEFAULT_VOLUME = 100
 #: dB of gain per factor of 10 in CC 7 (FluidSynth's and RustySynth's curve, measured).
